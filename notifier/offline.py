@@ -1,0 +1,183 @@
+"""Run a scraper over stored responses, with no network: fixtures, examples, the parse command.
+
+A path is either one stored response body (with an optional ``<file>.meta.json`` sidecar giving
+``url``, ``status``, ``headers`` and ``fetched_at``), or a directory holding a recorded feed: a
+manifest plus the files it lists, found by following the scraper's own ``follow`` requests and
+matching each request URL's path suffix to a file name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from notifier.model import LocationAvailability
+from notifier.scraping import Example, Request, Response, Scraper, fixture_dir
+
+__all__ = [
+    "MANIFEST_NAMES",
+    "check_expectations",
+    "load_response",
+    "parse_paths",
+    "responses_for_paths",
+    "run_example",
+    "summarize",
+]
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAMES = ("$bulk-publish", "$bulk-publish.json", "manifest.json")
+META_SUFFIX = ".meta.json"
+
+
+def load_response(path: Path, request: Request | None = None) -> Response:
+    """A stored body as a ``Response``; the sidecar, if any, restores status and headers."""
+    meta: dict[str, Any] = {}
+    sidecar = path.with_name(path.name + META_SUFFIX)
+    if sidecar.exists():
+        meta = json.loads(sidecar.read_text())
+    url = meta.get("url") or (request.url if request else path.resolve().as_uri())
+    fetched = meta.get("fetched_at")
+    response = Response.from_body(
+        path.read_bytes(),
+        url=url,
+        status=int(meta.get("status", 200)),
+        headers=meta.get("headers") or {},
+        fetched_at=dt.datetime.fromisoformat(fetched) if fetched else None,
+    )
+    if request is not None:
+        return Response(
+            request=request,
+            url=response.url,
+            status=response.status,
+            headers=response.headers,
+            body=response.body,
+            fetched_at=response.fetched_at,
+        )
+    return response
+
+
+def _find_by_url(directory: Path, url: str) -> Path | None:
+    """The file in ``directory`` whose name is the longest suffix of the URL's path."""
+    url_path = unquote(urlsplit(url).path)
+    candidates = [
+        p
+        for p in directory.iterdir()
+        if p.is_file() and not p.name.endswith(META_SUFFIX) and url_path.endswith(p.name)
+    ]
+    return max(candidates, key=lambda p: len(p.name), default=None)
+
+
+def _replay_directory(scraper: Scraper, directory: Path) -> list[Response]:
+    manifest = next((directory / n for n in MANIFEST_NAMES if (directory / n).is_file()), None)
+    if manifest is None:
+        raise FileNotFoundError(
+            f"{directory}: no manifest found; expected one of {', '.join(MANIFEST_NAMES)}"
+        )
+    responses: list[Response] = []
+    pending: list[tuple[Request | None, Path]] = [(None, manifest)]
+    seen: set[Path] = set()
+    while pending:
+        request, path = pending.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        response = load_response(path, request)
+        responses.append(response)
+        for follow in scraper.follow(response):
+            found = _find_by_url(directory, follow.url)
+            if found is None:
+                log.warning("%s: %s is listed but was not recorded; skipped", directory, follow.url)
+                continue
+            pending.append((follow, found))
+    return responses
+
+
+def responses_for_paths(scraper: Scraper, paths: Iterable[Path]) -> list[Response]:
+    """Responses in fetch order: each file is one response, each directory a recorded feed."""
+    responses: list[Response] = []
+    for path in paths:
+        if path.is_dir():
+            responses.extend(_replay_directory(scraper, path))
+        else:
+            responses.append(load_response(path))
+    return responses
+
+
+def parse_paths(scraper: Scraper, paths: Sequence[Path]) -> list[LocationAvailability]:
+    """Parse stored responses as one poll would; raises the scraper's ``ScrapeError``."""
+    return scraper.parse_all(responses_for_paths(scraper, paths))
+
+
+# --------------------------------------------------------------------------- expectations
+
+
+def summarize(results: Sequence[LocationAvailability]) -> dict[str, Any]:
+    """Expected values for ``Example.expect``, ready to paste into a scraper module."""
+    return {
+        "locations": len(results),
+        "appointments": sum(r.appointments or 0 for r in results),
+        "by_location": {
+            r.location.id: {
+                k: v
+                for k, v in r.to_json().items()
+                if k in ("name", "postal_code", "status", "appointments", "by_date", "products")
+            }
+            for r in results
+        },
+    }
+
+
+def check_expectations(
+    results: Sequence[LocationAvailability], expect: Mapping[str, Any]
+) -> list[str]:
+    """Every way ``results`` differ from ``expect``; an empty list means the example passes."""
+    problems: list[str] = []
+
+    def compare(what: str, got: Any, want: Any) -> None:
+        if got != want:
+            problems.append(f"{what}: expected {want!r}, got {got!r}")
+
+    if "locations" in expect:
+        compare("locations", len(results), expect["locations"])
+    if "appointments" in expect:
+        compare("appointments", sum(r.appointments or 0 for r in results), expect["appointments"])
+    if "slots" in expect:
+        compare("slots", sum(r.slots or 0 for r in results), expect["slots"])
+    if "status" in expect:
+        for r in results:
+            compare(f"{r.location.id} status", r.status.value, expect["status"])
+    by_id = {r.location.id: r.to_json() for r in results}
+    for loc_id, fields in (expect.get("by_location") or {}).items():
+        if loc_id not in by_id:
+            problems.append(f"location {loc_id!r} missing; got {sorted(by_id)}")
+            continue
+        for key, want in fields.items():
+            compare(f"{loc_id} {key}", by_id[loc_id].get(key), want)
+    unknown = set(expect) - {"locations", "appointments", "slots", "status", "by_location"}
+    if unknown:
+        problems.append(f"unknown expectation keys: {sorted(unknown)}")
+    return problems
+
+
+def run_example(scraper_cls: type[Scraper], example: Example) -> list[str]:
+    """Run one example offline; returns its problems (empty when it passes)."""
+    scraper = scraper_cls(example.settings)
+    paths = [fixture_dir(scraper_cls) / f for f in example.files]
+    if example.raises is not None:
+        try:
+            results = parse_paths(scraper, paths)
+        except example.raises:
+            return []
+        except Exception as exc:  # noqa: BLE001 - reported, not swallowed
+            return [f"expected {example.raises.__name__}, got {type(exc).__name__}: {exc}"]
+        return [f"expected {example.raises.__name__}, but it parsed {len(results)} locations"]
+    results = parse_paths(scraper, paths)
+    if example.expect is None:
+        return ["no expected values yet; paste these:\n" + json.dumps(summarize(results), indent=2)]
+    return check_expectations(results, example.expect)

@@ -1,0 +1,265 @@
+"""The scraper contract: what a provider module declares, and how the core drives it.
+
+A scraper never does I/O. It declares the requests to make, and turns each response into data
+with a pure ``parse``. The core (``notifier.fetch``) owns the network, politeness and retries.
+Dropping a module into the ``scrapers`` package registers every ``Scraper`` subclass in it
+that sets ``name``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from notifier.model import LocationAvailability, merge_availability
+from notifier.plugins import import_all, package_dir
+
+__all__ = [
+    "Blocked",
+    "Example",
+    "NoSettings",
+    "Request",
+    "Response",
+    "ScrapeError",
+    "Scraper",
+    "Unparseable",
+    "Unreachable",
+    "UpstreamError",
+    "fixture_dir",
+    "get_scraper",
+    "normalize_name",
+    "registry",
+]
+
+SCRAPERS_PACKAGE = "scrapers"
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request a scraper wants made. ``label`` says what it fetches, for logs."""
+
+    url: str
+    method: Literal["GET", "POST"] = "GET"
+    params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    json: Any = None
+    data: bytes | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A response as the core received it. ``headers`` keys are lower-case."""
+
+    request: Request
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    fetched_at: dt.datetime
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def text(self) -> str:
+        match = re.search(r"charset=([\w-]+)", self.header("content-type") or "", re.I)
+        encoding = match.group(1) if match else "utf-8"
+        try:
+            return self.body.decode(encoding, errors="replace")
+        except LookupError:
+            return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; a body that is not JSON means the format changed."""
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise Unparseable(f"response from {self.url} is not JSON: {exc}") from exc
+
+    @classmethod
+    def from_body(
+        cls,
+        body: bytes | str,
+        *,
+        url: str = "file:///fixture",
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        fetched_at: dt.datetime | None = None,
+    ) -> Response:
+        """A response built from stored bytes (fixtures, the offline parse command, tests)."""
+        raw = body.encode() if isinstance(body, str) else body
+        return cls(
+            request=Request(url=url),
+            url=url,
+            status=status,
+            headers={k.lower(): v for k, v in (headers or {}).items()},
+            body=raw,
+            fetched_at=fetched_at or dt.datetime.now(dt.UTC),
+        )
+
+
+# --------------------------------------------------------------------------- failures
+
+
+class ScrapeError(Exception):
+    """A poll that could not tell what is available. Every subclass makes the provider unknown.
+
+    ``retry_after`` (seconds) is set when the provider told us when to come back.
+    """
+
+    kind: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unreachable(ScrapeError):
+    """Network error, timeout, or a 5xx: the provider did not answer usefully."""
+
+    kind = "unreachable"
+
+
+class Blocked(ScrapeError):
+    """403, a captcha, a queue or waiting room: we were turned away."""
+
+    kind = "blocked"
+
+
+class Unparseable(ScrapeError):
+    """The page or payload does not have the shape the scraper knows: the layout changed."""
+
+    kind = "unparseable"
+
+
+class UpstreamError(ScrapeError):
+    """The provider answered with an explicit error payload (never read that as zero)."""
+
+    kind = "upstream_error"
+
+
+# --------------------------------------------------------------------------- scrapers
+
+
+class NoSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A recorded fixture and what it must parse to.
+
+    ``files`` are relative to the scraper's fixture folder (``scrapers/fixtures/<name>/``),
+    in fetch order; one entry may be a directory holding a recorded feed. Each file may have
+    a sidecar ``<file>.meta.json`` with ``url``, ``status``, ``headers`` and ``fetched_at``.
+
+    ``expect`` keys (all optional):
+      ``locations`` (count), ``appointments`` and ``slots`` (totals over all locations),
+      ``status`` (of every location), and ``by_location``: ``{location id: {field: value}}``
+      compared with the fields of ``LocationAvailability.to_json()``.
+    ``raises`` names the ``ScrapeError`` subclass an error fixture must raise.
+    """
+
+    files: tuple[str, ...]
+    expect: Mapping[str, Any] | None = None
+    raises: type[ScrapeError] | None = None
+    settings: Mapping[str, Any] | None = None
+    note: str = ""
+
+
+_REGISTRY: dict[str, type[Scraper]] = {}
+
+
+class Scraper:
+    """Base class of every provider scraper. Subclasses set the metadata class attributes."""
+
+    # ---- metadata (checked by the meta-tests and shown by ``notifier scraper list``)
+    name: ClassVar[str] = ""
+    provider: ClassVar[str] = ""
+    regions: ClassVar[tuple[str, ...]] = ()
+    maintainer: ClassVar[str] = ""
+    #: seconds between polls by default, and the least any config may ask for
+    default_interval: ClassVar[float] = 300.0
+    min_interval: ClassVar[float] = 60.0
+    #: why the scraper is broken, or None when it works; a broken scraper is not scheduled
+    broken: ClassVar[str | None] = None
+    #: "html" for pages, "api" for a JSON/CSV API, "feed" for a standard feed (SMART)
+    source_format: ClassVar[Literal["html", "api", "feed"]] = "html"
+    examples: ClassVar[tuple[Example, ...]] = ()
+    Settings: ClassVar[type[BaseModel]] = NoSettings
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            key = normalize_name(cls.name)
+            if key in _REGISTRY and _REGISTRY[key] is not cls:
+                raise RuntimeError(
+                    f"scraper name {cls.name!r} is registered twice "
+                    f"({_REGISTRY[key].__module__} and {cls.__module__})"
+                )
+            _REGISTRY[key] = cls
+
+    def __init__(self, settings: BaseModel | Mapping[str, Any] | None = None) -> None:
+        if isinstance(settings, BaseModel):
+            self.settings = settings
+        else:
+            self.settings = self.Settings.model_validate(dict(settings or {}))
+
+    @property
+    def works(self) -> bool:
+        return self.broken is None
+
+    # ---- the contract; all of these are pure
+    def requests(self) -> list[Request]:
+        """The first requests of a poll."""
+        raise NotImplementedError
+
+    def follow(self, response: Response) -> list[Request]:
+        """Further requests this response calls for (next page, feed files). Default: none."""
+        return []
+
+    def parse(self, response: Response) -> list[LocationAvailability]:
+        """Turn one response into availability. Raise a ``ScrapeError`` when unsure."""
+        raise NotImplementedError
+
+    def parse_all(self, responses: Sequence[Response]) -> list[LocationAvailability]:
+        """Turn every response of one poll into availability; counts for a location add up.
+
+        Feeds whose files only make sense together (SMART) override this.
+        """
+        return merge_availability(item for r in responses for item in self.parse(r))
+
+
+def normalize_name(name: str) -> str:
+    """Scraper names compare with ``-`` and ``_`` interchangeable and case folded."""
+    return name.strip().lower().replace("_", "-")
+
+
+def registry() -> dict[str, type[Scraper]]:
+    """Every registered scraper by normalized name, after importing the ``scrapers`` package."""
+    import_all(SCRAPERS_PACKAGE)
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_scraper(name: str) -> type[Scraper]:
+    scrapers = registry()
+    try:
+        return scrapers[normalize_name(name)]
+    except KeyError:
+        known = ", ".join(scrapers) or "none"
+        raise KeyError(f"no scraper named {name!r}; known scrapers: {known}") from None
+
+
+def fixture_dir(scraper: type[Scraper]) -> Path:
+    """Where a scraper's recorded fixtures live: ``scrapers/fixtures/<name>/``."""
+    return package_dir(SCRAPERS_PACKAGE) / "fixtures" / normalize_name(scraper.name)

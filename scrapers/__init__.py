@@ -1,0 +1,1 @@
+"""Provider scrapers. Every module here is discovered; see ``notifier.scraping``."""
