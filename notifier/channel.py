@@ -97,9 +97,7 @@ class SendResult:
         return cls(ok=False, transient=True, error=error, retry_after=retry_after)
 
     @classmethod
-    def failed(
-        cls, error: str, *, recipient_state: RecipientState | None = None
-    ) -> SendResult:
+    def failed(cls, error: str, *, recipient_state: RecipientState | None = None) -> SendResult:
         return cls(ok=False, transient=False, error=error, recipient_state=recipient_state)
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from notifier import cli_scraper
+from notifier import cli_config, cli_scraper, cli_service
 
 app = typer.Typer(
     help="Appointment Notifier: alerts people the moment scarce appointments open up.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("run")(cli_service.run)
+app.command("poll")(cli_service.poll)
+app.command("status")(cli_service.status)
+app.add_typer(cli_config.app, name="config")
+app.add_typer(cli_service.db_app, name="db")
 app.add_typer(cli_scraper.app, name="scraper")
 
 

@@ -94,10 +94,7 @@ class LocationAvailability:
         known = [n for n in by_date.values() if n is not None]
         any_unknown_open = any(n is None for n in by_date.values())
         total = sum(known)
-        if total > 0 or any_unknown_open:
-            status = Status.AVAILABLE
-        else:
-            status = Status.NONE
+        status = Status.AVAILABLE if total > 0 or any_unknown_open else Status.NONE
         appointments: int | None = total if (known or not any_unknown_open) else None
         return cls(
             location=location,
@@ -166,7 +163,7 @@ def _merge_pair(a: LocationAvailability, b: LocationAvailability) -> LocationAva
 def _richer(a: Location, b: Location) -> Location:
     changes = {
         name: getattr(b, name)
-        for name in Location.__slots__  # type: ignore[attr-defined]
+        for name in Location.__slots__
         if getattr(a, name) is None and getattr(b, name) is not None
     }
     return replace(a, **changes) if changes else a

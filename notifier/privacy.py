@@ -8,7 +8,11 @@ import re
 __all__ = ["MaskingFilter", "mask", "mask_text"]
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
-_PHONE = re.compile(r"(?<![\w/])(\+?\d[\d\s().-]{7,}\d)(?![\w/])")
+# E.164 (+ and 8-15 digits) or a North American number written 3-3-4, with common separators.
+# Dates and ids do not have that shape, so they stay readable.
+_PHONE = re.compile(
+    r"(?<![\w/+])(\+\d{8,15}|(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4})(?![\w/])"
+)
 
 
 def mask(address: str | None) -> str:

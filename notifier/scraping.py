@@ -67,6 +67,8 @@ class Response:
     headers: Mapping[str, str]
     body: bytes
     fetched_at: dt.datetime
+    #: True when the server answered 304 and ``body`` is our cached copy
+    not_modified: bool = False
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -1,0 +1,50 @@
+"""``notifier config check``: every problem in the config file, with file:line and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from notifier.config import Config, ConfigError, EnvSettings, load_config
+
+app = typer.Typer(help="Check the configuration file.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $NOTIFIER_CONFIG or config.yaml)."),
+]
+
+
+def config_path(option: Path | None) -> Path:
+    return option or EnvSettings().config
+
+
+def load_or_exit(option: Path | None) -> Config:
+    """Load the config, or print every problem (never a traceback) and exit 2."""
+    try:
+        return load_config(config_path(option))
+    except ConfigError as exc:
+        err = Console(stderr=True, highlight=False)
+        err.print(f"[red]{len(exc.problems)} problem(s) in the configuration:[/red]")
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False)
+        raise typer.Exit(2) from None
+
+
+@app.command("check")
+def check(config: ConfigOption = None) -> None:
+    """Validate the config file and list every error with file:line, what is wrong, and the fix."""
+    loaded = load_or_exit(config)
+    console = Console(highlight=False)
+    console.print(f"[green]{config_path(config)} is valid.[/green]")
+    console.print(
+        f"  {len(loaded.enabled_providers())} provider(s) enabled: "
+        + (", ".join(p.id for p in loaded.enabled_providers()) or "none")
+    )
+    console.print(
+        f"  {len(loaded.enabled_channels())} channel(s) enabled: "
+        + (", ".join(loaded.enabled_channels()) or "none")
+    )

@@ -1,0 +1,262 @@
+"""The outbox dispatcher: one per channel, it turns due deliveries into sent messages.
+
+A delivery is claimed (leased) before it is sent and marked after, so a crash loses nothing:
+a lease that runs out is claimed again on restart. At most the messages in flight at the moment
+of a crash can go out twice. Stale news is never sent late: a delivery whose alert expired is
+counted as expired instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import zoneinfo
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from pydantic import BaseModel, ConfigDict, Field
+from pyrate_limiter import Duration, Limiter, Rate, StateBucket, TokenBucket
+from sqlalchemy import Engine
+
+from notifier.channel import Audience, Channel, RateLimit, Recipient, RecipientState, SendResult
+from notifier.db import fanout, subscribers
+from notifier.db.fanout import ClaimedDelivery
+from notifier.metrics import HandOff, Metrics
+from notifier.model import Alert
+from notifier.privacy import mask
+
+__all__ = ["DispatchSettings", "Dispatcher", "make_limiter", "quiet_until"]
+
+log = logging.getLogger(__name__)
+
+
+class DispatchSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(200, ge=1)
+    lease_seconds: float = Field(120.0, gt=0)
+    max_attempts: int = Field(6, ge=1)
+    backoff_base_seconds: float = Field(5.0, ge=0)
+    backoff_max_seconds: float = Field(600.0, ge=0)
+    send_timeout_seconds: float = Field(30.0, gt=0)
+    concurrency: int = Field(16, ge=1)
+    idle_poll_seconds: float = Field(1.0, gt=0)
+
+
+def make_limiter(rate: RateLimit) -> Limiter:
+    """A token bucket that admits ``rate.count`` sends per ``rate.per_seconds``."""
+    interval_ms = max(1, int(rate.per_seconds * Duration.SECOND))
+    bucket = StateBucket([Rate(rate.count, interval_ms)], algorithm=TokenBucket())
+    return Limiter(bucket)
+
+
+def quiet_until(claimed: ClaimedDelivery, now: dt.datetime) -> dt.datetime | None:
+    """When the recipient's quiet hours end, if ``now`` falls inside them (their local time)."""
+    start, end = claimed.quiet_start_hour, claimed.quiet_end_hour
+    if start is None or end is None or start == end:
+        return None
+    try:
+        zone = zoneinfo.ZoneInfo(claimed.time_zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    local = now.astimezone(zone)
+    hour = local.hour
+    inside = start <= hour < end if start < end else hour >= start or hour < end
+    if not inside:
+        return None
+    wake = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if wake <= local:
+        wake += dt.timedelta(days=1)
+    return wake.astimezone(dt.UTC)
+
+
+@dataclass
+class _Group:
+    deliveries: list[ClaimedDelivery]
+    recipient: Recipient | None
+
+
+class Dispatcher:
+    """Sends one channel's due deliveries, honouring its rate limit and the alerts' expiry."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        channel: Channel,
+        *,
+        rate_limit: RateLimit | None = None,
+        settings: DispatchSettings | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.engine = engine
+        self.channel = channel
+        self.name = channel.name
+        self.settings = settings or DispatchSettings()
+        self.metrics = metrics or Metrics()
+        self.limiter = make_limiter(rate_limit or channel.rate_limit)
+        self.wake = asyncio.Event()
+        self._clock = clock
+        self._in_flight = asyncio.Semaphore(self.settings.concurrency)
+
+    # ------------------------------------------------------------------ loop
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatch until ``stop`` is set; the batch in hand is finished first."""
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:  # noqa: BLE001 - a database hiccup must not end dispatching
+                log.exception("dispatcher %s: batch failed; retrying shortly", self.name)
+                handled = 0
+            if handled == 0:
+                self.wake.clear()
+                waiter = asyncio.ensure_future(self.wake.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait(
+                    {waiter, stopper},
+                    timeout=self.settings.idle_poll_seconds,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                waiter.cancel()
+                stopper.cancel()
+
+    async def run_once(self) -> int:
+        """Claim one batch of due deliveries and send it. Returns how many were handled."""
+        now = self._clock()
+        claimed = await asyncio.to_thread(self._claim, now)
+        if not claimed:
+            return 0
+        alerts = await asyncio.to_thread(self._load_alerts, {c.alert_id for c in claimed})
+        groups = self._group(claimed, alerts)
+        await asyncio.gather(*(self._deliver(group, alerts) for group in groups))
+        return len(claimed)
+
+    # ------------------------------------------------------------------ steps
+
+    def _claim(self, now: dt.datetime) -> list[ClaimedDelivery]:
+        with self.engine.begin() as conn:
+            return fanout.claim_due(
+                conn,
+                self.name,
+                limit=self.settings.batch_size,
+                now=now,
+                lease_seconds=self.settings.lease_seconds,
+            )
+
+    def _load_alerts(self, ids: set[int]) -> dict[int, Alert]:
+        with self.engine.connect() as conn:
+            return fanout.load_alerts(conn, sorted(ids))
+
+    def _group(self, claimed: Sequence[ClaimedDelivery], alerts: dict[int, Alert]) -> list[_Group]:
+        """One message per recipient (or one per broadcast), up to ``max_batch`` alerts each."""
+        by_key: dict[object, list[ClaimedDelivery]] = {}
+        for item in claimed:
+            key = "broadcast" if self.channel.audience is Audience.BROADCAST else item.subscriber_id
+            by_key.setdefault(key, []).append(item)
+        groups = []
+        size = max(1, self.channel.max_batch)
+        for items in by_key.values():
+            items.sort(key=lambda c: c.alert_id)
+            for start in range(0, len(items), size):
+                chunk = items[start : start + size]
+                first = chunk[0]
+                recipient = None
+                if first.recipient is not None and first.subscriber_id is not None:
+                    recipient = Recipient(
+                        subscriber_id=first.subscriber_id,
+                        address=first.recipient,
+                        locale=first.locale or "en",
+                        time_zone=first.time_zone,
+                    )
+                groups.append(_Group(chunk, recipient))
+        return groups
+
+    async def _deliver(self, group: _Group, alerts: dict[int, Alert]) -> None:
+        async with self._in_flight:
+            now = self._clock()
+            ids = [d.id for d in group.deliveries]
+            live = [d for d in group.deliveries if d.expires_at > now and d.alert_id in alerts]
+            stale = [d.id for d in group.deliveries if d not in live]
+            if stale:
+                await asyncio.to_thread(self._write, fanout.mark_expired, stale)
+                self.metrics.count(self.name, "expired", len(stale))
+            if not live:
+                return
+            ids = [d.id for d in live]
+            quiet = quiet_until(live[0], now)
+            if quiet is not None:
+                await asyncio.to_thread(self._write, fanout.defer, ids, quiet)
+                self.metrics.count(self.name, "deferred", len(ids))
+                return
+            batch = [alerts[d.alert_id] for d in live]
+            message = self.channel.compose(batch, group.recipient)
+            keys = " ".join(sorted(d.idempotency_key for d in live))
+            message = replace(message, idempotency_key=keys)
+            await self.limiter.try_acquire_async(self.name)
+            try:
+                result = await asyncio.wait_for(
+                    self.channel.send(message), self.settings.send_timeout_seconds
+                )
+            except TimeoutError:
+                result = SendResult.retry("send timed out")
+            except Exception as exc:  # noqa: BLE001 - a channel bug is a failed send, not a crash
+                log.exception("channel %s raised instead of returning a result", self.name)
+                result = SendResult.retry(f"channel raised {type(exc).__name__}")
+            await self._record(live, batch, result, group.recipient)
+
+    async def _record(
+        self,
+        live: list[ClaimedDelivery],
+        batch: list[Alert],
+        result: SendResult,
+        recipient: Recipient | None,
+    ) -> None:
+        ids = [d.id for d in live]
+        now = self._clock()
+        if result.ok:
+            await asyncio.to_thread(
+                self._write, fanout.mark_sent, ids, result.provider_message_id, now
+            )
+            self.metrics.count(self.name, "sent", len(ids))
+            self.metrics.record_hand_off(
+                HandOff(
+                    channel=self.name,
+                    alert_ids=tuple(a.id or 0 for a in batch),
+                    location_ids=tuple(d.location_id for d in live),
+                    detected_at=min(a.detected_at for a in batch),
+                    handed_off_at=now,
+                )
+            )
+            return
+        who = mask(recipient.address) if recipient else "broadcast"
+        attempts = max(d.attempts for d in live)
+        if result.transient and attempts < self.settings.max_attempts:
+            delay = result.retry_after
+            if delay is None:
+                cap = self.settings.backoff_base_seconds * 2 ** (attempts - 1)
+                delay = random.uniform(cap / 2, min(cap, self.settings.backoff_max_seconds))
+            retry_at = now + dt.timedelta(seconds=delay)
+            await asyncio.to_thread(self._write, fanout.mark_retry, ids, result.error, retry_at)
+            self.metrics.count(self.name, "retried", len(ids))
+            log.info("%s to %s: will retry in %.0fs: %s", self.name, who, delay, result.error)
+            return
+        await asyncio.to_thread(self._write, fanout.mark_failed, ids, result.error)
+        self.metrics.count(self.name, "failed", len(ids))
+        log.warning("%s to %s failed for good: %s", self.name, who, result.error)
+        if recipient is not None and result.recipient_state is not None:
+            await asyncio.to_thread(self._update_recipient, recipient, result.recipient_state)
+
+    def _write(self, func: Callable[..., object], *args: object) -> None:
+        with self.engine.begin() as conn:
+            func(conn, *args)
+
+    def _update_recipient(self, recipient: Recipient, state: RecipientState) -> None:
+        now = self._clock()
+        with self.engine.begin() as conn:
+            if state is RecipientState.OPTED_OUT:
+                subscribers.opt_out(conn, self.name, recipient.address, now)
+            else:
+                subscribers.mark_invalid(conn, self.name, recipient.address, now)

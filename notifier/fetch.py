@@ -1,0 +1,285 @@
+"""The only place the project touches provider sites: one polite, shared HTTP client.
+
+Politeness is the default, as in Scrapy: an honest User-Agent with the operator's contact, a
+per-host concurrency limit, conditional requests (a 304 costs the provider almost nothing),
+``Retry-After`` honoured, exponential backoff with jitter, and a circuit breaker per provider
+so that a site that is already down is not hammered by us as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import logging
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from notifier import __version__
+from notifier.scraping import (
+    Blocked,
+    Request,
+    Response,
+    ScrapeError,
+    Unparseable,
+    Unreachable,
+    UpstreamError,
+)
+
+__all__ = ["CircuitOpen", "HttpSettings", "PoliteClient", "parse_retry_after"]
+
+log = logging.getLogger(__name__)
+
+
+class HttpSettings(BaseModel):
+    """The ``http:`` section of config.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact: str = Field(
+        "https://github.com/appointment-notifier/appointment-notifier",
+        description="How a provider's operator can reach you; sent in the User-Agent.",
+    )
+    timeout_seconds: float = Field(20.0, gt=0)
+    connect_timeout_seconds: float = Field(5.0, gt=0)
+    per_host_concurrency: int = Field(2, ge=1, le=16)
+    max_retries: int = Field(2, ge=0, le=5)
+    backoff_base_seconds: float = Field(1.0, ge=0)
+    backoff_max_seconds: float = Field(30.0, ge=0)
+    breaker_failures: int = Field(3, ge=1)
+    breaker_reset_seconds: float = Field(300.0, gt=0)
+    max_body_bytes: int = Field(50_000_000, gt=0)
+    cache_entries: int = Field(2048, ge=0)
+
+    @property
+    def user_agent(self) -> str:
+        return f"AppointmentNotifier/{__version__} (+{self.contact})"
+
+
+class CircuitOpen(Unreachable):
+    """We stopped asking this provider for a while after repeated failures."""
+
+    kind = "unreachable"
+
+
+@dataclass
+class _CacheEntry:
+    etag: str | None
+    last_modified: str | None
+    response: Response
+
+
+@dataclass
+class _Breaker:
+    failures: int = 0
+    opened_at: float | None = None
+
+
+def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+_RETRYABLE_STATUS = {500, 502, 504}
+_BLOCKED_STATUS = {401, 403, 407, 451}
+
+
+class PoliteClient:
+    """Fetch scraper ``Request``s politely. Raises ``ScrapeError`` subclasses on failure."""
+
+    def __init__(
+        self,
+        settings: HttpSettings | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings or HttpSettings()
+        self._sleep = sleep
+        self._clock = clock
+        self._http = httpx.AsyncClient(
+            headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+            timeout=httpx.Timeout(
+                self.settings.timeout_seconds, connect=self.settings.connect_timeout_seconds
+            ),
+            follow_redirects=True,
+            transport=transport,
+        )
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
+        self._breakers: dict[str, _Breaker] = {}
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> PoliteClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ public
+
+    async def fetch(self, request: Request, provider_id: str) -> Response:
+        """One request, with retries for transient failures. A 304 returns our cached copy."""
+        self._check_breaker(provider_id)
+        try:
+            response = await self._fetch_with_retries(request)
+        except (Unreachable, Blocked) as exc:
+            self._record_failure(provider_id)
+            raise exc
+        self._breakers.pop(provider_id, None)
+        return response
+
+    def breaker_open(self, provider_id: str) -> bool:
+        breaker = self._breakers.get(provider_id)
+        return breaker is not None and breaker.opened_at is not None
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_breaker(self, provider_id: str) -> None:
+        breaker = self._breakers.get(provider_id)
+        if breaker is None or breaker.opened_at is None:
+            return
+        remaining = breaker.opened_at + self.settings.breaker_reset_seconds - self._clock()
+        if remaining > 0:
+            raise CircuitOpen(
+                f"circuit open after {breaker.failures} failures; next try in {remaining:.0f}s",
+                retry_after=remaining,
+            )
+        # Half-open: let this one request through; one more failure re-opens at once.
+        breaker.opened_at = None
+        breaker.failures = self.settings.breaker_failures - 1
+
+    def _record_failure(self, provider_id: str) -> None:
+        breaker = self._breakers.setdefault(provider_id, _Breaker())
+        breaker.failures += 1
+        if breaker.failures >= self.settings.breaker_failures:
+            breaker.opened_at = self._clock()
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter: spreads the retries of many pollers so they do not arrive together.
+        cap = min(
+            self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2**attempt
+        )
+        return random.uniform(0, cap)
+
+    async def _fetch_with_retries(self, request: Request) -> Response:
+        attempt = 0
+        while True:
+            try:
+                return await self._fetch_once(request)
+            except Unreachable as exc:
+                # Retry-After from the server, or a breaker, means "not now": never retry early.
+                if exc.retry_after is not None or attempt >= self.settings.max_retries:
+                    raise
+                await self._sleep(self._backoff(attempt))
+                attempt += 1
+
+    def _cache_key(self, request: Request) -> str:
+        query = "&".join(f"{k}={v}" for k, v in sorted(request.params.items()))
+        return f"{request.method} {request.url}?{query}"
+
+    def _host_limit(self, url: str) -> asyncio.Semaphore:
+        host = httpx.URL(url).host
+        if host not in self._hosts:
+            self._hosts[host] = asyncio.Semaphore(self.settings.per_host_concurrency)
+        return self._hosts[host]
+
+    async def _fetch_once(self, request: Request) -> Response:
+        key = self._cache_key(request)
+        cached = self._cache.get(key) if request.method == "GET" else None
+        headers = dict(request.headers)
+        if cached is not None:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+        async with self._host_limit(request.url):
+            try:
+                raw = await self._http.request(
+                    request.method,
+                    request.url,
+                    params=dict(request.params) or None,
+                    headers=headers,
+                    json=request.json,
+                    content=request.data,
+                )
+            except httpx.TimeoutException as exc:
+                raise Unreachable(f"timed out: {type(exc).__name__}") from exc
+            except httpx.HTTPError as exc:
+                raise Unreachable(f"network error: {type(exc).__name__}: {exc}") from exc
+        fetched_at = dt.datetime.now(dt.UTC)
+        if raw.status_code == 304 and cached is not None:
+            return _replace_meta(cached.response, request, fetched_at)
+        _raise_for_status(raw)
+        body = raw.content
+        if len(body) > self.settings.max_body_bytes:
+            raise Unparseable(f"response of {len(body)} bytes exceeds the configured limit")
+        response = Response(
+            request=request,
+            url=str(raw.url),
+            status=raw.status_code,
+            headers={k.lower(): v for k, v in raw.headers.items()},
+            body=body,
+            fetched_at=fetched_at,
+        )
+        etag, modified = raw.headers.get("etag"), raw.headers.get("last-modified")
+        if request.method == "GET" and (etag or modified) and self.settings.cache_entries:
+            self._cache[key] = _CacheEntry(etag, modified, response)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.settings.cache_entries:
+                self._cache.popitem(last=False)
+        return response
+
+
+def _replace_meta(cached: Response, request: Request, fetched_at: dt.datetime) -> Response:
+    return Response(
+        request=request,
+        url=cached.url,
+        status=cached.status,
+        headers=cached.headers,
+        body=cached.body,
+        fetched_at=fetched_at,
+        not_modified=True,
+    )
+
+
+def _raise_for_status(raw: httpx.Response) -> None:
+    status = raw.status_code
+    if status < 400:
+        return
+    retry_after = parse_retry_after(raw.headers.get("retry-after"))
+    where = f"{raw.request.method} {raw.request.url.copy_with(query=None)}"
+    error: ScrapeError
+    if status == 429:
+        error = Blocked(f"rate limited (429) by {where}", retry_after=retry_after)
+    elif status == 503:
+        error = Unreachable(f"unavailable (503) at {where}", retry_after=retry_after)
+    elif status in _BLOCKED_STATUS:
+        error = Blocked(f"refused ({status}) by {where}", retry_after=retry_after)
+    elif status in (404, 410):
+        error = Unparseable(f"{status} at {where}: the provider moved or removed this page")
+    elif status in _RETRYABLE_STATUS or status >= 500 or status == 408:
+        error = Unreachable(f"server error ({status}) at {where}")
+    else:
+        error = UpstreamError(f"unexpected {status} from {where}")
+    raise error

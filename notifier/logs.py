@@ -1,0 +1,21 @@
+"""Logging set-up: readable lines, and personal data masked before anything is written."""
+
+from __future__ import annotations
+
+import logging
+
+from notifier.privacy import MaskingFilter
+
+__all__ = ["setup_logging"]
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    # The filter sits on the handler so it also covers records from third-party libraries.
+    handler.addFilter(MaskingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "apscheduler", "twilio.http_client", "aiosmtpd"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

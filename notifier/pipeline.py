@@ -1,0 +1,320 @@
+"""The task functions of the pipeline: poll a provider, then dispatch a channel's outbox.
+
+They take a ``Runtime`` (everything built once per process from the config) and a plain id,
+so the same functions run in-process under APScheduler today and can be registered as
+procrastinate tasks in a scaled-out deployment tomorrow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from notifier.channel import Channel, RateLimit, get_channel
+from notifier.config import Config
+from notifier.coordinator import PollOutcome, ProviderCoordinator
+from notifier.db import fanout, store
+from notifier.db.engine import make_engine, upgrade
+from notifier.db.fanout import ChannelPlan
+from notifier.db.models import DeliveryState, alert_table, delivery_table, provider_state_table
+from notifier.diff import Change, DiffResult, KnownState, diff_provider
+from notifier.dispatch import DispatchSettings, Dispatcher
+from notifier.fetch import PoliteClient
+from notifier.metrics import Metrics
+from notifier.model import Alert, LocationAvailability, Status
+from notifier.scraping import get_scraper
+
+__all__ = ["PollSummary", "Runtime", "dispatch_channel", "poll_provider"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PollSummary:
+    provider_id: str
+    outcome: str
+    locations: int
+    alerts: tuple[int, ...]
+    changes: tuple[Change, ...] = ()
+    held: str | None = None
+    baseline: bool = False
+
+
+@dataclass
+class Runtime:
+    """What the tasks need, built once per process. Closing it releases every connection."""
+
+    config: Config
+    engine: Engine
+    client: PoliteClient
+    coordinators: dict[str, ProviderCoordinator]
+    channels: dict[str, Channel]
+    dispatchers: dict[str, Dispatcher]
+    metrics: Metrics
+    plans: list[ChannelPlan]
+    #: called (in the event loop) after each poll; the demo's live view listens here
+    on_poll: list[Callable[[PollSummary], None]] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        config: Config,
+        *,
+        engine: Engine | None = None,
+        client: PoliteClient | None = None,
+        dispatch: DispatchSettings | None = None,
+        migrate: bool = True,
+    ) -> Runtime:
+        engine = engine or make_engine(config.database.url)
+        if migrate:
+            upgrade(engine)
+        client = client or PoliteClient(config.http)
+        coordinators = {}
+        for provider in config.enabled_providers():
+            scraper_cls = get_scraper(provider.scraper)
+            if scraper_cls.broken:
+                log.warning("provider %s skipped: scraper %s is marked broken: %s",
+                            provider.id, scraper_cls.name, scraper_cls.broken)
+                continue
+            coordinators[provider.id] = ProviderCoordinator(
+                provider_id=provider.id,
+                scraper=scraper_cls(provider.settings),
+                client=client,
+                interval=max(
+                    provider.interval_seconds or scraper_cls.default_interval,
+                    scraper_cls.min_interval,
+                ),
+                jitter=provider.jitter_seconds,
+            )
+        metrics = Metrics()
+        channels: dict[str, Channel] = {}
+        dispatchers: dict[str, Dispatcher] = {}
+        plans: list[ChannelPlan] = []
+        for name, channel_config in config.enabled_channels().items():
+            channel = get_channel(name)(channel_config.settings)
+            channels[name] = channel
+            limit = channel_config.rate_limit
+            rate = RateLimit(limit.count, limit.per_seconds) if limit else None
+            dispatchers[name] = Dispatcher(
+                engine, channel, rate_limit=rate, settings=dispatch, metrics=metrics
+            )
+            plans.append(
+                ChannelPlan(
+                    channel=name,
+                    audience=channel.audience.value,
+                    wave_multiple=channel_config.wave_multiple,
+                )
+            )
+        return cls(config, engine, client, coordinators, channels, dispatchers, metrics, plans)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        for channel in self.channels.values():
+            await channel.aclose()
+        self.engine.dispose()
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+async def poll_provider(runtime: Runtime, provider_id: str) -> PollSummary:
+    """Poll one provider, diff, and write alerts with their whole outbox in one transaction."""
+    coordinator = runtime.coordinators[provider_id]
+    outcome = await coordinator.poll()
+    summary = await asyncio.to_thread(record_poll, runtime, coordinator, outcome)
+    if summary.alerts:
+        for dispatcher in runtime.dispatchers.values():
+            dispatcher.wake.set()
+    for listener in runtime.on_poll:
+        listener(summary)
+    return summary
+
+
+async def dispatch_channel(runtime: Runtime, channel: str) -> int:
+    """Send one batch of a channel's due deliveries; returns how many were handled."""
+    return await runtime.dispatchers[channel].run_once()
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def record_poll(
+    runtime: Runtime, coordinator: ProviderCoordinator, outcome: PollOutcome
+) -> PollSummary:
+    """Store a poll's outcome and act on its diff. Runs in a worker thread."""
+    provider_id = outcome.provider_id
+    scraper_name = coordinator.scraper.name
+    now = dt.datetime.now(dt.UTC)
+    run = store.PollRunRecord(
+        started_at=outcome.started_at,
+        duration_ms=outcome.duration_ms,
+        http_status=outcome.http_status,
+        bytes=outcome.bytes,
+        outcome=outcome.outcome,
+        error=outcome.error,
+        locations=len(outcome.results) if outcome.results is not None else None,
+    )
+    with runtime.engine.begin() as conn:
+        if outcome.results is None:
+            # Unknown (or unchanged): the last good state stands; only the run is recorded.
+            store.save_poll(conn, provider_id, scraper_name, run, None, now)
+            return PollSummary(provider_id, outcome.outcome, 0, ())
+        pairs = [(f"{provider_id}:{r.location.id}", r) for r in outcome.results]
+        state = _provider_state(conn, provider_id)
+        previous = _known_states(conn, provider_id)
+        result = diff_provider(
+            previous,
+            pairs,
+            runtime.config.alerts,
+            now,
+            first_poll=state.get("baseline_at") is None,
+            confirming_hold=state.get("held_since") is not None,
+        )
+        if result.held:
+            held_run = store.PollRunRecord(**{**run.__dict__, "outcome": "held",
+                                              "error": result.held})
+            store.save_poll(conn, provider_id, scraper_name, held_run, None, now)
+            _set_hold(conn, provider_id, now, result.held)
+            if state.get("held_since") is None:
+                log.warning("provider %s held for confirmation: %s", provider_id, result.held)
+            return PollSummary(provider_id, "held", len(pairs), (), held=result.held)
+        accepted = set(result.accepted)
+        store.save_poll(
+            conn, provider_id, scraper_name, run, [p for p in pairs if p[0] in accepted], now
+        )
+        _set_hold(conn, provider_id, None, None, baseline_at=now if result.baseline else None)
+        # Waves of earlier alerts move first, so this poll's new alerts start at wave one.
+        _advance_waves(conn, provider_id, pairs, now)
+        alert_ids = _write_alerts(runtime, conn, provider_id, result, now)
+        return PollSummary(
+            provider_id,
+            outcome.outcome,
+            len(pairs),
+            tuple(alert_ids),
+            result.changes,
+            baseline=result.baseline,
+        )
+
+
+def _provider_state(conn: Connection, provider_id: str) -> dict[str, object]:
+    t = provider_state_table
+    row = conn.execute(
+        select(t.c.baseline_at, t.c.held_since).where(t.c.provider_id == provider_id)
+    ).first()
+    return dict(row._mapping) if row else {}
+
+
+def _set_hold(
+    conn: Connection,
+    provider_id: str,
+    since: dt.datetime | None,
+    reason: str | None,
+    *,
+    baseline_at: dt.datetime | None = None,
+) -> None:
+    t = provider_state_table
+    values: dict[str, object] = {"held_reason": reason}
+    if since is None:
+        values["held_since"] = None
+    else:
+        # Keep the first hold time while a hold lasts, so the next poll confirms it.
+        values["held_since"] = func.coalesce(t.c.held_since, since)
+    if baseline_at is not None:
+        values["baseline_at"] = func.coalesce(t.c.baseline_at, baseline_at)
+    conn.execute(update(t).where(t.c.provider_id == provider_id).values(**values))
+
+
+def _known_states(conn: Connection, provider_id: str) -> dict[str, KnownState]:
+    a = alert_table
+    last_alerts = dict(
+        conn.execute(
+            select(a.c.location_id, func.max(a.c.detected_at))
+            .where(a.c.provider_id == provider_id)
+            .group_by(a.c.location_id)
+        ).all()
+    )
+    return {
+        loc_id: KnownState(stored.status, stored.appointments, last_alerts.get(loc_id))
+        for loc_id, stored in store.load_current(conn, provider_id).items()
+        if stored.status is not Status.UNKNOWN
+    }
+
+
+def _write_alerts(
+    runtime: Runtime, conn: Connection, provider_id: str, result: DiffResult, now: dt.datetime
+) -> list[int]:
+    ttl = dt.timedelta(minutes=runtime.config.alerts.ttl_minutes)
+    ids = []
+    events = []
+    for change in result.changes:
+        item = change.current
+        events.append(
+            store.EventRecord(
+                location_id=change.location_id,
+                provider_id=provider_id,
+                kind=change.kind,
+                appointments=item.appointments if item else 0,
+                at=now,
+            )
+        )
+        if not change.alert or item is None:
+            continue
+        alert = _alert_for(provider_id, change.location_id, change, item, now, ttl)
+        written = fanout.write_alert(conn, alert, channels=runtime.plans,
+                                     published_at=item.valid_at)
+        ids.append(written.alert_id)
+    if events:
+        store.record_events(conn, events)
+    return ids
+
+
+def _alert_for(
+    provider_id: str,
+    location_id: str,
+    change: Change,
+    item: LocationAvailability,
+    now: dt.datetime,
+    ttl: dt.timedelta,
+) -> Alert:
+    return Alert(
+        provider_id=provider_id,
+        location=replace(item.location, id=location_id),
+        kind=change.kind,
+        appointments=item.appointments,
+        increase=change.increase,
+        by_date=dict(item.by_date),
+        products=item.products,
+        age_groups=item.age_groups,
+        detected_at=now,
+        expires_at=now + ttl,
+        valid_at=item.valid_at,
+    )
+
+
+def _advance_waves(
+    conn: Connection,
+    provider_id: str,
+    pairs: list[tuple[str, LocationAvailability]],
+    now: dt.datetime,
+) -> None:
+    """Release the next SMS/email wave only where this poll still shows openings."""
+    a, d = alert_table, delivery_table
+    waiting = set(
+        conn.execute(
+            select(a.c.location_id)
+            .distinct()
+            .join(d, d.c.alert_id == a.c.id)
+            .where(a.c.provider_id == provider_id, d.c.state == DeliveryState.HELD.value)
+        ).scalars()
+    )
+    current = dict(pairs)
+    for loc_id in waiting:
+        item = current.get(loc_id)
+        if item is None or item.status is not Status.UNKNOWN:
+            still_open = item is not None and item.status is Status.AVAILABLE
+            fanout.advance_waves(conn, loc_id, still_open=still_open, now=now)

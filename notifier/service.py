@@ -1,0 +1,107 @@
+"""The long-running service: APScheduler polls providers, dispatchers drain the outbox.
+
+One job per provider, with its interval and jitter, ``max_instances=1`` (a slow provider is
+never polled twice at once) and coalescing (missed runs collapse into one). On SIGINT or
+SIGTERM the scheduler stops starting polls, in-flight polls and sends finish, and only then
+does the process exit, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from notifier.pipeline import Runtime, poll_provider
+
+__all__ = ["Service"]
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        self.stopping = asyncio.Event()
+        self._polls: set[asyncio.Task[object]] = set()
+        self._dispatchers: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        for provider_id, coordinator in self.runtime.coordinators.items():
+            self.scheduler.add_job(
+                self._poll_job,
+                trigger=IntervalTrigger(seconds=coordinator.interval, jitter=coordinator.jitter),
+                args=[provider_id],
+                id=provider_id,
+                name=f"poll {provider_id}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=int(coordinator.interval),
+                next_run_time=dt.datetime.now(dt.UTC),
+            )
+        self.scheduler.start()
+        for dispatcher in self.runtime.dispatchers.values():
+            self._dispatchers.append(asyncio.create_task(dispatcher.run(self.stopping)))
+        log.info(
+            "service started: %d provider(s), channels: %s",
+            len(self.runtime.coordinators),
+            ", ".join(self.runtime.dispatchers) or "none",
+        )
+
+    async def _poll_job(self, provider_id: str) -> None:
+        if self.stopping.is_set():
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._polls.add(task)
+        try:
+            await poll_provider(self.runtime, provider_id)
+        except Exception:  # noqa: BLE001 - one provider's failure must not stop the others
+            log.exception("poll of %s failed", provider_id)
+        finally:
+            if task is not None:
+                self._polls.discard(task)
+        self._respect_backoff(provider_id)
+
+    def _respect_backoff(self, provider_id: str) -> None:
+        """Move the next run later when the provider asked us to wait (Retry-After, breaker)."""
+        coordinator = self.runtime.coordinators[provider_id]
+        delay = coordinator.next_delay()
+        if delay > coordinator.interval + coordinator.jitter and not self.stopping.is_set():
+            when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
+            with contextlib.suppress(Exception):
+                self.scheduler.modify_job(provider_id, next_run_time=when)
+
+    async def stop(self) -> None:
+        """Finish what is in flight, then stop. Safe to call more than once."""
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        if self.scheduler.running:
+            self.scheduler.pause()
+        if self._polls:
+            await asyncio.gather(*list(self._polls), return_exceptions=True)
+        # Dispatchers see ``stopping`` and return after the batch they hold is marked.
+        await asyncio.gather(*self._dispatchers, return_exceptions=True)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        log.info("service stopped cleanly")
+
+    async def run_until_signalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, done.set)
+        await self.start()
+        try:
+            await done.wait()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await self.stop()
