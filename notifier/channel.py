@@ -123,7 +123,8 @@ class Channel:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.name:
+        # Only a class that names itself registers; a subclass of a channel does not.
+        if "name" in cls.__dict__ and cls.name:
             if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
                 raise RuntimeError(f"channel name {cls.name!r} is registered twice")
             _REGISTRY[cls.name] = cls

@@ -30,7 +30,7 @@ def load_or_exit(option: Path | None) -> Config:
         err = Console(stderr=True, highlight=False)
         err.print(f"[red]{len(exc.problems)} problem(s) in the configuration:[/red]")
         for problem in exc.problems:
-            err.print(f"  {problem}", markup=False)
+            err.print(f"  {problem}", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

@@ -278,35 +278,45 @@ def load_config(path: Path | str) -> Config:
             ]
         )
     problems: list[ConfigProblem] = []
+    config: Config | None = None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems.extend(_problems_from(exc, file, lines))
-        raise ConfigError(problems) from None
-    problems.extend(_check_plugins(config, file, lines))
-    problems.extend(_check_secrets(config, data, file, lines, refs))
-    if problems:
+    # Plugin checks read the raw data, so they report even when the structure has errors.
+    problems.extend(_check_plugins(data, file, lines, refs))
+    if config is not None:
+        problems.extend(_check_secrets(config, data, file, lines, refs))
+    if problems or config is None:
         raise ConfigError(problems)
     return config
 
 
 def _check_plugins(
-    config: Config, file: str, lines: dict[tuple[str | int, ...], int]
+    data: dict[str, Any], file: str, lines: dict[tuple[str | int, ...], int], refs: list[_Ref]
 ) -> Iterator[ConfigProblem]:
+    """Scraper and channel names, their own settings, and the scrapers' minimum intervals."""
+    missing_env = {r.path for r in refs if r.missing}
+    providers = data.get("providers")
     seen: set[str] = set()
-    for i, provider in enumerate(config.providers):
+    for i, provider in enumerate(providers if isinstance(providers, list) else []):
+        if not isinstance(provider, dict):
+            continue
         where: tuple[str | int, ...] = ("providers", i)
-        if provider.id in seen:
+        provider_id = provider.get("id")
+        if isinstance(provider_id, str) and provider_id in seen:
             yield ConfigProblem(
                 file,
                 _line_for(lines, (*where, "id")),
                 _where((*where, "id")),
-                f"provider id {provider.id!r} is used twice",
+                f"provider id {provider_id!r} is used twice",
                 "give every provider its own id",
             )
-        seen.add(provider.id)
+        seen.add(str(provider_id))
+        if not isinstance(provider.get("scraper"), str):
+            continue
         try:
-            scraper = get_scraper(provider.scraper)
+            scraper = get_scraper(provider["scraper"])
         except KeyError as exc:
             yield ConfigProblem(
                 file,
@@ -316,12 +326,16 @@ def _check_plugins(
                 "use a name from `notifier scraper list`",
             )
             continue
-        try:
-            scraper.Settings.model_validate(provider.settings)
-        except ValidationError as exc:
-            yield from _problems_from(exc, file, lines, (*where, "settings"))
-        interval = provider.interval_seconds
-        if interval is not None and interval < scraper.min_interval:
+        yield from _validate_settings(
+            scraper.Settings,
+            provider.get("settings") or {},
+            (*where, "settings"),
+            file,
+            lines,
+            missing_env,
+        )
+        interval = provider.get("interval_seconds")
+        if isinstance(interval, int | float) and 0 < interval < scraper.min_interval:
             yield ConfigProblem(
                 file,
                 _line_for(lines, (*where, "interval_seconds")),
@@ -329,7 +343,8 @@ def _check_plugins(
                 f"{interval:g}s is below the {scraper.name} minimum of {scraper.min_interval:g}s",
                 f"use at least {scraper.min_interval:g}: providers are overloaded on busy days",
             )
-    for name, channel in config.channels.items():
+    channels = data.get("channels")
+    for name, channel in (channels if isinstance(channels, dict) else {}).items():
         where = ("channels", name)
         try:
             channel_cls = get_channel(name)
@@ -342,11 +357,29 @@ def _check_plugins(
                 "use one of the channel names listed",
             )
             continue
-        try:
-            channel_cls.Settings.model_validate(channel.settings)
-        except ValidationError as exc:
-            if channel.enabled:
-                yield from _problems_from(exc, file, lines, (*where, "settings"))
+        settings = channel.get("settings") if isinstance(channel, dict) else None
+        yield from _validate_settings(
+            channel_cls.Settings, settings or {}, (*where, "settings"), file, lines, missing_env
+        )
+
+
+def _validate_settings(
+    model: type[BaseModel],
+    settings: Any,
+    where: tuple[str | int, ...],
+    file: str,
+    lines: dict[tuple[str | int, ...], int],
+    missing_env: set[tuple[str | int, ...]],
+) -> Iterator[ConfigProblem]:
+    try:
+        model.model_validate(settings)
+    except ValidationError as exc:
+        for problem, error in zip(
+            _problems_from(exc, file, lines, where), exc.errors(), strict=True
+        ):
+            # An unset ${VAR} is reported once, by the secrets check, with its own fix.
+            if (*where, *error["loc"]) not in missing_env:
+                yield problem
 
 
 def _check_secrets(

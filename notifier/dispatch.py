@@ -129,9 +129,8 @@ class Dispatcher:
         claimed = await asyncio.to_thread(self._claim, now)
         if not claimed:
             return 0
-        alerts = await asyncio.to_thread(self._load_alerts, {c.alert_id for c in claimed})
-        groups = self._group(claimed, alerts)
-        await asyncio.gather(*(self._deliver(group, alerts) for group in groups))
+        groups = self._group(claimed)
+        await asyncio.gather(*(self._deliver(group) for group in groups))
         return len(claimed)
 
     # ------------------------------------------------------------------ steps
@@ -146,11 +145,7 @@ class Dispatcher:
                 lease_seconds=self.settings.lease_seconds,
             )
 
-    def _load_alerts(self, ids: set[int]) -> dict[int, Alert]:
-        with self.engine.connect() as conn:
-            return fanout.load_alerts(conn, sorted(ids))
-
-    def _group(self, claimed: Sequence[ClaimedDelivery], alerts: dict[int, Alert]) -> list[_Group]:
+    def _group(self, claimed: Sequence[ClaimedDelivery]) -> list[_Group]:
         """One message per recipient (or one per broadcast), up to ``max_batch`` alerts each."""
         by_key: dict[object, list[ClaimedDelivery]] = {}
         for item in claimed:
@@ -174,12 +169,11 @@ class Dispatcher:
                 groups.append(_Group(chunk, recipient))
         return groups
 
-    async def _deliver(self, group: _Group, alerts: dict[int, Alert]) -> None:
+    async def _deliver(self, group: _Group) -> None:
         async with self._in_flight:
             now = self._clock()
-            ids = [d.id for d in group.deliveries]
-            live = [d for d in group.deliveries if d.expires_at > now and d.alert_id in alerts]
-            stale = [d.id for d in group.deliveries if d not in live]
+            live = [d for d in group.deliveries if d.expires_at > now]
+            stale = [d.id for d in group.deliveries if d.expires_at <= now]
             if stale:
                 await asyncio.to_thread(self._write, fanout.mark_expired, stale)
                 self.metrics.count(self.name, "expired", len(stale))
@@ -191,7 +185,7 @@ class Dispatcher:
                 await asyncio.to_thread(self._write, fanout.defer, ids, quiet)
                 self.metrics.count(self.name, "deferred", len(ids))
                 return
-            batch = [alerts[d.alert_id] for d in live]
+            batch = [d.alert for d in live]
             message = self.channel.compose(batch, group.recipient)
             keys = " ".join(sorted(d.idempotency_key for d in live))
             message = replace(message, idempotency_key=keys)
@@ -225,7 +219,7 @@ class Dispatcher:
                 HandOff(
                     channel=self.name,
                     alert_ids=tuple(a.id or 0 for a in batch),
-                    location_ids=tuple(d.location_id for d in live),
+                    location_ids=tuple(a.location.id for a in batch),
                     detected_at=min(a.detected_at for a in batch),
                     handed_off_at=now,
                 )
@@ -255,8 +249,9 @@ class Dispatcher:
 
     def _update_recipient(self, recipient: Recipient, state: RecipientState) -> None:
         now = self._clock()
+        ids = [recipient.subscriber_id]
         with self.engine.begin() as conn:
             if state is RecipientState.OPTED_OUT:
-                subscribers.opt_out(conn, self.name, recipient.address, now)
+                subscribers.opt_out_ids(conn, ids, now)
             else:
-                subscribers.mark_invalid(conn, self.name, recipient.address, now)
+                subscribers.mark_invalid(conn, ids, now)

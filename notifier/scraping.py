@@ -202,7 +202,8 @@ class Scraper:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.name:
+        # Only a class that names itself registers; a subclass of a scraper does not.
+        if "name" in cls.__dict__ and cls.name:
             key = normalize_name(cls.name)
             if key in _REGISTRY and _REGISTRY[key] is not cls:
                 raise RuntimeError(
