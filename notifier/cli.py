@@ -14,6 +14,7 @@ app = typer.Typer(
 app.command("run")(cli_service.run)
 app.command("poll")(cli_service.poll)
 app.command("status")(cli_service.status)
+app.command("demo")(cli_service.demo)
 app.add_typer(cli_config.app, name="config")
 app.add_typer(cli_service.db_app, name="db")
 app.add_typer(cli_scraper.app, name="scraper")

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,7 +20,7 @@ from notifier.fetch import PoliteClient
 from notifier.logs import setup_logging
 from notifier.scraping import get_scraper
 
-__all__ = ["db_app", "poll", "run", "status"]
+__all__ = ["db_app", "demo", "poll", "run", "status"]
 
 db_app = typer.Typer(help="Manage the database.", no_args_is_help=True)
 
@@ -145,3 +146,24 @@ def status(config: ConfigOption = None) -> None:
         )
     Console().print(table)
     engine.dispose()
+
+
+def demo(
+    duration: Annotated[
+        float, typer.Option("--duration", min=15, help="Seconds the whole demo takes.")
+    ] = 60.0,
+    subscribers: Annotated[
+        int, typer.Option("--subscribers", min=0, help="Synthetic subscribers to create.")
+    ] = 3000,
+    database: Annotated[
+        Path | None, typer.Option("--db", help="Keep the demo database here (default: temp).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Also print the summary as JSON.")] = False,
+) -> None:
+    """Replay the 8 a.m. release against a local simulator and watch the whole chain run."""
+    from notifier.demo import report_as_dict, run_demo
+
+    setup_logging(logging.WARNING)
+    report = asyncio.run(run_demo(duration, subscriber_count=subscribers, database=database))
+    if as_json:
+        typer.echo(json.dumps(report_as_dict(report), indent=2))

@@ -46,8 +46,8 @@ class ExampleRun:
 
     @property
     def checks_values(self) -> bool:
-        """True for an example that asserts parsed values (not an error example)."""
-        return self.example.expect is not None and self.example.raises is None
+        """True for an example that asserts parsed values (not an error example, not ``{}``)."""
+        return bool(self.example.expect) and self.example.raises is None
 
     def suggestion_text(self) -> str:
         return json.dumps(self.suggested, indent=4) if self.suggested is not None else ""
@@ -109,7 +109,7 @@ def run_example_offline(scraper_cls: type[Scraper], example: Example) -> Example
             run.problems.append(_crash(run.raised))
         return run
     assert run.results is not None
-    if example.expect is None:
+    if not example.expect:  # None, or {} which would assert nothing
         run.suggested = summarize(run.results)
         run.problems.append("no expected values yet; paste the suggested `expect` below")
     else:

@@ -138,3 +138,17 @@ def _lookup_us(code: str) -> PostalPlace | None:
 
 
 register_country("US", _lookup_us, _normalize_us)
+
+
+# --------------------------------------------------------------------------- other countries
+
+
+def _register_bundled_countries() -> None:
+    # Imported here, not at the top: geo_de needs PostalPlace from this module, and its table
+    # is only read on the first German lookup.
+    from notifier import geo_de
+
+    register_country("DE", geo_de.lookup, geo_de.normalize)
+
+
+_register_bundled_countries()

@@ -13,6 +13,7 @@ import unicodedata
 from enum import StrEnum
 
 __all__ = [
+    "GSM7_ALL",
     "GSM7_BASIC",
     "GSM7_EXTENDED",
     "Encoding",
@@ -73,8 +74,11 @@ class Encoding(StrEnum):
     UCS2 = "UCS-2"
 
 
+GSM7_ALL = GSM7_BASIC | GSM7_EXTENDED
+
+
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text)
+    return GSM7_ALL.issuperset(text)
 
 
 def encoding(text: str) -> Encoding:
@@ -82,7 +86,7 @@ def encoding(text: str) -> Encoding:
 
 
 def _transliterate_char(ch: str) -> str:
-    if ch in GSM7_BASIC or ch in GSM7_EXTENDED:
+    if ch in GSM7_ALL:
         return ch
     if ch in _PUNCTUATION:
         return _PUNCTUATION[ch]
@@ -108,7 +112,7 @@ def to_gsm(text: str) -> str:
 def sms_length(text: str) -> int:
     """Length in the units segments are counted in: septets (GSM-7) or UTF-16 code units."""
     if is_gsm7(text):
-        return sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+        return len(text) + sum(text.count(ch) for ch in GSM7_EXTENDED)
     return len(text.encode("utf-16-le")) // 2
 
 

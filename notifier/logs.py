@@ -17,5 +17,8 @@ def setup_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler", "twilio.http_client", "aiosmtpd"):
+    for noisy in ("httpx", "httpcore", "twilio.http_client", "aiosmtpd", "mail.log"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # A poll that is still running when its next run is due is skipped by design
+    # (max_instances=1, coalesce); APScheduler would warn about each one.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.ERROR))

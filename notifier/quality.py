@@ -27,7 +27,9 @@ from typing import Literal
 
 import yaml
 
+from notifier.example_check import ExampleRun
 from notifier.plugins import package_dir
+from notifier.quality_rules import verify_rules
 from notifier.scraping import SCRAPERS_PACKAGE, Scraper, normalize_name
 
 __all__ = [
@@ -227,23 +229,27 @@ def _paste(rule: str, why: list[str]) -> str:
     return f"  {rule}: todo  # {' '.join(reason.split())}"
 
 
-def _exemption_problem(rule: str, state: RuleState) -> list[str]:
+def _exemption_problem(rule: str) -> list[str]:
     if rule not in EXEMPTABLE:
         return [f"{rule} may not be exempt (only {', '.join(EXEMPTABLE)} may)"]
     return []
 
 
-def grade(quality: QualityFile, scraper_cls: type[Scraper], *, fuzz: bool | None = None) -> Grade:
+def grade(
+    quality: QualityFile,
+    scraper_cls: type[Scraper],
+    *,
+    fuzz: bool | None = None,
+    runs: list[ExampleRun] | None = None,
+) -> Grade:
     """Grade ``quality`` for ``scraper_cls``. ``fuzz`` runs the (slower) fuzz check; by default
-    only when fuzz-safe is claimed done."""
-    from notifier.quality_rules import verify_rules  # late: it imports the example runner
-
+    only when fuzz-safe is claimed done. ``runs`` reuses example runs already made."""
     if quality.scraper != normalize_name(scraper_cls.name):
         raise QualityFileError(
             f"{quality.path}: names scraper {quality.scraper!r}, not {scraper_cls.name!r}"
         )
     run_fuzz = quality.rules["fuzz-safe"].state == "done" if fuzz is None else fuzz
-    evidence = verify_rules(scraper_cls, fuzz=run_fuzz)
+    evidence = verify_rules(scraper_cls, fuzz=run_fuzz, runs=runs)
     met: dict[str, list[str]] = {}
     result = Grade(quality=quality, earned=None)
     for rule, state in quality.rules.items():
@@ -252,7 +258,7 @@ def grade(quality: QualityFile, scraper_cls: type[Scraper], *, fuzz: bool | None
             if evidence[rule]:
                 result.false_claims[rule] = evidence[rule]
         elif state.state == "exempt":
-            met[rule] = _exemption_problem(rule, state)
+            met[rule] = _exemption_problem(rule)
         else:
             met[rule] = [f"marked todo: {RULES[rule][1]}"]
             if rule in evidence and not evidence[rule] and (rule != "fuzz-safe" or run_fuzz):

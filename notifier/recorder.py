@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from notifier.fetch import HttpSettings, PoliteClient
 from notifier.offline import MANIFEST_NAMES, META_SUFFIX
@@ -176,15 +176,16 @@ def _save(
     if masked:
         body = mask_text(response.text()).encode("utf-8")
     path.write_bytes(body)
+    url, code = redact_url(response.url), status or response.status
     meta = {
-        "url": redact_url(response.url),
-        "status": status or response.status,
+        "url": url,
+        "status": code,
         "headers": redact_headers(response.headers),
         "fetched_at": response.fetched_at.isoformat(),
         "recorded_by": "notifier scraper record",
     }
     path.with_name(path.name + META_SUFFIX).write_text(json.dumps(meta, indent=2) + "\n")
-    return RecordedFile(path, str(meta["url"]), int(meta["status"]), len(body), found, masked)
+    return RecordedFile(path, url, code, len(body), found, masked)
 
 
 def _append_sources(fixture_root: Path, result: RecordResult) -> None:

@@ -50,7 +50,8 @@ class ScaffoldPlan:
 def _module_template(
     plan: ScaffoldPlan, provider: str, regions: tuple[str, ...], maintainer: str, fmt: str
 ) -> str:
-    region_tuple = "(" + "".join(f"{r!r}, " for r in regions).rstrip(" ") + ")"
+    quoted = [f'"{r}"' for r in regions]
+    region_tuple = f"({quoted[0]},)" if len(quoted) == 1 else "(" + ", ".join(quoted) + ")"
     cls = plan.class_name
     return f'''"""{provider}: open appointments from its {fmt} source.
 
@@ -80,7 +81,7 @@ class {cls}Settings(BaseModel):
 
 
 class {cls}(Scraper):
-    """{provider}: one sentence on what this scraper reads and how it counts."""
+    """One sentence: what this scraper reads, and how it counts open appointments."""
 
     name = "{plan.name}"
     provider = "{provider}"

@@ -9,7 +9,6 @@ are read too, so moving the import into a helper does not hide it.
 from __future__ import annotations
 
 import ast
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -133,12 +132,8 @@ def forbidden_imports(
         start = Path(target.__file__)
     else:
         start = target
-    package_module = sys.modules.get(package)
-    package_dir = (
-        Path(next(iter(package_module.__path__)))
-        if package_module is not None and hasattr(package_module, "__path__")
-        else start.parent
-    )
+    # Scrapers are flat modules of their package, so the package folder is the file's folder.
+    package_dir = start.parent
     bad: list[ImportedModule] = []
     seen: set[Path] = set()
     pending = [start.resolve()]

@@ -107,9 +107,7 @@ def alert_facts(alerts: Sequence[Alert]) -> AlertFacts:
     counts = [a.appointments for a in alerts if a.appointments is not None]
     increases = [a.increase for a in alerts if a.increase is not None]
     # A date counts when it has openings: a positive count, or "open, count unknown" (None).
-    dates = sorted(
-        {day for a in alerts for day, n in a.by_date.items() if n is None or n > 0}
-    )
+    dates = sorted({day for a in alerts for day, n in a.by_date.items() if n is None or n > 0})
     return AlertFacts(
         alert_ids=tuple(a.id for a in alerts if a.id is not None),
         provider_id=first.provider_id,

@@ -1,0 +1,35 @@
+"""Small dialect helpers shared by the storage modules (SQLite and PostgreSQL only)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+__all__ = ["chunks", "dialect_insert", "is_postgres"]
+
+T = TypeVar("T")
+
+# Stay well below SQLite's bound-parameter limit (32766) and PostgreSQL's (65535).
+IN_CHUNK = 5000
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """An INSERT that supports ``on_conflict_do_update`` / ``_do_nothing`` on this dialect."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"unsupported database dialect {name!r} (use SQLite or PostgreSQL)")
+
+
+def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,273 @@
+"""Table models (SQLModel). The schema itself is created only by the Alembic migrations in
+``notifier/db/migrations``; a test checks that the migrated schema and these models agree.
+
+Times are aware UTC datetimes (``UtcDateTime``). State columns hold the string values of the
+StrEnums below; they are validated in Python rather than by CHECK constraints so that adding a
+state never needs a table rebuild on SQLite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Table, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from notifier.db.types import JsonType, UtcDateTime
+
+__all__ = [
+    "Alert",
+    "Availability",
+    "AvailabilityEvent",
+    "Delivery",
+    "DeliveryState",
+    "EventKind",
+    "Location",
+    "PollOutcome",
+    "PollRun",
+    "ProviderState",
+    "Subscriber",
+    "alert_table",
+    "availability_table",
+    "delivery_table",
+    "event_table",
+    "location_table",
+    "metadata",
+    "poll_run_table",
+    "provider_state_table",
+    "subscriber_table",
+]
+
+metadata = SQLModel.metadata
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    HELD = "held"  # a later wave, released by ``advance_waves`` while the location stays open
+    SENDING = "sending"  # claimed by a worker; reclaimed after its lease expires
+    SENT = "sent"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class EventKind(StrEnum):
+    OPENED = "opened"
+    INCREASED = "increased"
+    DECREASED = "decreased"
+    GONE = "gone"
+    HELD = "held"
+
+
+class PollOutcome(StrEnum):
+    OK = "ok"
+    UNCHANGED = "unchanged"
+    UNREACHABLE = "unreachable"
+    BLOCKED = "blocked"
+    UNPARSEABLE = "unparseable"
+    UPSTREAM_ERROR = "upstream_error"
+    HELD = "held"
+
+
+def _utc(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UtcDateTime, nullable=nullable, index=index)
+
+
+def _json(*, nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(JsonType, nullable=nullable))
+
+
+class Location(SQLModel, table=True):
+    __tablename__ = "location"
+    __table_args__ = (Index("ix_location_lat_lon", "lat", "lon"),)
+
+    id: str = Field(primary_key=True)  # "<provider_id>:<scraper location id>"
+    provider_id: str = Field(index=True)
+    source_id: str
+    name: str
+    address: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str = "US"
+    lat: float | None = None
+    lon: float | None = None
+    time_zone: str | None = None
+    booking_url: str | None = None
+    phone: str | None = None
+    first_seen_at: dt.datetime = _utc(nullable=False)
+    updated_at: dt.datetime = _utc(nullable=False)
+
+
+class Availability(SQLModel, table=True):
+    """The current state of one location (one row per location)."""
+
+    __tablename__ = "availability"
+
+    location_id: str = Field(
+        sa_column=Column(ForeignKey("location.id", ondelete="CASCADE"), primary_key=True)
+    )
+    provider_id: str = Field(index=True)
+    status: str
+    appointments: int | None = None
+    slots: int | None = None
+    by_date: dict[str, int | None] = _json()
+    products: list[str] = _json()
+    age_groups: list[str] = _json()
+    checked_at: dt.datetime = _utc(nullable=False)  # when we polled
+    valid_at: dt.datetime | None = _utc()  # when the source says it was true
+    changed_at: dt.datetime = _utc(nullable=False)  # when the content last changed
+    content_hash: str
+
+
+class AvailabilityEvent(SQLModel, table=True):
+    """The public feed of changes, including locations that disappeared ("gone")."""
+
+    __tablename__ = "availability_event"
+    __table_args__ = (Index("ix_availability_event_location_at", "location_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    location_id: str = Field(foreign_key="location.id", ondelete="CASCADE")
+    provider_id: str = Field(index=True)
+    kind: str
+    appointments: int | None = None
+    at: dt.datetime = _utc(nullable=False, index=True)
+
+
+class ProviderState(SQLModel, table=True):
+    __tablename__ = "provider_state"
+
+    provider_id: str = Field(primary_key=True)
+    scraper: str
+    last_success_at: dt.datetime | None = _utc()
+    last_error_at: dt.datetime | None = _utc()
+    last_error: str | None = None
+    last_error_kind: str | None = None
+    down_since: dt.datetime | None = _utc()
+    baseline_at: dt.datetime | None = _utc()  # first good poll: sets state, raises no alerts
+    held_since: dt.datetime | None = _utc()
+    held_reason: str | None = None
+
+
+class PollRun(SQLModel, table=True):
+    __tablename__ = "poll_run"
+    __table_args__ = (Index("ix_poll_run_provider_started", "provider_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: str  # indexed by ix_poll_run_provider_started
+    started_at: dt.datetime = _utc(nullable=False)
+    duration_ms: int | None = None
+    http_status: int | None = None
+    bytes: int | None = None
+    outcome: str
+    error: str | None = None
+    locations: int | None = None
+
+
+class Alert(SQLModel, table=True):
+    __tablename__ = "alert"
+    __table_args__ = (Index("ix_alert_location_detected", "location_id", "detected_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: str = Field(index=True)
+    location_id: str = Field(foreign_key="location.id", ondelete="CASCADE")
+    kind: str
+    appointments: int | None = None
+    increase: int | None = None
+    by_date: dict[str, int | None] = _json()
+    products: list[str] = _json()
+    age_groups: list[str] = _json()
+    detected_at: dt.datetime = _utc(nullable=False)
+    valid_at: dt.datetime | None = _utc()
+    published_at: dt.datetime | None = _utc()  # when the source published it (for latency)
+    expires_at: dt.datetime = _utc(nullable=False, index=True)
+
+
+class Subscriber(SQLModel, table=True):
+    __tablename__ = "subscriber"
+    __table_args__ = (
+        UniqueConstraint("channel", "address", name="uq_subscriber_channel_address"),
+        Index("ix_subscriber_lat_lon", "lat", "lon"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    address: str  # personal data: never log it (see notifier.privacy)
+    locale: str = "en"
+    confirmed_at: dt.datetime | None = _utc()
+    confirm_token: str | None = Field(default=None, unique=True)
+    postal_code: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    radius_miles: float | None = None
+    region: str | None = Field(default=None, index=True)
+    filters: dict[str, Any] | None = _json(nullable=True)  # products, age_groups, dose
+    opted_out_at: dt.datetime | None = _utc()
+    invalid_at: dt.datetime | None = _utc()
+    max_per_day: int | None = None
+    quiet_start_hour: int | None = None
+    quiet_end_hour: int | None = None
+    time_zone: str | None = None
+    digest_minutes: int | None = None
+    created_at: dt.datetime = _utc(nullable=False)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per (alert, channel, subscriber); broadcast rows have no subscriber."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        # id last: claims walk this index in (next_attempt_at, id) order without a sort.
+        Index("ix_delivery_channel_state_next", "channel", "state", "next_attempt_at", "id"),
+        Index("ix_delivery_alert_state_wave", "alert_id", "state", "wave"),
+        Index("ix_delivery_subscriber_created", "subscriber_id", "created_at"),
+        Index("ix_delivery_provider_message", "provider_message_id"),
+    )
+
+    # BIGINT on PostgreSQL: a million subscribers times thousands of alerts outgrows INTEGER.
+    # SQLite keeps INTEGER so the column stays the auto-incrementing rowid alias.
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    )
+    alert_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("alert.id", ondelete="CASCADE"), nullable=False)
+    )
+    channel: str
+    subscriber_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), nullable=True),
+    )
+    recipient: str | None = None  # address copied at planning time; never log it
+    state: str
+    wave: int = 1
+    distance_miles: float | None = None
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = _utc()
+    claimed_at: dt.datetime | None = _utc()
+    idempotency_key: str = Field(unique=True)
+    provider_message_id: str | None = None
+    last_error: str | None = None
+    created_at: dt.datetime = _utc(nullable=False)
+    sent_at: dt.datetime | None = _utc()
+    status_callback: str | None = None  # delivered / undelivered / failed, from the provider
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table = getattr(model, "__table__", None)
+    if not isinstance(table, Table):  # pragma: no cover - only if a model loses table=True
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
+# Core tables for set-based statements (the ORM classes are for reading and small writes).
+location_table = _table(Location)
+availability_table = _table(Availability)
+event_table = _table(AvailabilityEvent)
+provider_state_table = _table(ProviderState)
+poll_run_table = _table(PollRun)
+alert_table = _table(Alert)
+subscriber_table = _table(Subscriber)
+delivery_table = _table(Delivery)

@@ -1,0 +1,282 @@
+"""``notifier demo``: the whole chain on one machine, against the 8 a.m. release replay.
+
+A provider simulator on 127.0.0.1 serves real PrepMod pages and a SMART feed; the real
+scrapers poll it, the real diff writes alerts and their outbox to SQLite, and the real
+dispatchers deliver through the console channel and, through their loopback stubs, SMS and
+email when those channels are installed. At the end it reports alerts, deliveries per channel
+and detection latency, measured from the simulator's publish time to the channel hand-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from sqlalchemy import select
+
+from notifier.channel import channel_registry
+from notifier.config import ChannelConfig, Config, DatabaseConfig, OperatorConfig, ProviderConfig
+from notifier.db import subscribers
+from notifier.db.fanout import delivery_counts
+from notifier.db.models import alert_table, location_table
+from notifier.diff import AlertPolicy
+from notifier.fetch import HttpSettings
+from notifier.metrics import percentile
+from notifier.pipeline import PollSummary, Runtime, poll_provider
+from notifier.service import Service
+from notifier.testing.simulator import ProviderSimulator
+from notifier.testing.subscribers import synthetic_subscribers
+
+__all__ = ["DemoReport", "run_demo"]
+
+#: seconds between polls in the demo; the simulator is ours, so we may poll it briskly
+DEMO_POLL_SECONDS = 1.0
+#: share of the demo the simulated morning takes; the rest is start-up and draining
+STORY_SHARE = 0.75
+
+
+class _HeldClock:
+    """Reads 0 until started, then seconds since: the morning waits until the pipeline is up."""
+
+    def __init__(self) -> None:
+        self._started: float | None = None
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+
+    def __call__(self) -> float:
+        return 0.0 if self._started is None else time.monotonic() - self._started
+
+
+@dataclass
+class DemoReport:
+    duration_s: float
+    polls: Counter[str] = field(default_factory=Counter)
+    alerts: int = 0
+    deliveries: dict[str, dict[str, int]] = field(default_factory=dict)
+    publish_to_hand_off_s: list[float] = field(default_factory=list)
+    detection_to_hand_off_s: list[float] = field(default_factory=list)
+    released_appointments: int = 0
+    subscribers: int = 0
+
+    def latency(self, values: list[float], pct: float) -> float | None:
+        return percentile(values, pct)
+
+
+@contextmanager
+def _channel_stubs(workdir: Path) -> Iterator[dict[str, ChannelConfig]]:
+    """Console always; SMS and email through their loopback stubs when installed."""
+    channels = {"console": ChannelConfig(settings={"path": str(workdir / "console.jsonl")})}
+    known = channel_registry()
+    with ExitStack() as stack:
+        if "sms" in known:
+            from notifier.testing.twilio_stub import TwilioStub
+
+            stub = stack.enter_context(TwilioStub())
+            channels["sms"] = ChannelConfig(
+                wave_multiple=2.0,
+                settings={
+                    "account_sid": stub.account_sid,
+                    "auth_token": stub.auth_token,
+                    "from_number": "+16175550000",
+                    "base_url": "https://notifier.example.org",
+                    "api_base_url": stub.url,
+                    "messages_per_second": 2000,
+                },
+            )
+        if "email" in known:
+            try:
+                from notifier.testing.smtp_server import SmtpTestServer
+            except ImportError:  # the email channel ships its SMTP stub with it
+                SmtpTestServer = None  # noqa: N806
+            if SmtpTestServer is not None:
+                smtp = stack.enter_context(SmtpTestServer())
+                channels["email"] = ChannelConfig(
+                    wave_multiple=2.0,
+                    settings={
+                        "host": smtp.host,
+                        "port": smtp.port,
+                        "security": "none",
+                        "from_address": "alerts@notifier.example.org",
+                        "base_url": "https://notifier.example.org",
+                        "secret": "demo-signing-secret",
+                        "messages_per_second": 2000,
+                    },
+                )
+        yield channels
+
+
+def _config(sim: ProviderSimulator, db_url: str, channels: dict[str, ChannelConfig]) -> Config:
+    return Config(
+        operator=OperatorConfig(name="Demo", contact="mailto:demo@example.org"),
+        database=DatabaseConfig(url=db_url),
+        http=HttpSettings(contact="mailto:demo@example.org", timeout_seconds=5, max_retries=1),
+        alerts=AlertPolicy(min_increase=50, cooldown_minutes=0.25, ttl_minutes=10),
+        providers=[
+            ProviderConfig(id="ma-prepmod", scraper="prepmod", settings={"base_url": sim.base_url}),
+            ProviderConfig(
+                id="ma-smart",
+                scraper="smart-scheduling-links",
+                settings={"manifest_url": sim.smart_manifest_url},
+            ),
+        ],
+        channels=channels,
+    )
+
+
+def _seed_subscribers(runtime: Runtime, count: int, channels: set[str]) -> int:
+    rows = [r for r in synthetic_subscribers(count, seed=2021) if r["channel"] in channels]
+    now = dt.datetime.now(dt.UTC)
+    for row in rows:
+        row["confirmed_at"] = now
+    with runtime.engine.begin() as conn:
+        subscribers.bulk_insert_subscribers(conn, rows, now=now)
+    return len(rows)
+
+
+def _live_view(sim: ProviderSimulator, runtime: Runtime, report: DemoReport, left: float) -> Group:
+    sites = Table(title=f"Simulated morning: {sim.story_time():%H:%M}  ({left:.0f}s left)")
+    for column in ("site", "source", "open now", "dates"):
+        sites.add_column(column)
+    for truth in sim.truth().values():
+        open_days = sum(1 for n in truth.by_date.values() if n)
+        sites.add_row(truth.site.name, truth.site.source, f"{truth.appointments:,}",
+                      str(open_days))
+    channels = Table(title="Pipeline")
+    for column in ("polls", "alerts", *runtime.dispatchers):
+        channels.add_column(column)
+    summary = runtime.metrics.channel_summary()
+    channels.add_row(
+        ", ".join(f"{k} {v}" for k, v in sorted(report.polls.items())),
+        str(report.alerts),
+        *(f"{summary.get(c, {}).get('sent', 0):,} sent" for c in runtime.dispatchers),
+    )
+    return Group(sites, channels)
+
+
+def _latencies(sim: ProviderSimulator, runtime: Runtime, report: DemoReport) -> None:
+    """Join every hand-off with the simulator's publish time of the change it reported."""
+    a, loc = alert_table, location_table
+    with runtime.engine.connect() as conn:
+        rows = conn.execute(
+            select(a.c.id, a.c.appointments, loc.c.postal_code).join(
+                loc, loc.c.id == a.c.location_id
+            )
+        ).all()
+    facts = {row.id: row for row in rows}
+    for hand_off in runtime.metrics.hand_offs:
+        report.detection_to_hand_off_s.append(
+            (hand_off.handed_off_at - hand_off.detected_at).total_seconds()
+        )
+        for alert_id in hand_off.alert_ids:
+            row = facts.get(alert_id)
+            site = sim.site_for_postal_code(row.postal_code) if row else None
+            if row is None or site is None or row.appointments is None:
+                continue
+            event = sim.match_event(site.id, row.appointments)
+            if event is not None:
+                seconds = (hand_off.handed_off_at - event.wall).total_seconds()
+                report.publish_to_hand_off_s.append(seconds)
+
+
+async def run_demo(
+    duration: float = 60.0,
+    *,
+    subscriber_count: int = 3000,
+    database: Path | None = None,
+    console: Console | None = None,
+) -> DemoReport:
+    console = console or Console()
+    started = time.monotonic()
+    report = DemoReport(duration_s=duration)
+    story = max(8.0, duration * STORY_SHARE)
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="notifier-demo-")))
+        db_path = database or workdir / "subscribers.db"
+        clock = _HeldClock()
+        sim = stack.enter_context(ProviderSimulator(duration=story, clock=clock))
+        channels = stack.enter_context(_channel_stubs(workdir))
+        runtime = Runtime.build(_config(sim, f"sqlite:///{db_path}", channels))
+        for coordinator in runtime.coordinators.values():
+            coordinator.interval, coordinator.jitter = DEMO_POLL_SECONDS, 0.2
+        report.subscribers = _seed_subscribers(runtime, subscriber_count, set(channels))
+
+        def on_poll(summary: PollSummary) -> None:
+            report.polls[summary.outcome] += 1
+            report.alerts += len(summary.alerts)
+
+        runtime.on_poll.append(on_poll)
+        # The quiet morning is the baseline: poll every provider once before the clock runs.
+        for provider_id in runtime.coordinators:
+            await poll_provider(runtime, provider_id)
+        service = Service(runtime)
+        await service.start()
+        clock.start()
+        # The story takes ``story`` seconds from now; stop when it ends or the budget does.
+        deadline = min(started + duration, time.monotonic() + story) - 2.0
+        try:
+            with Live(console=console, refresh_per_second=4, transient=False) as live:
+                while time.monotonic() < deadline:
+                    left = deadline - time.monotonic()
+                    live.update(_live_view(sim, runtime, report, left))
+                    await asyncio.sleep(0.25)
+            console.print()
+        finally:
+            await service.stop()
+            with runtime.engine.connect() as conn:
+                counts = delivery_counts(conn)
+            for (channel, state), n in counts.items():
+                report.deliveries.setdefault(channel, {})[state] = n
+            _latencies(sim, runtime, report)
+            report.released_appointments = sum(
+                r.appointments for r in sim.scenario.releases
+            ) if sim.scenario else 0
+            await runtime.aclose()
+    _print_summary(console, report)
+    return report
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}s"
+
+
+def _print_summary(console: Console, report: DemoReport) -> None:
+    table = Table(title="Demo summary")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("appointments released", f"{report.released_appointments:,}")
+    table.add_row("subscribers", f"{report.subscribers:,}")
+    table.add_row("polls", ", ".join(f"{k} {v}" for k, v in sorted(report.polls.items())))
+    table.add_row("alerts", str(report.alerts))
+    for channel, states in sorted(report.deliveries.items()):
+        table.add_row(f"deliveries: {channel}",
+                      ", ".join(f"{s} {n:,}" for s, n in sorted(states.items())))
+    pub, det = report.publish_to_hand_off_s, report.detection_to_hand_off_s
+    table.add_row("publish → hand-off p50 / p95",
+                  f"{_fmt(percentile(pub, 50))} / {_fmt(percentile(pub, 95))}")
+    table.add_row("detection → hand-off p50 / p99",
+                  f"{_fmt(percentile(det, 50))} / {_fmt(percentile(det, 99))}")
+    console.print(table)
+
+
+def report_as_dict(report: DemoReport) -> dict[str, Any]:
+    return {
+        "alerts": report.alerts,
+        "deliveries": report.deliveries,
+        "polls": dict(report.polls),
+        "publish_to_hand_off_p50_s": percentile(report.publish_to_hand_off_s, 50),
+        "publish_to_hand_off_p95_s": percentile(report.publish_to_hand_off_s, 95),
+        "detection_to_hand_off_p50_s": percentile(report.detection_to_hand_off_s, 50),
+        "detection_to_hand_off_p99_s": percentile(report.detection_to_hand_off_s, 99),
+    }

@@ -1,0 +1,157 @@
+"""Failures a provider shows, to be injected into the simulator from tests.
+
+Each is something real 2021 scrapers met: Rails' 500 page, a maintenance page served with
+200, the Queue-it waiting room the Massachusetts site put up on release mornings, 503/429
+with ``Retry-After``, a CDN's 403, a request that hangs past the client's timeout, a redesign
+the parser does not know, and a page cut off half-way. The pages are written for the
+simulator in the style of the originals; they are not captured pages.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = ["STATIC_FAULT_PAGES", "Fault", "FaultRule", "FaultTarget"]
+
+
+class Fault(StrEnum):
+    ERROR_PAGE = "error_page"  # 500, Rails "We're sorry, but something went wrong."
+    MAINTENANCE = "maintenance"  # 200 (!) with a maintenance page instead of results
+    WAITING_ROOM = "waiting_room"  # 200 (!) Queue-it "You are now in line"
+    UNAVAILABLE = "unavailable"  # 503 + Retry-After
+    RATE_LIMITED = "rate_limited"  # 429 + Retry-After
+    FORBIDDEN = "forbidden"  # 403 from the CDN
+    TIMEOUT = "timeout"  # no answer for hang_seconds
+    LAYOUT_CHANGED = "layout_changed"  # 200, the data in a markup/schema the parser does not know
+    TRUNCATED = "truncated"  # 200, the body stops half-way
+
+
+#: "prepmod", "smart", "all", or a URL path prefix such as "/smart/slots-"
+FaultTarget = str
+
+
+@dataclass(slots=True)
+class FaultRule:
+    """One injected fault: for the next ``count`` matching requests and/or until ``until``.
+
+    ``until`` is in timeline seconds (``sim.elapsed()``). ``served`` counts the requests that
+    got this fault, so a test can check its fault was actually seen.
+    """
+
+    fault: Fault
+    target: FaultTarget = "all"
+    count: int | None = 1
+    until: float | None = None
+    retry_after: int = 30
+    hang_seconds: float = 30.0
+    #: TRUNCATED keeps this fraction of the body (0.8 cuts a results page inside its clinics)
+    truncate_at: float = 0.8
+    served: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def applies_to(self, kind: str, path: str) -> bool:
+        if self.target == "all":
+            return kind in ("prepmod", "smart")
+        if self.target.startswith("/"):
+            return path.startswith(self.target)
+        return self.target == kind
+
+    def expired(self, now: float) -> bool:
+        used_up = self.count is not None and self.served >= self.count
+        return used_up or (self.until is not None and now >= self.until)
+
+    def take(self, kind: str, path: str, now: float) -> bool:
+        """Claim this fault for one request, if it still applies."""
+        with self._lock:
+            if self.expired(now) or not self.applies_to(kind, path):
+                return False
+            self.served += 1
+            return True
+
+
+_RAILS_500 = """<!DOCTYPE html>
+<html>
+<head>
+  <title>We're sorry, but something went wrong (500)</title>
+  <meta name="viewport" content="width=device-width,initial-scale=1">
+</head>
+<body class="rails-default-error-page">
+  <div class="dialog">
+    <div>
+      <h1>We're sorry, but something went wrong.</h1>
+    </div>
+    <p>If you are the application owner check the logs for more information.</p>
+  </div>
+</body>
+</html>
+"""
+
+_MAINTENANCE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Massachusetts</title></head>
+<body>
+  <main id="maincontent">
+    <h1 class="main-title">Scheduled Maintenance</h1>
+    <p>The vaccination scheduling site is currently down for scheduled maintenance.</p>
+    <p>No clinics can be searched or booked right now. Please check back later.</p>
+  </main>
+</body>
+</html>
+"""
+
+_WAITING_ROOM = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Queue-it</title></head>
+<body class="queue-it">
+  <div id="MainPart_divWarningBox" class="warning-box">
+    <h2 id="lbHeaderH2">You are now in line.</h2>
+    <p>Thank you for your patience. Due to high demand you have been placed in a virtual
+    waiting room for clinics.maimmunizations.org.</p>
+    <p>Your estimated wait time is: <span id="MainPart_lbWhichIsIn">12 minutes</span></p>
+    <p>When it is your turn, you will have 10 minutes to enter the website.</p>
+    <p id="MainPart_lbQueueNumber">Your number in line: 148213</p>
+  </div>
+</body>
+</html>
+"""
+
+_CLOUDFRONT_403 = """<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" "http://www.w3.org/TR/html4/loose.dtd">
+<HTML><HEAD><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=iso-8859-1">
+<TITLE>ERROR: The request could not be satisfied</TITLE>
+</HEAD><BODY>
+<H1>403 ERROR</H1>
+<H2>The request could not be satisfied.</H2>
+<HR noshade size="1px">
+Request blocked.
+We can't connect to the server for this app or website at this time.
+<BR clear="all">
+<HR noshade size="1px">
+<PRE>
+Generated by cloudfront (CloudFront)
+</PRE>
+</BODY></HTML>
+"""
+
+_503 = """<!DOCTYPE html>
+<html><head><title>503 Service Temporarily Unavailable</title></head>
+<body><center><h1>503 Service Temporarily Unavailable</h1></center>
+<hr><center>envoy</center></body></html>
+"""
+
+_429 = """<!DOCTYPE html>
+<html><head><title>429 Too Many Requests</title></head>
+<body><center><h1>429 Too Many Requests</h1></center>
+<hr><center>envoy</center></body></html>
+"""
+
+#: status and HTML body of the faults that do not depend on the page asked for
+STATIC_FAULT_PAGES: dict[Fault, tuple[int, str]] = {
+    Fault.ERROR_PAGE: (500, _RAILS_500),
+    Fault.MAINTENANCE: (200, _MAINTENANCE),
+    Fault.WAITING_ROOM: (200, _WAITING_ROOM),
+    Fault.UNAVAILABLE: (503, _503),
+    Fault.RATE_LIMITED: (429, _429),
+    Fault.FORBIDDEN: (403, _CLOUDFRONT_403),
+}

@@ -1,0 +1,145 @@
+"""A recording HTTP server on 127.0.0.1 that runs in its own thread.
+
+Blocking clients (``requests`` inside tweepy and Apprise) and synchronous tests (typer's
+``CliRunner``) need a server that keeps answering while the caller's thread waits, which an
+in-loop aiohttp server cannot do. This one records every request with its body and answers what
+the test queued, else ``default``::
+
+    with WebhookStub() as stub:
+        stub.queue(StubReply(500))
+        url = f"json://127.0.0.1:{stub.port}/hook"   # Apprise's JSON plugin
+        ...
+        assert stub.requests[0].json["message"] == "..."
+
+Subclasses (``notifier.testing.x_stub``) override ``respond`` to imitate one service.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+__all__ = ["RecordedRequest", "StubReply", "WebhookStub"]
+
+
+@dataclass(frozen=True, slots=True)
+class StubReply:
+    status: int = 200
+    body: bytes = b"{}"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, document: Any, headers: dict[str, str] | None = None) -> StubReply:
+        merged = {"Content-Type": "application/json", **(headers or {})}
+        return cls(status, json.dumps(document).encode(), merged)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (raises ``ValueError`` if it is not JSON)."""
+        return json.loads(self.body)
+
+
+class WebhookStub:
+    """A threaded HTTP/1.1 server on an ephemeral loopback port; a context manager."""
+
+    def __init__(self, default: StubReply | None = None) -> None:
+        self.default = default or StubReply()
+        self.replies: deque[StubReply] = deque()
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ scripting
+
+    def queue(self, *replies: StubReply) -> None:
+        """Answer the next requests with ``replies``, in order."""
+        with self._lock:
+            self.replies.extend(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.replies.clear()
+            self.requests.clear()
+
+    def respond(self, request: RecordedRequest) -> StubReply:
+        """The reply to ``request``: the next queued one, else the default."""
+        with self._lock:
+            return self.replies.popleft() if self.replies else self.default
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the stub is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> WebhookStub:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = RecordedRequest(self.command, self.path, dict(self.headers), body)
+                with stub._lock:
+                    stub.requests.append(request)
+                reply = stub.respond(request)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Silent: request lines would clutter test output."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="webhook-stub", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> WebhookStub:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,85 @@
+"""The FastAPI application factory.
+
+``create_app(config)`` builds the app the service runs: ``/healthz`` always, the ``/b/{id}``
+short links when there is a database, and each enabled channel's webhooks. Channel engineers
+add their routes here, next to ``register_sms_routes``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from notifier.config import Config
+from notifier.db import make_engine
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    config: Config | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> FastAPI:
+    """The web app for ``config``; ``engine`` overrides ``config.database.url`` (tests).
+
+    Without a config the app only answers ``/healthz`` (handy behind a load balancer check).
+    """
+    app = FastAPI(title="Appointment Notifier", docs_url=None, redoc_url=None)
+    if engine is None and config is not None:
+        engine = make_engine(config.database.url)
+    app.state.engine = engine
+    app.state.config = config
+
+    def database_ok() -> bool:
+        if engine is None:
+            return True
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        ok = await run_in_threadpool(database_ok)
+        body = {"status": "ok" if ok else "database unreachable"}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    if engine is not None:
+        _register_routes(app, engine, config, clock)
+    return app
+
+
+def _register_routes(
+    app: FastAPI,
+    engine: Engine,
+    config: Config | None,
+    clock: Callable[[], dt.datetime] | None,
+) -> None:
+    from notifier.web.sms_routes import register_short_links, register_sms_routes
+
+    register_short_links(app, engine)
+    if config is None:
+        return
+    channels = config.enabled_channels()
+    if "sms" in channels:
+        from channels.sms import SmsSettings
+
+        sms = SmsSettings.model_validate(channels["sms"].settings)
+        extra = {"clock": clock} if clock is not None else {}
+        register_sms_routes(
+            app,
+            engine,
+            auth_token=sms.auth_token.get_secret_value(),
+            base_url=sms.base_url,
+            **extra,
+        )

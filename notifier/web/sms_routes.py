@@ -1,0 +1,285 @@
+"""Twilio webhooks (delivery reports, inbound texts) and the ``/b/{alert_id}`` short links.
+
+* ``POST /sms/status``: Twilio's status callback. A final status (delivered, undelivered,
+  failed) is stored on the delivery with that MessageSid; an undelivered report saying the
+  number cannot take texts (30005, 30006) marks the subscriber invalid.
+* ``POST /sms/inbound``: texts people send. With a Messaging Service's Advanced Opt-Out,
+  Twilio has already answered STOP/START/HELP and tells us via ``OptOutType``: we update the
+  subscriber and return an empty TwiML response so Twilio's reply stands. Otherwise we answer
+  ourselves. SUBSCRIBE <ZIP> [miles] signs up (double opt-in: reply YES), STATUS says what the
+  number is subscribed to. HELP never unsubscribes anyone.
+* ``GET /b/{alert_id}``: redirect to the alert's booking page (the SMS link).
+
+Both webhooks accept only requests signed by Twilio for the configured public URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse, RedirectResponse
+from sqlalchemy import Connection, Engine, select
+from twilio.twiml.messaging_response import MessagingResponse
+
+from notifier.db import outbox, subscribers, write_transaction
+from notifier.db.models import delivery_table, subscriber_table
+from notifier.geo import lookup_postal_code, normalize_postal_code
+from notifier.gsm import to_gsm
+from notifier.privacy import mask
+from notifier.templates import normalize_locale, render
+from notifier.web.sms_commands import MAX_MILES, Command, Intent, parse_command
+from notifier.web.twilio_forms import public_url, read_signed_form, require
+
+__all__ = [
+    "FINAL_STATUSES",
+    "INVALID_NUMBER_CALLBACK_CODES",
+    "SMS_CHANNEL",
+    "handle_command",
+    "register_short_links",
+    "register_sms_routes",
+]
+
+log = logging.getLogger(__name__)
+
+SMS_CHANNEL = "sms"
+FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
+# Carrier reports that the number cannot receive texts at all (not "phone switched off").
+INVALID_NUMBER_CALLBACK_CODES = frozenset({"30005", "30006"})  # unknown handset; landline
+OPTED_OUT_CALLBACK_CODES = frozenset({"21610"})
+
+Clock = Callable[[], dt.datetime]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _twiml(text: str | None) -> Response:
+    reply = MessagingResponse()
+    if text:
+        reply.message(text)
+    return Response(str(reply), media_type="application/xml")
+
+
+def _say(locale: str, name: str, **context: Any) -> str:
+    # Replies are texts too: transliterate so they stay GSM-7 (160 characters a segment).
+    return to_gsm(render("sms", locale, name, **context))
+
+
+def _miles(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value:g}"
+
+
+# ---------------------------------------------------------------------- storage steps
+
+
+def _pending_token(conn: Connection, address: str) -> str | None:
+    """The confirmation token of this number's sign-up (``SubscriberRow`` does not carry it)."""
+    s = subscriber_table
+    query = select(s.c.confirm_token).where(
+        s.c.channel == SMS_CHANNEL,
+        s.c.address == subscribers.normalize_address(SMS_CHANNEL, address),
+    )
+    token = conn.execute(query).scalar_one_or_none()
+    return str(token) if token else None
+
+
+def _opt_in_or_confirm(conn: Connection, address: str, now: dt.datetime) -> str:
+    """START or YES: confirm a pending sign-up, else resume after STOP. Returns what happened:
+    ``confirmed``, ``started``, ``active`` (nothing to do) or ``none`` (no subscriber)."""
+    found = subscribers.find_by_address(conn, SMS_CHANNEL, address)
+    if found is None:
+        return "none"
+    if found.confirmed_at is None or found.invalid_at is not None:
+        token = _pending_token(conn, address)
+        if token and subscribers.confirm(conn, token, now) is not None:
+            return "confirmed"
+        return "none"
+    if found.opted_out_at is not None:
+        subscribers.opt_in(conn, SMS_CHANNEL, address, now)
+        return "started"
+    return "active"
+
+
+def _subscriptions(row: subscribers.SubscriberRow | None) -> list[dict[str, Any]]:
+    if row is None:
+        return []
+    return [
+        {
+            "postal_code": row.postal_code or row.region or "?",
+            "miles": _miles(row.radius_miles),
+            "confirmed": row.confirmed_at is not None,
+            "opted_out": row.opted_out_at is not None or row.invalid_at is not None,
+        }
+    ]
+
+
+def handle_command(conn: Connection, sender: str, command: Command, now: dt.datetime) -> str:
+    """Act on one inbound text and return the reply (in the sender's language)."""
+    found = subscribers.find_by_address(conn, SMS_CHANNEL, sender)
+    locale = normalize_locale(command.language or (found.locale if found else None))
+    who = mask(sender)
+    if command.intent is Intent.STOP:
+        subscribers.opt_out(conn, SMS_CHANNEL, sender, now)
+        log.info("sms %s: opted out (%s)", who, command.keyword)
+        return _say(locale, "stopped.txt")
+    if command.intent is Intent.HELP or command.intent is Intent.UNKNOWN:
+        return _say(locale, "help.txt")  # HELP informs; it never changes a subscription
+    if command.intent is Intent.STATUS:
+        return _say(locale, "status.txt", subscriptions=_subscriptions(found))
+    if command.intent in (Intent.START, Intent.YES):
+        outcome = _opt_in_or_confirm(conn, sender, now)
+        log.info("sms %s: %s -> %s", who, command.keyword, outcome)
+        if outcome == "confirmed" or (outcome == "active" and command.intent is Intent.YES):
+            row = subscribers.find_by_address(conn, SMS_CHANNEL, sender)
+            assert row is not None
+            miles = _miles(row.radius_miles)
+            return _say(locale, "confirmed.txt", postal_code=row.postal_code, miles=miles)
+        if outcome in ("started", "active"):
+            return _say(locale, "started.txt")
+        if command.intent is Intent.YES:
+            return _say(locale, "nothing_to_confirm.txt")
+        return _say(locale, "status.txt", subscriptions=[])
+    return _subscribe(conn, sender, command, locale, found, now)
+
+
+def _subscribe(
+    conn: Connection,
+    sender: str,
+    command: Command,
+    locale: str,
+    found: subscribers.SubscriberRow | None,
+    now: dt.datetime,
+) -> str:
+    code = normalize_postal_code(command.postal_code) if command.postal_code else None
+    place = lookup_postal_code(code) if code else None
+    if code is None or place is None:
+        return _say(locale, "bad_zip.txt", given=command.postal_code or "")
+    if command.miles_given is not None:
+        return _say(locale, "bad_miles.txt", given=command.miles_given, max_miles=MAX_MILES)
+    was_active = found is not None and found.active
+    subscribers.add_subscriber(
+        conn,
+        channel=SMS_CHANNEL,
+        address=sender,
+        postal_code=code,
+        radius_miles=float(command.miles),
+        locale=locale,
+        now=now,
+    )
+    log.info("sms %s: signed up near %s (%s mi)", mask(sender), code, command.miles)
+    if was_active:
+        return _say(locale, "confirmed.txt", postal_code=code, miles=command.miles)
+    return _say(
+        locale, "confirm_request.txt", postal_code=code, miles=command.miles, city=place.city
+    )
+
+
+def _apply_opt_out_type(conn: Connection, sender: str, kind: str, now: dt.datetime) -> str:
+    """Advanced Opt-Out: Twilio already replied; mirror its decision in our subscribers."""
+    if kind == "STOP":
+        subscribers.opt_out(conn, SMS_CHANNEL, sender, now)
+        return "opted out"
+    if kind == "START":
+        return _opt_in_or_confirm(conn, sender, now)
+    return "nothing to change"  # HELP, or a type Twilio adds later
+
+
+def _record_status(
+    conn: Connection, sid: str, status: str, error_code: str | None, now: dt.datetime
+) -> int:
+    updated = outbox.record_status_callback(conn, SMS_CHANNEL, sid, status)
+    if status in ("undelivered", "failed") and error_code:
+        d = delivery_table
+        query = select(d.c.subscriber_id).where(
+            d.c.channel == SMS_CHANNEL,
+            d.c.provider_message_id == sid,
+            d.c.subscriber_id.is_not(None),
+        )
+        ids = sorted({int(i) for i in conn.execute(query).scalars()})
+        if ids and error_code in INVALID_NUMBER_CALLBACK_CODES:
+            subscribers.mark_invalid(conn, ids, now)
+        elif ids and error_code in OPTED_OUT_CALLBACK_CODES:
+            subscribers.opt_out_ids(conn, ids, now)
+    return updated
+
+
+# ---------------------------------------------------------------------- routes
+
+
+def register_sms_routes(
+    app: FastAPI,
+    engine: Engine,
+    *,
+    auth_token: str,
+    base_url: str,
+    clock: Clock = _utcnow,
+) -> None:
+    """Add ``/sms/status`` and ``/sms/inbound``; ``base_url`` is the public URL Twilio calls."""
+    router = APIRouter(prefix="/sms", tags=["sms"])
+
+    def write(func: Callable[..., Any], *args: Any) -> Any:
+        with write_transaction(engine) as conn:
+            return func(conn, *args)
+
+    @router.post("/status", status_code=204, response_class=Response)
+    async def sms_status(request: Request) -> Response:
+        form = await read_signed_form(request, auth_token, public_url(base_url, request))
+        sid, status = require(form, "MessageSid", "MessageStatus")
+        status = status.lower()
+        if status in FINAL_STATUSES:
+            error_code = form.get("ErrorCode", "").strip() or None
+            updated = await run_in_threadpool(
+                write, _record_status, sid, status, error_code, clock()
+            )
+            if not updated:
+                log.info("sms status %s for unknown message %s", status, sid)
+        return Response(status_code=204)
+
+    @router.post("/inbound", response_class=Response)
+    async def sms_inbound(request: Request) -> Response:
+        form = await read_signed_form(request, auth_token, public_url(base_url, request))
+        (sender,) = require(form, "From")
+        opt_out_type = form.get("OptOutType", "").strip().upper()
+        if opt_out_type:
+            outcome = await run_in_threadpool(
+                write, _apply_opt_out_type, sender, opt_out_type, clock()
+            )
+            log.info("sms %s: Twilio OptOutType %s: %s", mask(sender), opt_out_type, outcome)
+            return _twiml(None)
+        command = parse_command(form.get("Body", ""))
+        reply = await run_in_threadpool(write, handle_command, sender, command, clock())
+        return _twiml(reply)
+
+    app.include_router(router)
+
+
+def register_short_links(app: FastAPI, engine: Engine) -> None:
+    """Add ``GET /b/{alert_id}``: a redirect to the alert's booking page."""
+
+    def booking_url(alert_id: int) -> str | bool | None:
+        with engine.connect() as conn:
+            alert = outbox.load_alerts(conn, [alert_id]).get(alert_id)
+        return False if alert is None else alert.location.booking_url
+
+    @app.api_route("/b/{alert_id}", methods=["GET", "HEAD"], response_class=Response)
+    async def short_link(alert_id: str) -> Response:
+        if not alert_id.isdigit() or len(alert_id) > 18:
+            return PlainTextResponse(f"{alert_id[:40]!r} is not an alert number.", 404)
+        url = await run_in_threadpool(booking_url, int(alert_id))
+        if url is False:
+            return PlainTextResponse(
+                f"No alert {alert_id}: the link may be mistyped, or the alert was removed.", 404
+            )
+        if not isinstance(url, str) or not url.lower().startswith(("https://", "http://")):
+            return PlainTextResponse(
+                f"Alert {alert_id} has no booking link; book on the provider's own site.", 404
+            )
+        return RedirectResponse(url, status_code=302)

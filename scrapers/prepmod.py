@@ -1,0 +1,378 @@
+"""PrepMod clinic search pages: clinics.maimmunizations.org and the other state PrepMod hosts.
+
+PrepMod, by the Multi-State Partnership for Prevention, runs the public-health clinic sign-up
+sites of many states. Its search page lists one block per *clinic*, and a PrepMod clinic is one
+date at one site: "Citizen Center on 05/13/2021", its address, "Label: value" lines (vaccines,
+age groups, "Available Appointments: 124") and a sign-up link that disappears when the clinic is
+full. Results are paged (``nav.pagination``, "Next" disabled on the last page).
+
+What a location is, and how clinics are counted
+-----------------------------------------------
+A location here is a *site*, not a clinic: every block with the same venue name and address
+becomes ONE location, with an id made from the normalised name, street and ZIP
+(``citizen-center-10-welcome-street-01830``). Each clinic is one entry of that location's
+``by_date`` (the clinic's own local date, as printed), so people get one alert per site
+listing its dates instead of one alert per day. Blocks with the same title ("<site> on
+<date>") are consolidated and their counts add, as PrepMod sometimes splits a clinic in two.
+
+So an external checker that counts *clinics* must count ``by_date`` entries, not locations:
+the May 2021 page is 1 location with 3 clinics (05/13 = 124, 05/20 = 23, 05/27 = 79); the
+March 2021 page has 8 blocks, two with the same title, so it is 1 location with 7 clinics
+(03/01 = 100, 03/02..03/05 = 0, 03/06 = 2, 03/07 = 0).
+
+Counting rules
+--------------
+* ``appointments`` is the sum of "Available Appointments"; ``slots`` is None (counts only).
+* A clinic whose sign-up link is gone is full or closed to sign-up, whatever its count says:
+  it counts 0 and gives no link. A clinic with a link but no count is open, count unknown.
+* ``products`` and ``age_groups`` come from the site's clinics that are open (from all of
+  them when none is). Clinics offering only other vaccines (flu...) are left out unless
+  ``include_non_covid`` is set.
+* The booking link is the sign-up link of the site's earliest open clinic; None when full.
+
+Rate limit: PrepMod publishes none, and its state sites sat behind a Queue-it waiting room at
+peak demand. One poll is every page of one search, so polls run every 120 s by default and
+never closer than 60 s, follow at most ``max_pages`` pages, and a 429 or 403 raises ``Blocked``
+carrying the server's Retry-After.
+
+Anything that is not a recognisable search page raises: a waiting room or challenge is
+``Blocked``, an error page ``UpstreamError``, a 5xx ``Unreachable``, anything else
+``Unparseable``. An empty list comes only from a search page that says it found nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import ClassVar
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from notifier.geo import complete_location, normalize_postal_code
+from notifier.model import Location, LocationAvailability
+from notifier.scraping import (
+    Blocked,
+    Example,
+    Request,
+    Response,
+    Scraper,
+    Unparseable,
+    Unreachable,
+    UpstreamError,
+)
+from scrapers._prepmod_html import ClinicBlock, next_page_href, read_search_page
+from scrapers._prepmod_text import clean_venue_name, slugify
+
+__all__ = ["PrepModScraper", "PrepModSettings"]
+
+log = logging.getLogger(__name__)
+
+_CHARSET = re.compile(r"charset=([\w-]+)", re.IGNORECASE)
+
+
+class PrepModSettings(BaseModel):
+    """Which PrepMod host to poll and what to search for (the search form's own fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = "https://clinics.maimmunizations.org"
+    #: "/appointment/en/clinic/search" on hosts that put the language in the path
+    search_path: str = "/clinic/search"
+    #: ZIP code to search around ("location"); empty searches the whole state
+    zip_code: str = ""
+    #: "All", "5 miles", "10 miles", "25 miles", "50 miles" or "100 miles"
+    search_radius: str = "All"
+    #: part of a venue name ("q[venue_search_name_or_venue_name_i_cont]")
+    venue_name: str = ""
+    #: part of a vaccine name, e.g. "Pfizer" ("q[vaccinations_name_i_cont]")
+    vaccine: str = ""
+    services: tuple[str, ...] = ("Vaccination",)
+    age_groups: tuple[str, ...] = ()
+    #: pages followed per poll at most; a runaway "Next" link must not hammer the provider
+    max_pages: int = Field(default=50, ge=1, le=500)
+    include_non_covid: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base_url must be an http(s) URL, got {value!r}")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @field_validator("search_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        return "/" + value.strip().lstrip("/")
+
+    @field_validator("zip_code")
+    @classmethod
+    def _zip(cls, value: str) -> str:
+        if not value.strip():
+            return ""
+        code = normalize_postal_code(value)
+        if code is None:
+            raise ValueError(f"zip_code must be a US ZIP code, got {value!r}")
+        return code
+
+
+HAVERHILL_ID = "citizen-center-10-welcome-street-01830"
+_EXAMPLE_MAY = {
+    "locations": 1,
+    "appointments": 226,
+    "status": "available",
+    "by_location": {
+        HAVERHILL_ID: {
+            "name": "Citizen Center",
+            "address": "10 Welcome Street",
+            "city": "Haverhill",
+            "state": "MA",
+            "postal_code": "01830",
+            "appointments": 226,
+            "by_date": {"2021-05-13": 124, "2021-05-20": 23, "2021-05-27": 79},
+            "products": ["Moderna", "Janssen"],
+            "booking_url": "https://clinics.maimmunizations.org/appointment/en/client/"
+            "registration?clinic_id=4470",
+        }
+    },
+}
+_REGGIE_LEWIS = "reggie-lewis-state-track-athletic-ctr-1350-tremont-street-02120"
+_EXAMPLE_MARCH = {
+    "locations": 1,
+    "appointments": 102,
+    "status": "available",
+    "by_location": {
+        _REGGIE_LEWIS: {
+            "name": "Reggie Lewis State Track Athletic Ctr",
+            "address": "1350 Tremont Street",
+            "city": "Boston",
+            "state": "MA",
+            "postal_code": "02120",
+            "appointments": 102,
+            "by_date": {
+                "2021-03-01": 100,
+                "2021-03-02": 0,
+                "2021-03-03": 0,
+                "2021-03-04": 0,
+                "2021-03-05": 0,
+                "2021-03-06": 2,
+                "2021-03-07": 0,
+            },
+            "products": ["Pfizer"],
+            "booking_url": "https://www.maimmunizations.org/client/registration?clinic_id=2530",
+        }
+    },
+}
+
+
+class PrepModScraper(Scraper):
+    name = "prepmod"
+    provider = "PrepMod"
+    regions = (
+        "US-MA", "US-WA", "US-AK", "US-CA", "US-CO", "US-IA", "US-ID", "US-MD", "US-MN",
+        "US-MT", "US-ND", "US-PA", "US-RI", "US-VA", "US-WY",
+    )  # fmt: skip
+    maintainer = "appointment-notifier core team"
+    default_interval = 120.0
+    min_interval = 60.0
+    source_format = "html"
+    Settings: ClassVar[type[BaseModel]] = PrepModSettings
+    examples = (
+        Example(files=("maimmunizations-2021-05.html",), expect=_EXAMPLE_MAY,
+                note="real page, May 2021 layout"),
+        Example(files=("maimmunizations-2021-03.html",), expect=_EXAMPLE_MARCH,
+                note="real page, March 2021 layout; two blocks share the 03/01 title"),
+        Example(
+            files=("all-full-2021-03.html",),
+            expect={"locations": 1, "appointments": 0, "status": "none",
+                    "by_location": {_REGGIE_LEWIS: {"booking_url": None}}},
+            note="the March page with every clinic full (edited real page)",
+        ),
+        Example(
+            files=("optional-fields-missing.html",),
+            expect={"locations": 1, "appointments": 226,
+                    "by_location": {HAVERHILL_ID: {"products": [], "postal_code": "01830"}}},
+            note="optional-fields: phone, products, age_groups",
+        ),
+        Example(files=("no-clinics-found.html",), expect={"locations": 0},
+                note="synthetic: a search that matched nothing"),
+        Example(files=("waiting-room.html",), raises=Blocked, note="synthetic Queue-it page"),
+        Example(files=("error-page.html",), raises=UpstreamError, note="synthetic Rails 500"),
+        Example(files=("error-page-503.html",), raises=Unreachable,
+                note="synthetic maintenance page served with HTTP 503 (sidecar)"),
+        Example(files=("unrecognised-layout.html",), raises=Unparseable,
+                note="synthetic: clinic blocks without the 'Name on date' title"),
+    )  # fmt: skip
+
+    settings: PrepModSettings
+
+    # ---------------------------------------------------------------- requests
+
+    def requests(self) -> list[Request]:
+        s = self.settings
+        params = [("q[services_name_in][]", service) for service in s.services]
+        params += [("q[age_groups_name_in][]", group) for group in s.age_groups]
+        params += [
+            ("location", s.zip_code),
+            ("search_radius", s.search_radius),
+            ("q[venue_search_name_or_venue_name_i_cont]", s.venue_name),
+            ("q[vaccinations_name_i_cont]", s.vaccine),
+            ("commit", "Search"),
+        ]
+        url = f"{s.base_url}{s.search_path}?{urlencode(params)}"
+        return [Request(url=url, label="clinic search page 1")]
+
+    def follow(self, response: Response) -> list[Request]:
+        """The next results page, unless "Next" is disabled (the last page)."""
+        href = next_page_href(response.text())
+        url = self._absolute(response, href) if href else None
+        if url is None or url == response.url:
+            return []
+        if urlsplit(url).netloc not in (urlsplit(response.url).netloc, self._base_host()):
+            log.warning("prepmod: next-page link leaves the PrepMod host; not followed")
+            return []
+        page = _page_number(url)
+        if page is not None and page > self.settings.max_pages:
+            log.warning("prepmod: stopped at max_pages=%d", self.settings.max_pages)
+            return []
+        return [Request(url=url, label=f"clinic search page {page or '?'}")]
+
+    # ---------------------------------------------------------------- parsing
+
+    def parse(self, response: Response) -> list[LocationAvailability]:
+        return self.parse_all([response])
+
+    def parse_all(self, responses: Sequence[Response]) -> list[LocationAvailability]:
+        """Every page of one poll together, so a site split over pages is one location."""
+        sites: dict[str, _Site] = {}
+        for response in responses:
+            _raise_for_status(response)
+            for block in read_search_page(_markup(response)):
+                if block.non_covid and not self.settings.include_non_covid:
+                    continue
+                link = self._absolute(response, block.booking_href) if block.booking_href else None
+                site_id = _site_id(block)
+                site = sites.get(site_id)
+                if site is None:
+                    site = sites[site_id] = _Site(site_id, block)
+                site.add(block, link)
+        return [site.availability() for site in sites.values()]
+
+    # ---------------------------------------------------------------- helpers
+
+    def _base_host(self) -> str:
+        return urlsplit(self.settings.base_url).netloc
+
+    def _absolute(self, response: Response, href: str) -> str | None:
+        """An absolute http(s) URL; a stored page (file://) resolves against ``base_url``."""
+        try:
+            base = response.url
+            if urlsplit(base).scheme not in ("http", "https"):
+                base = self.settings.base_url + "/"
+            url = urljoin(base, href)
+            return url if urlsplit(url).scheme in ("http", "https") else None
+        except ValueError:  # "http://[broken" and the like: not a usable link
+            return None
+
+
+@dataclass
+class _Site:
+    """The clinics of one site, gathered over all pages of a poll."""
+
+    id: str
+    first: ClinicBlock
+    by_date: dict[dt.date, int | None] = field(default_factory=dict)
+    open_products: list[str] = field(default_factory=list)
+    all_products: list[str] = field(default_factory=list)
+    open_ages: list[str] = field(default_factory=list)
+    all_ages: list[str] = field(default_factory=list)
+    booking: tuple[dt.date, str] | None = None
+
+    def add(self, block: ClinicBlock, link: str | None) -> None:
+        # No sign-up link means nobody can book, whatever the count says.
+        count = block.available if link else 0
+        day = block.date
+        if day in self.by_date:
+            known = [n for n in (self.by_date[day], count) if n is not None]
+            self.by_date[day] = sum(known) if known else None
+        else:
+            self.by_date[day] = count
+        self.all_products += block.products
+        self.all_ages += block.age_groups
+        if count is None or count > 0:
+            self.open_products += block.products
+            self.open_ages += block.age_groups
+            if link and (self.booking is None or day < self.booking[0]):
+                self.booking = (day, link)
+
+    def availability(self) -> LocationAvailability:
+        block = self.first
+        address = block.address
+        location = Location(
+            id=self.id,
+            name=clean_venue_name(block.name, address),
+            address=address.street,
+            city=address.city,
+            state=address.state,
+            postal_code=address.postal_code,
+            booking_url=self.booking[1] if self.booking else None,
+        )
+        return LocationAvailability.from_counts(
+            complete_location(location),
+            self.by_date,
+            slots=None,
+            products=self.open_products or self.all_products,
+            age_groups=self.open_ages or self.all_ages,
+        )
+
+
+def _site_id(block: ClinicBlock) -> str:
+    address = block.address
+    name = clean_venue_name(block.name, address)
+    postal = normalize_postal_code(address.postal_code) if address.postal_code else None
+    if address.street and postal:
+        return slugify(f"{name} {address.street} {postal}")
+    return slugify(f"{name} {block.address_line or ''}")
+
+
+def _markup(response: Response) -> str | bytes:
+    """The body for the HTML parser: UTF-8 bytes as they are, anything else decoded first."""
+    match = _CHARSET.search(response.header("content-type") or "")
+    if match is None or match.group(1).lower() in ("utf-8", "utf8", "us-ascii", "ascii"):
+        return response.body
+    return response.text()
+
+
+def _page_number(url: str) -> int | None:
+    values = parse_qs(urlsplit(url).query).get("page")
+    return int(values[0]) if values and values[0].isdigit() else None
+
+
+def _retry_after(response: Response) -> float | None:
+    value = (response.header("retry-after") or "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - response.fetched_at).total_seconds())
+
+
+def _raise_for_status(response: Response) -> None:
+    status = response.status
+    if 200 <= status < 300:
+        return
+    retry = _retry_after(response)
+    if status in (401, 403, 429):
+        raise Blocked(f"PrepMod answered HTTP {status}", retry_after=retry)
+    if status >= 500:
+        raise Unreachable(f"PrepMod answered HTTP {status}", retry_after=retry)
+    raise UpstreamError(f"PrepMod answered HTTP {status}")

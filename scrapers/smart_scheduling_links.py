@@ -1,0 +1,395 @@
+"""SMART Scheduling Links: the standard FHIR bulk publication of open appointment slots.
+
+One scraper serves every publisher (CVS, Walgreens, Kroger, Rite Aid, PrepMod deployments...);
+``scrapers/smart_publishers.yaml`` names them, so a config says
+``scraper: smart-scheduling-links, settings: {publisher: cvs, states: [MA]}``.
+
+A poll:
+1. ``requests()`` asks for the ``$bulk-publish`` manifest.
+2. ``follow(manifest)`` asks for the Location, Schedule and Slot NDJSON files it lists,
+   skipping files whose ``extension.state`` excludes every wanted state.
+3. ``parse_all(responses)`` joins Location <- Schedule (``actor``) <- Slot (``schedule``) and
+   returns one ``LocationAvailability`` per location (see ``_smart_feed`` for the counting
+   rules and ``_smart_fhir`` for product matching).
+
+``parse(response)`` parses one response as a whole feed: a self-contained NDJSON file that
+holds Locations, Schedules and Slots parses on its own; a manifest alone raises
+``Unparseable`` (the files it lists were not fetched).
+
+Hooks for the core (all pure):
+* ``next_poll_delay(responses)``: seconds the manifest's ``Cache-Control: max-age`` says the
+  data stays current (at least ``min_interval``), or None. Poll no sooner than that.
+* ``transaction_time(responses)``: the manifest's ``transactionTime``. Pass it back as the
+  ``since`` setting of the next poll to use ``_since`` (below).
+* ``_since``: when ``since`` is set and the publisher honours ``_since`` (quirk or
+  ``use_since``), the manifest request carries ``?_since=``. An answer listing nothing (or
+  a ``transactionTime`` not after ``since``) means nothing changed: ``follow`` asks for
+  nothing more and ``parse_all`` raises ``FeedUnchanged`` (kind ``not_modified``; like every
+  ``ScrapeError`` it keeps the last good state). An answer listing changes is a delta, which
+  cannot give whole-location totals, so ``follow`` re-requests the full manifest and the
+  poll continues as usual. A server that ignores ``_since`` therefore costs one extra
+  (conditional, cheap) manifest request and is still read correctly.
+
+Rate limit: the specification asks clients to poll at most once a minute and to honour
+``Cache-Control``, so ``min_interval`` is 60 s and ``next_poll_delay`` reports max-age. Every
+file request is a plain GET of a static URL, so the core's conditional requests (ETag,
+Last-Modified) turn an unchanged file into a 304.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from notifier.model import LocationAvailability
+from notifier.scraping import (
+    Request,
+    Response,
+    ScrapeError,
+    Scraper,
+    Unparseable,
+    UpstreamError,
+)
+from scrapers._smart_examples import EXAMPLES
+from scrapers._smart_feed import FeedBuilder, FeedOptions, FileSource
+from scrapers._smart_manifest import (
+    Manifest,
+    check_status,
+    iter_resources,
+    max_age_seconds,
+    raise_for_error_body,
+    read_manifest,
+    url_key,
+)
+from scrapers._smart_publishers import Publisher, Quirks, match_publisher, publishers
+
+__all__ = ["FeedUnchanged", "SmartSchedulingLinks", "SmartSettings"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PUBLISHER = "smart-example"
+LABEL_MANIFEST = "smart manifest"
+LABEL_PROBE = "smart manifest (_since probe)"
+FILE_LABELS = frozenset(f"smart {kind} file" for kind in ("Location", "Schedule", "Slot"))
+_STATE = re.compile(r"^[A-Z]{2}$")
+
+
+class FeedUnchanged(ScrapeError):
+    """The ``_since`` probe says nothing changed since the last poll: keep the last state."""
+
+    kind = "not_modified"
+
+
+class SmartSettings(BaseModel):
+    """Settings of one configured SMART publisher."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    publisher: str | None = Field(
+        None, description="Key in scrapers/smart_publishers.yaml (URL and quirks)."
+    )
+    manifest_url: str | None = Field(
+        None, description="The $bulk-publish URL; overrides the publisher's."
+    )
+    states: tuple[str, ...] = Field(
+        (), description="Two-letter states to report; empty means every state."
+    )
+    product_filter: Literal["covid", "any"] = Field(
+        "covid", description="'covid': only schedules offering COVID-19 vaccine count."
+    )
+    since: dt.datetime | None = Field(
+        None, description="transactionTime of the last full poll (set by the core)."
+    )
+    use_since: bool | None = Field(None, description="Send _since; default: publisher quirk.")
+    capacity_is_flag: bool | None = Field(None, description="Default: publisher quirk.")
+    dates_as_written: bool | None = Field(None, description="Default: publisher quirk.")
+    coarse_slot_hours: float = Field(
+        2.0, gt=0, le=24 * 31, description="A slot this long without capacity: count unknown."
+    )
+    base_url: str | None = Field(
+        None, description="Booking link of last resort, and base of relative links."
+    )
+
+    @field_validator("publisher")
+    @classmethod
+    def _known_publisher(cls, value: str | None) -> str | None:
+        if value is not None and value not in publishers():
+            known = ", ".join(sorted(publishers()))
+            raise ValueError(f"unknown SMART publisher {value!r}; known: {known}")
+        return value
+
+    @field_validator("states", mode="before")
+    @classmethod
+    def _two_letter_states(cls, value: object) -> tuple[str, ...]:
+        items = [value] if isinstance(value, str) else list(value or ())  # type: ignore[call-overload]
+        states = tuple(str(s).strip().upper() for s in items)
+        bad = [s for s in states if not _STATE.match(s)]
+        if bad:
+            raise ValueError(f"states must be two-letter codes such as MA; got {bad}")
+        return states
+
+    @field_validator("manifest_url", "base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value
+
+    @field_validator("since")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return value.replace(tzinfo=dt.UTC) if value and value.tzinfo is None else value
+
+
+def _origin(url: str | None) -> str | None:
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{parts.netloc}/" if parts.scheme in ("http", "https") else None
+
+
+class SmartSchedulingLinks(Scraper):
+    name = "smart-scheduling-links"
+    provider = "SMART Scheduling Links publishers (FHIR $bulk-publish)"
+    regions = ("US",)
+    maintainer = "appointment-notifier scrapers team"
+    default_interval = 60.0
+    min_interval = 60.0  # the specification: clients poll at most once a minute
+    source_format = "feed"
+    Settings = SmartSettings
+    examples = EXAMPLES
+
+    settings: SmartSettings
+
+    # ------------------------------------------------------------------ configuration
+
+    def publisher(self) -> Publisher | None:
+        """The configured publisher: by key, else by manifest URL; the spec example when
+        nothing is configured. A manifest URL of no known publisher has none."""
+        registry = publishers()
+        if self.settings.publisher:
+            return registry[self.settings.publisher]
+        if self.settings.manifest_url:
+            return match_publisher(self.settings.manifest_url)
+        return registry[DEFAULT_PUBLISHER]
+
+    def manifest_url(self) -> str:
+        publisher = self.publisher()
+        if self.settings.manifest_url or publisher is None:
+            return self.settings.manifest_url or publishers()[DEFAULT_PUBLISHER].manifest_url
+        return publisher.manifest_url
+
+    def quirks(self, manifest: Manifest | None = None) -> Quirks:
+        """Quirks of the configured publisher, or of the one the manifest itself names."""
+        if self.settings.publisher or self.settings.manifest_url or manifest is None:
+            found = self.publisher()
+        else:
+            found = match_publisher(manifest.request) or match_publisher(manifest.url)
+        base = found.quirks if found else Quirks()
+        s = self.settings
+        return Quirks(
+            capacity_is_flag=base.capacity_is_flag
+            if s.capacity_is_flag is None
+            else s.capacity_is_flag,
+            dates_as_written=base.dates_as_written
+            if s.dates_as_written is None
+            else s.dates_as_written,
+            honours_since=base.honours_since if s.use_since is None else s.use_since,
+        )
+
+    def _states(self) -> frozenset[str] | None:
+        return frozenset(self.settings.states) or None
+
+    # ------------------------------------------------------------------ requests
+
+    def requests(self) -> list[Request]:
+        publisher = self.publisher()
+        params = dict(publisher.params) if publisher else {}
+        headers = dict(publisher.headers) if publisher else {}
+        label = LABEL_MANIFEST
+        if self.settings.since is not None and self.quirks().honours_since:
+            params["_since"] = self.settings.since.isoformat()
+            label = LABEL_PROBE
+        return [Request(url=self.manifest_url(), params=params, headers=headers, label=label)]
+
+    def follow(self, response: Response) -> list[Request]:
+        if response.request.label in FILE_LABELS or response.status >= 400:
+            return []
+        manifest = read_manifest(response)
+        if manifest is None:
+            return []  # not a manifest: parse_all says why
+        publisher = self.publisher()
+        headers = dict(publisher.headers) if publisher else {}
+        if response.request.label == LABEL_PROBE:
+            if self._unchanged(manifest):
+                return []
+            params = {k: v for k, v in response.request.params.items() if k != "_since"}
+            return [
+                Request(
+                    url=response.request.url, params=params, headers=headers, label=LABEL_MANIFEST
+                )
+            ]
+        requests: dict[tuple[str, str, str], Request] = {}
+        for entry in manifest.wanted(self._states()):
+            request = Request(url=entry.url, headers=headers, label=f"smart {entry.type} file")
+            requests.setdefault(url_key(entry.url), request)
+        return list(requests.values())
+
+    def _unchanged(self, manifest: Manifest) -> bool:
+        since, when = self.settings.since, manifest.transaction_time
+        if since is not None and when is not None and when <= since:
+            return True
+        return not manifest.wanted(None)
+
+    # ------------------------------------------------------------------ parsing
+
+    def parse(self, response: Response) -> list[LocationAvailability]:
+        """One response as a whole feed (see the module docstring)."""
+        return self.parse_all([response])
+
+    def parse_all(self, responses: Sequence[Response]) -> list[LocationAvailability]:
+        if not responses:
+            raise Unparseable("no responses to parse")
+        manifest, files = self._split(responses)
+        if manifest is not None:
+            self._check_manifest(manifest)
+        options = self._options(manifest)
+        builder = FeedBuilder(options)
+        entries = {url_key(e.url): e for e in manifest.entries} if manifest else {}
+        fetched: set[tuple[str, str, str]] = set()
+        slot_files: list[tuple[Response, FileSource]] = []
+        deferred: list[tuple[dict[str, Any], FileSource]] = []
+        for response in files:
+            keys = (url_key(response.request.url), url_key(response.url))
+            fetched.update(keys)
+            entry = entries.get(keys[0]) or entries.get(keys[1])
+            source = FileSource(
+                response.url,
+                entry.current_as_of if entry else None,
+                entry.type if entry else None,
+            )
+            if entry is not None and entry.type == "Slot":
+                slot_files.append((response, source))
+                continue
+            for resource in iter_resources(response):
+                if resource.get("resourceType") == "Slot":
+                    deferred.append((resource, source))  # its Schedule may come later
+                else:
+                    builder.add(resource, source)
+        # Slots last: every Location and Schedule is known by then, so slots join as they
+        # stream by and are never all held in memory.
+        for resource, source in deferred:
+            builder.add(resource, source)
+        for response, source in slot_files:
+            for resource in iter_resources(response):
+                builder.add(resource, source)
+        missing_states, missing_unscoped = self._missing(manifest, fetched)
+        return builder.results(missing_states, missing_unscoped)
+
+    def _split(self, responses: Sequence[Response]) -> tuple[Manifest | None, list[Response]]:
+        """The full manifest (last one wins) and the data files."""
+        full: list[Manifest] = []
+        probes: list[Manifest] = []
+        files: list[Response] = []
+        for response in responses:
+            check_status(response)
+            if response.request.label in FILE_LABELS:
+                files.append(response)
+                continue
+            manifest = read_manifest(response)
+            if manifest is None:
+                if response.request.label in (LABEL_MANIFEST, LABEL_PROBE):
+                    raise_for_error_body(response, "a $bulk-publish manifest")
+                    raise Unparseable(
+                        f"{response.url.split('?', 1)[0]}: not a $bulk-publish manifest"
+                    )
+                files.append(response)  # an unlabelled NDJSON file (offline parse)
+            elif response.request.label == LABEL_PROBE:
+                probes.append(manifest)
+            else:
+                full.append(manifest)
+        if full:
+            return full[-1], files
+        if probes:
+            if self._unchanged(probes[-1]):
+                raise FeedUnchanged("nothing changed since the last poll (_since)")
+            raise Unparseable("the _since probe listed changes but the full manifest is missing")
+        return None, files
+
+    def _check_manifest(self, manifest: Manifest) -> None:
+        if manifest.error_count:
+            log.warning("SMART manifest lists %d error files", manifest.error_count)
+        if not manifest.entries:
+            raise UpstreamError("the $bulk-publish manifest lists no files")
+        if not any(e.type == "Location" for e in manifest.entries):
+            raise Unparseable("the $bulk-publish manifest lists no Location file")
+
+    def _options(self, manifest: Manifest | None) -> FeedOptions:
+        quirks = self.quirks(manifest)
+        real = [manifest.request, manifest.url] if manifest else []
+        real_url = next((u for u in real if _origin(u)), None)
+        return FeedOptions(
+            states=self._states(),
+            covid_only=self.settings.product_filter == "covid",
+            capacity_is_flag=quirks.capacity_is_flag,
+            dates_as_written=quirks.dates_as_written,
+            coarse_seconds=self.settings.coarse_slot_hours * 3600,
+            base_url=self.settings.base_url or _origin(real_url or self.manifest_url()),
+            link_base=real_url or self.settings.base_url or self.manifest_url(),
+            valid_at=manifest.transaction_time if manifest else None,
+        )
+
+    def _missing(
+        self, manifest: Manifest | None, fetched: set[tuple[str, str, str]]
+    ) -> tuple[frozenset[str], bool]:
+        """States whose Slot file was listed but not fetched; raise for missing other files."""
+        if manifest is None:
+            return frozenset(), False
+        states: set[str] = set()
+        unscoped = False
+        for entry in manifest.wanted(self._states()):
+            if url_key(entry.url) in fetched:
+                continue
+            if entry.type != "Slot":
+                raise Unparseable(
+                    f"the listed {entry.type} file {entry.url.split('?', 1)[0]} was not fetched"
+                )
+            log.warning("SMART Slot file %s was not fetched", entry.url.split("?", 1)[0])
+            if entry.states is None:
+                unscoped = True
+            else:
+                states |= entry.states
+        return frozenset(states), unscoped
+
+    # ------------------------------------------------------------------ hooks for the core
+
+    def _manifest_response(self, responses: Sequence[Response]) -> tuple[Response, Manifest] | None:
+        for response in responses:
+            if response.request.label in FILE_LABELS:
+                continue
+            manifest = read_manifest(response)
+            if manifest is not None:
+                return response, manifest
+        return None
+
+    def next_poll_delay(self, responses: Sequence[Response]) -> float | None:
+        """Seconds until the manifest's ``Cache-Control: max-age`` expires (>= min_interval)."""
+        found = self._manifest_response(responses)
+        age = max_age_seconds(found[0]) if found else None
+        return None if age is None else max(age, self.min_interval)
+
+    def transaction_time(self, responses: Sequence[Response]) -> dt.datetime | None:
+        """The manifest's ``transactionTime``: the ``since`` to use on the next poll."""
+        times = [
+            m.transaction_time
+            for r in responses
+            if r.request.label not in FILE_LABELS and (m := read_manifest(r)) is not None
+        ]
+        return max((t for t in times if t is not None), default=None)

@@ -1,0 +1,341 @@
+"""Fan-out planning: who gets an alert, in which wave, atomically (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Connection, Engine, func, select
+
+from db_support import CAMBRIDGE, NOW, add_sub, make_alert, offset
+from notifier.db.fanout import ChannelPlan, advance_waves, write_alert
+from notifier.db.models import (
+    alert_table,
+    delivery_table,
+    location_table,
+    subscriber_table,
+)
+from notifier.geo import distance_miles
+
+SMS = ChannelPlan("sms", "recipient")
+
+
+def _deliveries(conn: Connection, alert_id: int, channel: str = "sms") -> list[dict]:
+    d = delivery_table
+    rows = conn.execute(
+        select(d).where(d.c.alert_id == alert_id, d.c.channel == channel).order_by(d.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def _recipients(conn: Connection, alert_id: int, channel: str = "sms") -> set[int]:
+    return {r["subscriber_id"] for r in _deliveries(conn, alert_id, channel)}
+
+
+def test_radius_is_each_subscribers_own(engine: Engine) -> None:
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        near_small = add_sub(conn, *offset(lat, lon, north_miles=4), radius=5)
+        far_small = add_sub(conn, *offset(lat, lon, north_miles=6), radius=5)
+        far_big = add_sub(conn, *offset(lat, lon, east_miles=-40), radius=50)
+        too_far_big = add_sub(conn, *offset(lat, lon, north_miles=60), radius=50)
+        no_radius = add_sub(conn, lat, lon, radius=None)
+        result = write_alert(conn, make_alert(), channels=[SMS])
+        got = _recipients(conn, result.alert_id)
+    assert got == {near_small, far_big}
+    assert {far_small, too_far_big, no_radius}.isdisjoint(got)
+    assert result.matched == 2 and result.first_wave == 2 and result.held == 0
+
+
+def test_box_corner_is_not_inside_the_circle(engine: Engine) -> None:
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        # The outer box is sized by the largest radius (20 mi). A point 14 mi north and 14 mi
+        # east is inside that box but ~19.8 mi away: in for radius 20, out for radius 19.
+        corner = offset(lat, lon, north_miles=14, east_miles=14)
+        assert 19.5 < distance_miles(lat, lon, *corner) < 20
+        inside = add_sub(conn, *corner, radius=20)
+        outside = add_sub(conn, *corner, radius=19)
+        edge = add_sub(conn, *offset(lat, lon, north_miles=19.99), radius=20)
+        result = write_alert(conn, make_alert(), channels=[SMS])
+        got = _recipients(conn, result.alert_id)
+    assert got == {inside, edge}
+    assert outside not in got
+
+
+def test_stored_distance_matches_python_haversine(engine: Engine) -> None:
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        point = offset(lat, lon, north_miles=3, east_miles=-7)
+        add_sub(conn, *point, radius=30)
+        result = write_alert(conn, make_alert(), channels=[SMS])
+        (row,) = _deliveries(conn, result.alert_id)
+    assert row["distance_miles"] == pytest.approx(distance_miles(lat, lon, *point), abs=1e-6)
+
+
+def test_only_confirmed_active_subscribers_of_the_channel(engine: Engine) -> None:
+    with engine.begin() as conn:
+        good = add_sub(conn)
+        add_sub(conn, confirmed=False)
+        add_sub(conn, opted_out_at=NOW - dt.timedelta(hours=1))
+        add_sub(conn, invalid_at=NOW - dt.timedelta(hours=1))
+        add_sub(conn, channel="email", address="a@example.org")
+        result = write_alert(conn, make_alert(), channels=[SMS])
+        assert _recipients(conn, result.alert_id) == {good}
+
+
+def test_region_is_an_alternative_to_radius(engine: Engine) -> None:
+    with engine.begin() as conn:
+        statewide = add_sub(conn, None, None, radius=None, region="MA")
+        other_state = add_sub(conn, None, None, radius=None, region="NY")
+        near = add_sub(conn)
+        result = write_alert(conn, make_alert(), channels=[SMS])
+        rows = _deliveries(conn, result.alert_id)
+    assert {r["subscriber_id"] for r in rows} == {statewide, near}
+    assert other_state not in {r["subscriber_id"] for r in rows}
+    # Distance-ranked first; the region-only subscriber (no distance) comes last.
+    assert [r["subscriber_id"] for r in rows] == [near, statewide]
+
+
+def test_alert_without_coordinates_reaches_region_only(engine: Engine) -> None:
+    with engine.begin() as conn:
+        statewide = add_sub(conn, None, None, radius=None, region="MA")
+        add_sub(conn)
+        result = write_alert(conn, make_alert(lat=None, lon=None), channels=[SMS])
+        assert _recipients(conn, result.alert_id) == {statewide}
+        explicit = write_alert(
+            conn, make_alert(lat=None, lon=None), channels=[SMS], regions=["BOSTON"]
+        )
+        assert _recipients(conn, explicit.alert_id) == set()
+
+
+def test_product_and_age_filters(engine: Engine) -> None:
+    with engine.begin() as conn:
+        any_product = add_sub(conn)
+        empty_filter = add_sub(conn, filters={"products": [], "age_groups": []})
+        wants_moderna = add_sub(conn, filters={"products": ["moderna", "jj"]})
+        wants_pfizer = add_sub(conn, filters={"products": ["pfizer"]})
+        wants_kids = add_sub(conn, filters={"age_groups": ["5-11"]})
+        wants_adults = add_sub(conn, filters={"products": ["moderna"], "age_groups": ["18+"]})
+        alert = make_alert(products=("moderna",), age_groups=("18+", "12-17"))
+        got = _recipients(conn, write_alert(conn, alert, channels=[SMS]).alert_id)
+        assert got == {any_product, empty_filter, wants_moderna, wants_adults}
+        assert {wants_pfizer, wants_kids}.isdisjoint(got)
+        # An alert that names no product reaches product-filtered subscribers too.
+        unknown = write_alert(conn, make_alert(), channels=[SMS])
+        assert wants_pfizer in _recipients(conn, unknown.alert_id)
+
+
+def test_daily_cap_counts_recent_pending_and_sent(engine: Engine) -> None:
+    with engine.begin() as conn:
+        capped = add_sub(conn, max_per_day=1)
+        uncapped = add_sub(conn)
+        two_a_day = add_sub(conn, max_per_day=2)
+        first = write_alert(conn, make_alert(), channels=[SMS])
+        assert _recipients(conn, first.alert_id) == {capped, uncapped, two_a_day}
+        later = NOW + dt.timedelta(hours=2)
+        second = write_alert(conn, make_alert(detected_at=later), channels=[SMS])
+        assert _recipients(conn, second.alert_id) == {uncapped, two_a_day}
+        third = write_alert(conn, make_alert(detected_at=later), channels=[SMS])
+        assert _recipients(conn, third.alert_id) == {uncapped}
+        next_day = NOW + dt.timedelta(hours=25)
+        fourth = write_alert(conn, make_alert(detected_at=next_day), channels=[SMS])
+        assert _recipients(conn, fourth.alert_id) == {capped, uncapped, two_a_day}
+
+
+def test_held_deliveries_do_not_count_against_the_cap(engine: Engine) -> None:
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        add_sub(conn, *offset(lat, lon, north_miles=1))
+        far = add_sub(conn, *offset(lat, lon, north_miles=2), max_per_day=1)
+        plan = ChannelPlan("sms", "recipient", wave_multiple=1.0)
+        first = write_alert(conn, make_alert(appointments=1), channels=[plan])
+        held = [r for r in _deliveries(conn, first.alert_id) if r["state"] == "held"]
+        assert [r["subscriber_id"] for r in held] == [far]
+        second = write_alert(conn, make_alert(), channels=[SMS])
+        assert far in _recipients(conn, second.alert_id)
+
+
+def test_waves_rank_nearest_first(engine: Engine) -> None:
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        by_distance = [add_sub(conn, *offset(lat, lon, north_miles=m), radius=30) for m in
+                       (9, 1, 7, 3, 5, 2, 8)]
+        plan = ChannelPlan("sms", "recipient", wave_multiple=1.5)
+        result = write_alert(conn, make_alert(appointments=2), channels=[plan])
+        rows = _deliveries(conn, result.alert_id)
+    order = [by_distance[i] for i in (1, 5, 3, 4, 2, 6, 0)]  # 1,2,3,5,7,8,9 miles
+    assert [r["subscriber_id"] for r in rows] == order  # ids follow rank
+    assert [r["wave"] for r in rows] == [1, 1, 1, 2, 2, 2, 3]  # wave size ceil(1.5*2)=3
+    assert [r["state"] for r in rows] == ["pending"] * 3 + ["held"] * 4
+    assert all(r["next_attempt_at"] == NOW for r in rows[:3])
+    assert all(r["next_attempt_at"] is None for r in rows[3:])
+    assert (result.matched, result.first_wave, result.held) == (7, 3, 4)
+    assert result.channels["sms"].wave_size == 3
+    distances = [r["distance_miles"] for r in rows]
+    assert distances == sorted(distances)
+
+
+def test_max_recipients_keeps_the_nearest(engine: Engine) -> None:
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        ids = [add_sub(conn, *offset(lat, lon, north_miles=m)) for m in (4, 1, 3, 2)]
+        plan = ChannelPlan("sms", "recipient", max_recipients=2)
+        result = write_alert(conn, make_alert(), channels=[plan])
+        assert [r["subscriber_id"] for r in _deliveries(conn, result.alert_id)] == [ids[1], ids[3]]
+
+
+def test_broadcast_gets_one_delivery_and_idempotency_keys(engine: Engine) -> None:
+    with engine.begin() as conn:
+        sub = add_sub(conn)
+        plans = [SMS, ChannelPlan("x", "broadcast")]
+        result = write_alert(conn, make_alert(), channels=plans)
+        (x,) = _deliveries(conn, result.alert_id, "x")
+        (sms,) = _deliveries(conn, result.alert_id, "sms")
+    assert x["subscriber_id"] is None and x["recipient"] is None and x["state"] == "pending"
+    assert x["idempotency_key"] == f"{result.alert_id}:x:broadcast"
+    assert sms["idempotency_key"] == f"{result.alert_id}:sms:{sub}"
+    assert sms["recipient"].startswith("+1617555")
+    assert result.matched == 2 and set(result.channels) == {"sms", "x"}
+
+
+def test_unknown_audience_is_an_error(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="audience"), engine.begin() as conn:
+        write_alert(conn, make_alert(), channels=[ChannelPlan("sms", "everyone")])
+
+
+def test_write_alert_is_atomic_with_the_callers_transaction(engine: Engine) -> None:
+    with engine.begin() as conn:
+        add_sub(conn)
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        write_alert(conn, make_alert(), channels=[SMS, ChannelPlan("x", "broadcast")])
+        assert conn.execute(select(func.count()).select_from(delivery_table)).scalar() == 2
+        raise RuntimeError("crash after planning")
+    with engine.connect() as conn:
+        for table in (alert_table, delivery_table, location_table):
+            assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
+
+
+def test_failed_channel_rolls_back_the_whole_alert(engine: Engine) -> None:
+    with engine.begin() as conn:
+        add_sub(conn)
+        with pytest.raises(ValueError):
+            write_alert(conn, make_alert(), channels=[SMS, ChannelPlan("x", "bogus")])
+        # The SAVEPOINT undid the alert and the sms deliveries; the outer transaction lives.
+        assert conn.execute(select(func.count()).select_from(alert_table)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(delivery_table)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(subscriber_table)).scalar() == 1
+
+
+def test_advance_waves_releases_then_cancels(engine: Engine) -> None:
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        for m in range(1, 8):
+            add_sub(conn, *offset(lat, lon, north_miles=m))
+        plan = ChannelPlan("sms", "recipient", wave_multiple=1.0)
+        result = write_alert(conn, make_alert(appointments=3), channels=[plan])
+        location_id = "prov:clinic-1"
+        later = NOW + dt.timedelta(minutes=5)
+        assert advance_waves(conn, location_id, still_open=True, now=later) == 3
+        rows = _deliveries(conn, result.alert_id)
+        assert [r["state"] for r in rows] == ["pending"] * 6 + ["held"]
+        assert [r["next_attempt_at"] for r in rows[3:6]] == [later] * 3
+        assert advance_waves(conn, location_id, still_open=False, now=later) == 1
+        assert _deliveries(conn, result.alert_id)[-1]["state"] == "cancelled"
+        assert advance_waves(conn, location_id, still_open=True, now=later) == 0
+
+
+def test_advance_waves_uses_the_newest_live_alert(engine: Engine) -> None:
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        for m in range(1, 5):
+            add_sub(conn, *offset(lat, lon, north_miles=m))
+        plan = ChannelPlan("sms", "recipient", wave_multiple=1.0)
+        old = write_alert(conn, make_alert(appointments=1), channels=[plan])
+        newer_at = NOW + dt.timedelta(minutes=10)
+        new = write_alert(conn, make_alert(appointments=2, detected_at=newer_at), channels=[plan])
+        assert advance_waves(conn, "prov:clinic-1", still_open=True, now=newer_at) == 2
+        assert [r["state"] for r in _deliveries(conn, old.alert_id)].count("held") == 3
+        # Once the newer alert expired nothing is released any more.
+        after_expiry = newer_at + dt.timedelta(hours=2)
+        assert advance_waves(conn, "prov:clinic-1", still_open=True, now=after_expiry) == 0
+        assert [r["state"] for r in _deliveries(conn, new.alert_id)].count("pending") == 4
+
+
+# ------------------------------------------------------------------- property: SQL == Python
+
+_point = st.tuples(
+    st.floats(min_value=-45.0, max_value=45.0), st.floats(min_value=-45.0, max_value=45.0)
+)
+_subscriber = st.fixed_dictionaries(
+    {
+        "north": st.floats(min_value=-60.0, max_value=60.0),
+        "east": st.floats(min_value=-60.0, max_value=60.0),
+        "radius": st.one_of(st.none(), st.floats(min_value=1.0, max_value=80.0)),
+        "region": st.sampled_from([None, "MA", "NY"]),
+        "products": st.sampled_from([None, [], ["moderna"], ["pfizer"], ["pfizer", "moderna"]]),
+        "confirmed": st.booleans(),
+        "opted_out": st.booleans(),
+    }
+)
+
+
+def _expected(subs: list[dict], ids: list[int], center: tuple[float, float],
+              products: tuple[str, ...]) -> set[int]:
+    expected = set()
+    for sub, sub_id in zip(subs, ids, strict=True):
+        if not sub["confirmed"] or sub["opted_out"]:
+            continue
+        wanted = sub["products"]
+        if products and wanted and not set(wanted) & set(products):
+            continue
+        near = sub["radius"] is not None and distance_miles(*center, *sub["point"]) <= sub["radius"]
+        if near or sub["region"] == "MA":
+            expected.add(sub_id)
+    return expected
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    center=_point,
+    subs=st.lists(_subscriber, max_size=25),
+    products=st.sampled_from([(), ("moderna",), ("pfizer",)]),
+)
+def test_fanout_equals_brute_force(
+    engine: Engine, center: tuple[float, float], subs: list[dict], products: tuple[str, ...]
+) -> None:
+    for sub in subs:
+        sub["point"] = offset(*center, north_miles=sub["north"], east_miles=sub["east"])
+        if sub["radius"] is not None:  # stay off the exact boundary (float rounding)
+            gap = abs(distance_miles(*center, *sub["point"]) - sub["radius"])
+            assume(gap > 1e-6)
+    conn: Connection
+    with engine.connect() as conn, conn.begin() as transaction:
+        ids = [
+            add_sub(
+                conn,
+                *sub["point"],
+                radius=sub["radius"],
+                region=sub["region"],
+                confirmed=sub["confirmed"],
+                opted_out_at=NOW if sub["opted_out"] else None,
+                filters=None if sub["products"] is None else {"products": sub["products"]},
+            )
+            for sub in subs
+        ]
+        alert = make_alert(lat=center[0], lon=center[1], products=products)
+        result = write_alert(conn, alert, channels=[SMS])
+        rows = _deliveries(conn, result.alert_id)
+        transaction.rollback()
+    assert {r["subscriber_id"] for r in rows} == _expected(subs, ids, center, products)
+    ranked = [r["distance_miles"] for r in rows if r["distance_miles"] is not None]
+    assert ranked == sorted(ranked)
+    for row in rows:
+        sub = subs[ids.index(row["subscriber_id"])]
+        assert row["distance_miles"] == pytest.approx(
+            distance_miles(*center, *sub["point"]), abs=1e-6
+        )
+    assert not math.isnan(sum(ranked))
