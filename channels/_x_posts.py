@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
+from channels._batch import latest_per_location, news_count
 from notifier.model import Alert
 from notifier.templates import AlertFacts, alert_facts, render
 
@@ -114,11 +115,6 @@ def pack_lines(header: str, lines: Sequence[str], limit: int = MAX_WEIGHTED_LENG
     return posts
 
 
-def _count(alert: Alert) -> int:
-    value = alert.increase if alert.increase is not None else alert.appointments
-    return -1 if value is None else value
-
-
 def _fit_place(draw: Callable[[AlertFacts], str], facts: AlertFacts, limit: int) -> str:
     """``draw(facts)``, with the place name shortened until the text fits ``limit``."""
     text = draw(facts)
@@ -163,7 +159,7 @@ def _region_lines(alerts: Sequence[Alert], locale: str, limit: int) -> list[str]
         regions.setdefault(state, []).append(alert)
     lines: list[tuple[int, str]] = []
     for region, members in regions.items():
-        counts = [_count(a) for a in members if _count(a) >= 0]
+        counts = [news_count(a) for a in members if news_count(a) >= 0]
         cities = list(dict.fromkeys(a.location.city.strip() for a in members if a.location.city))
         text = render(
             "x",
@@ -171,7 +167,7 @@ def _region_lines(alerts: Sequence[Alert], locale: str, limit: int) -> list[str]
             "region.txt",
             region=region,
             appointments=sum(counts) if counts else None,
-            locations=len({a.location.id for a in members}),
+            locations=len(members),
             cities=cities[:3],
             more_cities=max(0, len(cities) - 3),
         )
@@ -196,15 +192,15 @@ def compose_posts(
     """
     if not alerts:
         raise ValueError("compose_posts needs at least one alert")
-    ordered = sorted(alerts, key=_count, reverse=True)
+    ordered = sorted(latest_per_location(alerts), key=news_count, reverse=True)
     if len(ordered) == 1:
         return [_single_post(ordered[0], locale, link_for(ordered[0]), limit)]
-    counts = [_count(a) for a in ordered if _count(a) >= 0]
+    counts = [news_count(a) for a in ordered if news_count(a) >= 0]
     header = render(
         "x",
         locale,
         "header.txt",
-        locations=len({a.location.id for a in ordered}),
+        locations=len(ordered),
         total=sum(counts) if counts else None,
     )
     header = truncate_weighted(header, limit)
@@ -222,8 +218,15 @@ def compose_posts(
     for shown in range(len(regions), 0, -1):
         hidden = len(regions) - shown
         more = [render("x", locale, "more.txt", hidden=hidden, link=None)] if hidden else []
-        posts = pack_lines(header, [*regions[:shown], *more, *details], limit)
+        summary = [*regions[:shown], *more]
+        posts = pack_lines(header, [*summary, *details], limit)
         if len(posts) <= max_posts:
+            # Room left: the biggest openings follow with their own booking links.
+            for line in lines:
+                bigger = pack_lines(header, [*summary, line, *details], limit)
+                if len(bigger) > max_posts:
+                    break
+                summary, posts = [*summary, line], bigger
             return posts
     more = [render("x", locale, "more.txt", hidden=len(regions), link=details_link)]
     return pack_lines(header, more, limit)[:max_posts]

@@ -71,7 +71,7 @@ _PROGRESS_KEPT = 256  # half-posted threads remembered for resumption
 class XSettings(BaseModel):
     """``channels.x.settings`` in config.yaml; secrets as ``${ENV_VAR}``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     consumer_key: SecretStr | None = None
     consumer_secret: SecretStr | None = None

@@ -22,3 +22,7 @@ app.add_typer(cli_scraper.app, name="scraper")
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -44,7 +44,7 @@ def run(
     config: ConfigOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
 ) -> None:
-    """Run the service: poll every enabled provider and deliver alerts until SIGINT/SIGTERM."""
+    """Run the service: poll providers, deliver alerts and serve the web endpoints until SIGTERM."""
     from notifier.pipeline import Runtime
     from notifier.service import Service
 
@@ -55,10 +55,18 @@ def run(
     )
 
     async def main() -> None:
+        from notifier.web.app import create_app
+        from notifier.web.serve import start_web
+
         runtime = Runtime.build(loaded)
+        web, web_task = await start_web(
+            create_app(loaded, engine=runtime.engine), loaded.web.host, loaded.web.port
+        )
         try:
             await Service(runtime).run_until_signalled()
         finally:
+            web.should_exit = True
+            await web_task
             await runtime.aclose()
 
     asyncio.run(main())

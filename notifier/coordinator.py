@@ -63,13 +63,18 @@ class ProviderCoordinator:
         responses: list[Response] = []
         try:
             responses = await self._fetch_all()
+            self._honour_source_delay(responses)
             if responses and all(r.not_modified for r in responses):
                 outcome = self._finish(started, clock, responses, None, "unchanged")
             else:
                 results = self.scraper.parse_all(responses)
                 outcome = self._finish(started, clock, responses, results, "ok")
         except ScrapeError as exc:
-            outcome = self._finish(started, clock, responses, None, exc.kind, exc)
+            if exc.kind == "not_modified":
+                # The source said "nothing changed since last time" (a feed's _since probe).
+                outcome = self._finish(started, clock, responses, None, "unchanged")
+            else:
+                outcome = self._finish(started, clock, responses, None, exc.kind, exc)
         except Exception as exc:  # noqa: BLE001 - a scraper bug must not stop the service
             # A crash inside parse means the page no longer looks the way the scraper expects.
             error = Unparseable(f"scraper crashed: {type(exc).__name__}: {exc}")
@@ -81,6 +86,12 @@ class ProviderCoordinator:
         """Seconds until the next poll: the interval with jitter, or longer if told to wait."""
         delay = self.interval + random.uniform(0, self.jitter)
         return max(delay, self._not_before - time.monotonic())
+
+    def _honour_source_delay(self, responses: list[Response]) -> None:
+        """A source that says how long its data stays fresh (max-age) is not asked sooner."""
+        delay = self.scraper.next_poll_delay(responses)
+        if delay is not None and delay > 0:
+            self._not_before = max(self._not_before, time.monotonic() + delay)
 
     async def _fetch_all(self) -> list[Response]:
         pending = list(self.scraper.requests())

@@ -32,7 +32,7 @@ from notifier.db.fanout import delivery_counts
 from notifier.db.models import alert_table, location_table
 from notifier.diff import AlertPolicy
 from notifier.fetch import HttpSettings
-from notifier.metrics import percentile
+from notifier.metrics import HandOff, percentile
 from notifier.pipeline import PollSummary, Runtime, poll_provider
 from notifier.service import Service
 from notifier.testing.simulator import ProviderSimulator
@@ -51,9 +51,12 @@ class _HeldClock:
 
     def __init__(self) -> None:
         self._started: float | None = None
+        #: wall-clock time of story second 0, to place the simulator's events in real time
+        self.wall_origin = dt.datetime.now(dt.UTC)
 
     def start(self) -> None:
         self._started = time.monotonic()
+        self.wall_origin = dt.datetime.now(dt.UTC)
 
     def __call__(self) -> float:
         return 0.0 if self._started is None else time.monotonic() - self._started
@@ -165,8 +168,15 @@ def _live_view(sim: ProviderSimulator, runtime: Runtime, report: DemoReport, lef
     return Group(sites, channels)
 
 
-def _latencies(sim: ProviderSimulator, runtime: Runtime, report: DemoReport) -> None:
-    """Join every hand-off with the simulator's publish time of the change it reported."""
+def _latencies(
+    sim: ProviderSimulator, clock: _HeldClock, runtime: Runtime, report: DemoReport
+) -> None:
+    """Per alert and channel, the first hand-off: how fast news leaves the pipeline.
+
+    A wave of thousands of SMS takes as long as the account's rate limit says; that is the
+    queue, not the pipeline, so the figures here time the first message of each alert on each
+    channel, from the poll that detected it and from the simulator's publish time.
+    """
     a, loc = alert_table, location_table
     with runtime.engine.connect() as conn:
         rows = conn.execute(
@@ -175,19 +185,26 @@ def _latencies(sim: ProviderSimulator, runtime: Runtime, report: DemoReport) -> 
             )
         ).all()
     facts = {row.id: row for row in rows}
+    first: dict[tuple[int, str], HandOff] = {}
     for hand_off in runtime.metrics.hand_offs:
+        for alert_id in hand_off.alert_ids:
+            key = (alert_id, hand_off.channel)
+            if key not in first or hand_off.handed_off_at < first[key].handed_off_at:
+                first[key] = hand_off
+    for (alert_id, _channel), hand_off in first.items():
         report.detection_to_hand_off_s.append(
             (hand_off.handed_off_at - hand_off.detected_at).total_seconds()
         )
-        for alert_id in hand_off.alert_ids:
-            row = facts.get(alert_id)
-            site = sim.site_for_postal_code(row.postal_code) if row else None
-            if row is None or site is None or row.appointments is None:
-                continue
-            event = sim.match_event(site.id, row.appointments)
-            if event is not None:
-                seconds = (hand_off.handed_off_at - event.wall).total_seconds()
-                report.publish_to_hand_off_s.append(seconds)
+        row = facts.get(alert_id)
+        site = sim.site_for_postal_code(row.postal_code) if row else None
+        if row is None or site is None or row.appointments is None:
+            continue
+        event = sim.match_event(site.id, row.appointments)
+        if event is not None:
+            published = clock.wall_origin + dt.timedelta(seconds=event.elapsed)
+            report.publish_to_hand_off_s.append(
+                (hand_off.handed_off_at - published).total_seconds()
+            )
 
 
 async def run_demo(
@@ -238,7 +255,7 @@ async def run_demo(
                 counts = delivery_counts(conn)
             for (channel, state), n in counts.items():
                 report.deliveries.setdefault(channel, {})[state] = n
-            _latencies(sim, runtime, report)
+            _latencies(sim, clock, runtime, report)
             report.released_appointments = sum(
                 r.appointments for r in sim.scenario.releases
             ) if sim.scenario else 0
@@ -263,9 +280,9 @@ def _print_summary(console: Console, report: DemoReport) -> None:
         table.add_row(f"deliveries: {channel}",
                       ", ".join(f"{s} {n:,}" for s, n in sorted(states.items())))
     pub, det = report.publish_to_hand_off_s, report.detection_to_hand_off_s
-    table.add_row("publish → hand-off p50 / p95",
+    table.add_row("publish → first hand-off p50 / p95",
                   f"{_fmt(percentile(pub, 50))} / {_fmt(percentile(pub, 95))}")
-    table.add_row("detection → hand-off p50 / p99",
+    table.add_row("detection → first hand-off p50 / p99",
                   f"{_fmt(percentile(det, 50))} / {_fmt(percentile(det, 99))}")
     console.print(table)
 

@@ -26,8 +26,8 @@ from notifier.diff import Change, DiffResult, KnownState, diff_provider
 from notifier.dispatch import DispatchSettings, Dispatcher
 from notifier.fetch import PoliteClient
 from notifier.metrics import Metrics
-from notifier.model import Alert, LocationAvailability, Status
-from notifier.scraping import get_scraper
+from notifier.model import Alert, LocationAvailability, Status, merge_availability
+from notifier.scraping import Scraper, get_scraper
 
 __all__ = ["PollSummary", "Runtime", "dispatch_channel", "poll_provider"]
 
@@ -164,7 +164,7 @@ def record_poll(
             # Unknown (or unchanged): the last good state stands; only the run is recorded.
             store.save_poll(conn, provider_id, scraper_name, run, None, now)
             return PollSummary(provider_id, outcome.outcome, 0, ())
-        pairs = [(f"{provider_id}:{r.location.id}", r) for r in outcome.results]
+        pairs = by_site(provider_id, coordinator.scraper, outcome.results)
         state = _provider_state(conn, provider_id)
         previous = _known_states(conn, provider_id)
         result = diff_provider(
@@ -199,6 +199,16 @@ def record_poll(
             result.changes,
             baseline=result.baseline,
         )
+
+
+def by_site(
+    provider_id: str, scraper: Scraper, results: list[LocationAvailability]
+) -> list[tuple[str, LocationAvailability]]:
+    """Results keyed by stored place id; a place's clinics (one per date) merge into one."""
+    keyed = [
+        replace(r, location=replace(r.location, id=scraper.site_key(r.location))) for r in results
+    ]
+    return [(f"{provider_id}:{r.location.id}", r) for r in merge_availability(keyed)]
 
 
 def _provider_state(conn: Connection, provider_id: str) -> dict[str, object]:

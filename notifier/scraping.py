@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from notifier.model import LocationAvailability, merge_availability
+from notifier.model import Location, LocationAvailability, merge_availability
 from notifier.plugins import import_all, package_dir
 
 __all__ = [
@@ -234,6 +234,20 @@ class Scraper:
     def parse(self, response: Response) -> list[LocationAvailability]:
         """Turn one response into availability. Raise a ``ScrapeError`` when unsure."""
         raise NotImplementedError
+
+    def next_poll_delay(self, responses: Sequence[Response]) -> float | None:
+        """Seconds the source asks us to wait before the next poll (e.g. ``Cache-Control:
+        max-age``), or None. The core never polls sooner than this. Pure."""
+        return None
+
+    def site_key(self, location: Location) -> str:
+        """Which place a location belongs to, for alerting. Default: the location itself.
+
+        A provider whose unit is smaller than a place (PrepMod lists one *clinic* per date)
+        maps its locations to one key per place, so people get one alert per place that
+        lists its dates, not one alert per day. Pure; called by the core before diffing.
+        """
+        return location.id
 
     def parse_all(self, responses: Sequence[Response]) -> list[LocationAvailability]:
         """Turn every response of one poll into availability; counts for a location add up.

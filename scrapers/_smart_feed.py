@@ -21,33 +21,30 @@ import datetime as dt
 import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from notifier.model import Location, LocationAvailability, Status
 from notifier.scraping import Unparseable, UpstreamError
 from scrapers._smart_fhir import (
+    ABSENT,
     CAPACITY_INVALID,
     EXT_BOOKING_LINK,
     EXT_BOOKING_PHONE,
-    EXT_CAPACITY,
-    EXT_LAST_SOURCE_SYNC,
     ScheduleInfo,
     classify_schedule,
-    extension_values,
+    last_source_sync,
     parse_capacity,
     parse_instant,
     reference_id,
+    slot_extensions,
 )
 from scrapers._smart_location import read_location, telecom, text, zone
-from scrapers._smart_manifest import aware
 
 __all__ = ["FeedBuilder", "FeedOptions", "FileSource"]
 
 log = logging.getLogger("scrapers.smart_scheduling_links")
-
-_ABSENT: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +108,7 @@ class FeedBuilder:
         self._tallies: dict[str, _Tally] = {}
         self._excluded: set[str] = set()
         self._schedules: dict[str, _Schedule] = {}
-        self._seen: set[tuple[str, str, str, str | None]] = set()
+        self._seen: set[str] = set()
         self._days: dict[tuple[str, ZoneInfo | None], dt.date | None] = {}
         #: hot counters kept out of ``stats`` for speed: slots seen, and joined to a Schedule
         self.slot_count = 0
@@ -215,7 +212,8 @@ class FeedBuilder:
         if type(slot_id) is int:
             slot_id = str(slot_id)
         if type(slot_id) is str:
-            key = (schedule_id, slot_id, start, end)
+            # One string, not a tuple: 150,000 tuples kept alive make every GC pass slower.
+            key = f"{schedule_id}\x1f{slot_id}\x1f{start}\x1f{end}"
             if key in self._seen:
                 stats["duplicate slots"] += 1
                 return
@@ -227,7 +225,7 @@ class FeedBuilder:
         if not free:
             tally.by_date.setdefault(day, 0)
             return
-        capacity, link, phone = _slot_extensions(resource)
+        capacity, link, phone = slot_extensions(resource)
         count = self._open_count(capacity, start, end)
         if count == 0:
             tally.by_date.setdefault(day, 0)
@@ -242,7 +240,7 @@ class FeedBuilder:
             tally.slot_phone = text(phone)
         valid = source.current_as_of
         if "meta" in resource:
-            valid = _last_source_sync(resource) or valid
+            valid = last_source_sync(resource) or valid
         if valid is not None and (tally.valid_at is None or valid < tally.valid_at):
             tally.valid_at = valid
 
@@ -267,7 +265,7 @@ class FeedBuilder:
 
     def _open_count(self, capacity: Any, start: str, end: str | None) -> int | None:
         """Open appointments of one free slot; None = open, count unknown."""
-        if capacity is _ABSENT:
+        if capacity is ABSENT:
             if self.options.capacity_is_flag or self._coarse(start, end):
                 return None
             return 1  # a fine-grained slot without capacity is one appointment
@@ -394,42 +392,5 @@ class FeedBuilder:
             )
 
 
-def _value(extension: dict[str, Any], usual: str) -> Any:
-    if usual in extension:
-        return extension[usual]
-    return next((v for k, v in extension.items() if k.startswith("value")), None)
-
-
-def _slot_extensions(resource: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """(capacity or ``_ABSENT``, booking link, booking phone) of a Slot; first of each wins."""
-    capacity: Any = _ABSENT
-    link = phone = None
-    extensions = resource.get("extension")
-    if type(extensions) is not list:
-        return capacity, link, phone
-    for extension in extensions:
-        if type(extension) is not dict:
-            continue
-        url = extension.get("url")
-        if type(url) is not str:
-            continue
-        if url.endswith(EXT_CAPACITY):
-            if capacity is _ABSENT:
-                capacity = _value(extension, "valueInteger")
-        elif url.endswith(EXT_BOOKING_LINK):
-            link = link if link is not None else _value(extension, "valueUrl")
-        elif url.endswith(EXT_BOOKING_PHONE):
-            phone = phone if phone is not None else _value(extension, "valueString")
-    return capacity, link, phone
-
-
 def _where(source: FileSource) -> str:
     return source.url.split("?", 1)[0]
-
-
-def _last_source_sync(resource: dict[str, Any]) -> dt.datetime | None:
-    meta = resource.get("meta")
-    if not isinstance(meta, dict):
-        return None
-    value = extension_values(meta).get(EXT_LAST_SOURCE_SYNC)
-    return aware(parse_instant(value))

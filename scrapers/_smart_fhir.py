@@ -16,16 +16,20 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 __all__ = [
+    "ABSENT",
     "CAPACITY_INVALID",
     "COVID_CVX",
     "NON_COVID_CVX",
     "ScheduleInfo",
+    "aware",
     "classify_product",
     "classify_schedule",
     "extension_values",
+    "last_source_sync",
     "parse_capacity",
     "parse_instant",
     "reference_id",
+    "slot_extensions",
 ]
 
 # Extension URLs end with these names; the host part varies between publishers.
@@ -85,6 +89,10 @@ _VENDORS: Final = (
 _COVID_SERVICE_CODES: Final = frozenset({"covid19-immunization"})
 #: HL7 service-type 57 is plain "Immunization": it names no vaccine.
 _GENERIC_SERVICE_CODES: Final = frozenset({"57"})
+
+
+#: A Slot without a slot-capacity extension (not the same as a capacity of null).
+ABSENT: Final = object()
 
 
 class _Invalid:
@@ -290,3 +298,47 @@ def _text(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A timestamp without an offset in a manifest is UTC (FHIR instants must carry one)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _value(extension: dict[str, Any], usual: str) -> Any:
+    if usual in extension:
+        return extension[usual]
+    return next((v for k, v in extension.items() if k.startswith("value")), None)
+
+
+def slot_extensions(resource: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(capacity or ``ABSENT``, booking link, booking phone) of a Slot; first of each wins."""
+    capacity: Any = ABSENT
+    link = phone = None
+    extensions = resource.get("extension")
+    if type(extensions) is not list:
+        return capacity, link, phone
+    for extension in extensions:
+        if type(extension) is not dict:
+            continue
+        url = extension.get("url")
+        if type(url) is not str:
+            continue
+        if url.endswith(EXT_CAPACITY):
+            if capacity is ABSENT:
+                capacity = _value(extension, "valueInteger")
+        elif url.endswith(EXT_BOOKING_LINK):
+            link = link if link is not None else _value(extension, "valueUrl")
+        elif url.endswith(EXT_BOOKING_PHONE):
+            phone = phone if phone is not None else _value(extension, "valueString")
+    return capacity, link, phone
+
+
+def last_source_sync(resource: dict[str, Any]) -> dt.datetime | None:
+    meta = resource.get("meta")
+    if not isinstance(meta, dict):
+        return None
+    value = extension_values(meta).get(EXT_LAST_SOURCE_SYNC)
+    return aware(parse_instant(value))

@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 from notifier.privacy import mask_text
 from notifier.scraping import Blocked, Response, Unparseable, Unreachable, UpstreamError
-from scrapers._smart_fhir import parse_instant
+from scrapers._smart_fhir import aware, parse_instant
 
 __all__ = [
     "FILE_TYPES",
@@ -30,6 +30,7 @@ __all__ = [
     "url_key",
 ]
 
+
 #: The resource types a SMART publisher lists; anything else in ``output`` is not fetched.
 FILE_TYPES: Final = ("Location", "Schedule", "Slot")
 
@@ -39,13 +40,6 @@ _BLOCK_WORDS = re.compile(
     re.I,
 )
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """A timestamp without an offset in a manifest is UTC (FHIR instants must carry one)."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,9 +181,11 @@ def read_manifest(response: Response) -> Manifest | None:
     )
 
 
-#: Lines decoded per ``json.loads`` call: one C-level parse of a few thousand lines is several
-#: times faster than a call per line, and bounds how many parsed objects exist at once.
-_CHUNK_LINES = 2048
+#: Lines decoded per ``json.loads`` call. Batching saves the per-call overhead of the
+#: standard library; small batches matter as much: objects that are still referenced when the
+#: garbage collector runs get promoted, and a national feed then spends more time in full
+#: collections than in parsing (measured: 2,048 lines/call took twice the time of 32).
+_CHUNK_LINES = 32
 
 
 def iter_resources(response: Response) -> Iterator[dict[str, Any]]:
@@ -204,13 +200,7 @@ def iter_resources(response: Response) -> Iterator[dict[str, Any]]:
     body = response.body
     if body[:3] == b"\xef\xbb\xbf":
         body = body[3:]
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Unparseable(f"{where}: not UTF-8 text (byte {exc.start})") from None
-    # Split on "\n" only: str.splitlines() would also split on U+2028 inside a JSON string.
-    lines = text.split("\n")
-    del text
+    lines = body.split(b"\n")
     for first in range(0, len(lines), _CHUNK_LINES):
         chunk = [line for line in lines[first : first + _CHUNK_LINES] if line.strip()]
         if not chunk:
@@ -218,11 +208,11 @@ def iter_resources(response: Response) -> Iterator[dict[str, Any]]:
         try:
             # ",\n" keeps every line's end: a string left open by a cut line then meets a raw
             # newline, which JSON forbids, instead of swallowing the next line.
-            items = json.loads("[" + ",\n".join(chunk) + "]")
-        except ValueError:
+            items = json.loads(b"[" + b",\n".join(chunk) + b"]")
+        except ValueError:  # UnicodeDecodeError included
             items = None
         if (
-            items is None
+            type(items) is not list
             or len(items) != len(chunk)
             or not all(type(item) is dict for item in items)
         ):
@@ -230,7 +220,7 @@ def iter_resources(response: Response) -> Iterator[dict[str, Any]]:
         yield from items
 
 
-def _raise_for_bad_line(where: str, lines: list[str], first: int) -> NoReturn:
+def _raise_for_bad_line(where: str, lines: list[bytes], first: int) -> NoReturn:
     """Find the line of a chunk that failed, and say which (its content is not quoted)."""
     for number, line in enumerate(lines[first : first + _CHUNK_LINES], first + 1):
         if not line.strip():

@@ -8,27 +8,29 @@ full. Results are paged (``nav.pagination``, "Next" disabled on the last page).
 
 What a location is, and how clinics are counted
 -----------------------------------------------
-A location here is a *site*, not a clinic: every block with the same venue name and address
-becomes ONE location, with an id made from the normalised name, street and ZIP
-(``citizen-center-10-welcome-street-01830``). Each clinic is one entry of that location's
-``by_date`` (the clinic's own local date, as printed), so people get one alert per site
-listing its dates instead of one alert per day. Blocks with the same title ("<site> on
-<date>") are consolidated and their counts add, as PrepMod sometimes splits a clinic in two.
+A location here is one *clinic*: one site on one date, as PrepMod itself counts them. Its id
+is the site's slug (normalised venue name, street and ZIP) and the clinic's local date,
+``citizen-center-10-welcome-street-01830@2021-05-13``; its name is the cleaned venue name
+("Citizen Center"), its ``by_date`` holds that one date, and its booking link, products and
+age groups are the clinic's own. Blocks with the same title ("<site> on <date>") are one
+clinic, as PrepMod sometimes splits a clinic in two: their counts add, their products and age
+groups are joined, and the clinic keeps the sign-up link of whichever block has one.
 
-So an external checker that counts *clinics* must count ``by_date`` entries, not locations:
-the May 2021 page is 1 location with 3 clinics (05/13 = 124, 05/20 = 23, 05/27 = 79); the
-March 2021 page has 8 blocks, two with the same title, so it is 1 location with 7 clinics
-(03/01 = 100, 03/02..03/05 = 0, 03/06 = 2, 03/07 = 0).
+So the May 2021 page is 3 locations (05/13 = 124, 05/20 = 23, 05/27 = 79) and the March 2021
+page, 8 blocks of which two share a title, is 7 (03/01 = 100, 03/02..03/05 = 0, 03/06 = 2,
+03/07 = 0). People still get one alert per *site* listing its dates: ``site_key`` maps every
+clinic to its site slug (the part before "@") and the core merges a site's clinics before it
+diffs. Locations come out grouped by site, each site's clinics in date order, so the merged
+site keeps the link of its earliest open clinic.
 
 Counting rules
 --------------
-* ``appointments`` is the sum of "Available Appointments"; ``slots`` is None (counts only).
-* A clinic whose sign-up link is gone is full or closed to sign-up, whatever its count says:
-  it counts 0 and gives no link. A clinic with a link but no count is open, count unknown.
-* ``products`` and ``age_groups`` come from the site's clinics that are open (from all of
-  them when none is). Clinics offering only other vaccines (flu...) are left out unless
+* ``appointments`` is the clinic's "Available Appointments"; ``slots`` is None (counts only).
+* A block whose sign-up link is gone is full or closed to sign-up, whatever its count says:
+  it counts 0 and gives no link. A block with a link but no count is open, count unknown.
+* A clinic that counts 0 has no booking link (nobody can book it); otherwise the link is its
+  absolute sign-up URL. Clinics offering only other vaccines (flu...) are left out unless
   ``include_non_covid`` is set.
-* The booking link is the sign-up link of the site's earliest open clinic; None when full.
 
 Rate limit: PrepMod publishes none, and its state sites sat behind a Queue-it waiting room at
 peak demand. One poll is every page of one search, so polls run every 120 s by default and

@@ -12,6 +12,13 @@ A poll:
    returns one ``LocationAvailability`` per location (see ``_smart_feed`` for the counting
    rules and ``_smart_fhir`` for product matching).
 
+Which locations are reported: every Location (in the wanted states) with a COVID schedule, or
+with no schedule at all (status ``none`` when it has no open slot). A location whose schedules
+are all for other services (flu, shingles, monkeypox...) is left out: it is not COVID
+availability, so the diff sees it as gone rather than as "no COVID appointments". With
+``product_filter: any`` every schedule counts. A location whose slots we could not see (its
+Slot file was listed but not fetched) is ``unknown``, never ``none``.
+
 ``parse(response)`` parses one response as a whole feed: a self-contained NDJSON file that
 holds Locations, Schedules and Slots parses on its own; a manifest alone raises
 ``Unparseable`` (the files it lists were not fetched).
@@ -40,12 +47,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from notifier.model import LocationAvailability
 from notifier.scraping import (
@@ -68,6 +72,7 @@ from scrapers._smart_manifest import (
     url_key,
 )
 from scrapers._smart_publishers import Publisher, Quirks, match_publisher, publishers
+from scrapers._smart_settings import SmartSettings
 
 __all__ = ["FeedUnchanged", "SmartSchedulingLinks", "SmartSettings"]
 
@@ -77,74 +82,12 @@ DEFAULT_PUBLISHER = "smart-example"
 LABEL_MANIFEST = "smart manifest"
 LABEL_PROBE = "smart manifest (_since probe)"
 FILE_LABELS = frozenset(f"smart {kind} file" for kind in ("Location", "Schedule", "Slot"))
-_STATE = re.compile(r"^[A-Z]{2}$")
 
 
 class FeedUnchanged(ScrapeError):
     """The ``_since`` probe says nothing changed since the last poll: keep the last state."""
 
     kind = "not_modified"
-
-
-class SmartSettings(BaseModel):
-    """Settings of one configured SMART publisher."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    publisher: str | None = Field(
-        None, description="Key in scrapers/smart_publishers.yaml (URL and quirks)."
-    )
-    manifest_url: str | None = Field(
-        None, description="The $bulk-publish URL; overrides the publisher's."
-    )
-    states: tuple[str, ...] = Field(
-        (), description="Two-letter states to report; empty means every state."
-    )
-    product_filter: Literal["covid", "any"] = Field(
-        "covid", description="'covid': only schedules offering COVID-19 vaccine count."
-    )
-    since: dt.datetime | None = Field(
-        None, description="transactionTime of the last full poll (set by the core)."
-    )
-    use_since: bool | None = Field(None, description="Send _since; default: publisher quirk.")
-    capacity_is_flag: bool | None = Field(None, description="Default: publisher quirk.")
-    dates_as_written: bool | None = Field(None, description="Default: publisher quirk.")
-    coarse_slot_hours: float = Field(
-        2.0, gt=0, le=24 * 31, description="A slot this long without capacity: count unknown."
-    )
-    base_url: str | None = Field(
-        None, description="Booking link of last resort, and base of relative links."
-    )
-
-    @field_validator("publisher")
-    @classmethod
-    def _known_publisher(cls, value: str | None) -> str | None:
-        if value is not None and value not in publishers():
-            known = ", ".join(sorted(publishers()))
-            raise ValueError(f"unknown SMART publisher {value!r}; known: {known}")
-        return value
-
-    @field_validator("states", mode="before")
-    @classmethod
-    def _two_letter_states(cls, value: object) -> tuple[str, ...]:
-        items = [value] if isinstance(value, str) else list(value or ())  # type: ignore[call-overload]
-        states = tuple(str(s).strip().upper() for s in items)
-        bad = [s for s in states if not _STATE.match(s)]
-        if bad:
-            raise ValueError(f"states must be two-letter codes such as MA; got {bad}")
-        return states
-
-    @field_validator("manifest_url", "base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).scheme not in ("http", "https"):
-            raise ValueError(f"expected an http(s) URL, got {value!r}")
-        return value
-
-    @field_validator("since")
-    @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        return value.replace(tzinfo=dt.UTC) if value and value.tzinfo is None else value
 
 
 def _origin(url: str | None) -> str | None:
@@ -380,10 +323,13 @@ class SmartSchedulingLinks(Scraper):
         return None
 
     def next_poll_delay(self, responses: Sequence[Response]) -> float | None:
-        """Seconds until the manifest's ``Cache-Control: max-age`` expires (>= min_interval)."""
+        """Seconds until the manifest's ``Cache-Control: max-age`` expires.
+
+        The one-a-minute floor is the core's job (``min_interval`` bounds every configured
+        interval), so this reports only what the publisher asked for.
+        """
         found = self._manifest_response(responses)
-        age = max_age_seconds(found[0]) if found else None
-        return None if age is None else max(age, self.min_interval)
+        return max_age_seconds(found[0]) if found else None
 
     def transaction_time(self, responses: Sequence[Response]) -> dt.datetime | None:
         """The manifest's ``transactionTime``: the ``since`` to use on the next poll."""

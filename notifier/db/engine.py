@@ -41,6 +41,7 @@ _MATH_FUNCTIONS: dict[str, Any] = {
     "asin": math.asin,
     "sqrt": math.sqrt,
     "radians": math.radians,
+    "floor": math.floor,
 }
 
 
@@ -53,7 +54,7 @@ def _normalize_url(url: str) -> str:
 
 def _sqlite_has_math(dbapi_conn: sqlite3.Connection) -> bool:
     try:
-        dbapi_conn.execute("SELECT sin(0), asin(0), sqrt(1), radians(0)").fetchone()
+        dbapi_conn.execute("SELECT sin(0), asin(0), sqrt(1), radians(0), floor(1)").fetchone()
     except sqlite3.OperationalError:
         return False
     return True

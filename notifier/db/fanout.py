@@ -140,15 +140,19 @@ def wave_size(wave_multiple: float | None, appointments: int | None) -> int | No
     return max(1, math.ceil(wave_multiple * appointments))
 
 
+def _sin_squared(angle: Any) -> Any:
+    # PostgreSQL raises "value out of range: underflow" instead of rounding to 0 when squaring
+    # a tiny sine (coordinates that differ by ~1e-160 degrees); such terms are 0 for us.
+    return case((func.abs(angle) < 1e-12, 0.0), else_=func.sin(angle) * func.sin(angle))
+
+
 def _distance_sql(conn: Connection, lat: Any, lon: Any, lat0: float, lon0: float) -> Any:
     """Haversine miles from (lat0, lon0) to the columns, in SQL (SQLite math functions are
     registered by ``make_engine`` when the build lacks them)."""
     lat0_rad, lon0_rad = math.radians(lat0), math.radians(lon0)
-    half_dlat = (func.radians(lat) - lat0_rad) / 2.0
-    half_dlon = (func.radians(lon) - lon0_rad) / 2.0
-    a = func.sin(half_dlat) * func.sin(half_dlat) + math.cos(lat0_rad) * func.cos(
+    a = _sin_squared((func.radians(lat) - lat0_rad) / 2.0) + math.cos(lat0_rad) * func.cos(
         func.radians(lat)
-    ) * func.sin(half_dlon) * func.sin(half_dlon)
+    ) * _sin_squared((func.radians(lon) - lon0_rad) / 2.0)
     # Rounding can push ``a`` a hair above 1, outside asin's domain.
     clamped = func.least(a, 1.0) if is_postgres(conn) else func.min(a, 1.0)
     return 2.0 * EARTH_RADIUS_MILES * func.asin(func.sqrt(clamped))

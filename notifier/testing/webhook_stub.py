@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +33,8 @@ class StubReply:
     status: int = 200
     body: bytes = b"{}"
     headers: dict[str, str] = field(default_factory=dict)
+    #: seconds to wait before answering (to provoke client timeouts)
+    delay: float = 0.0
 
     @classmethod
     def json(cls, status: int, document: Any, headers: dict[str, str] | None = None) -> StubReply:
@@ -58,6 +61,8 @@ class WebhookStub:
     def __init__(self, default: StubReply | None = None) -> None:
         self.default = default or StubReply()
         self.replies: deque[StubReply] = deque()
+        #: path prefix -> reply, for every request to it (checked after the queue)
+        self.routes: dict[str, StubReply] = {}
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -70,15 +75,26 @@ class WebhookStub:
         with self._lock:
             self.replies.extend(replies)
 
+    def route(self, path_prefix: str, reply: StubReply) -> None:
+        """Answer every request whose path starts with ``path_prefix`` with ``reply``."""
+        with self._lock:
+            self.routes[path_prefix] = reply
+
     def reset(self) -> None:
         with self._lock:
             self.replies.clear()
+            self.routes.clear()
             self.requests.clear()
 
     def respond(self, request: RecordedRequest) -> StubReply:
-        """The reply to ``request``: the next queued one, else the default."""
+        """The reply to ``request``: the next queued one, else its route's, else the default."""
         with self._lock:
-            return self.replies.popleft() if self.replies else self.default
+            if self.replies:
+                return self.replies.popleft()
+            for prefix, reply in sorted(self.routes.items(), key=lambda item: -len(item[0])):
+                if request.path.startswith(prefix):
+                    return reply
+            return self.default
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -105,6 +121,8 @@ class WebhookStub:
                 with stub._lock:
                     stub.requests.append(request)
                 reply = stub.respond(request)
+                if reply.delay:
+                    time.sleep(reply.delay)
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)

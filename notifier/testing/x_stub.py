@@ -8,7 +8,9 @@ documents:
   duplicate content." (X refuses duplicates of recent posts the same way);
 * no ``Authorization`` header, or OAuth for another consumer key: ``401``;
 * whatever a test queued first: ``rate_limited()`` (429 with ``x-rate-limit-reset``),
-  ``duplicate()``, ``unauthorized()``, ``forbidden()``, ``server_error()``.
+  ``duplicate()``, ``unauthorized()``, ``forbidden()``, ``server_error()``, or
+  ``passthrough()`` (answer that request normally: ``queue(passthrough(), server_error())``
+  fails the second post of a thread).
 
 Every request is recorded (``requests``); accepted posts are in ``posts`` with the id they
 replied to, so a test can check a thread is a real reply chain::
@@ -29,6 +31,7 @@ __all__ = ["DUPLICATE_DETAIL", "Post", "XStub"]
 
 DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
 _FIRST_ID = 1_890_000_000_000_000_000
+_PASSTHROUGH = StubReply(status=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,10 @@ class XStub(WebhookStub):
         self._ids = itertools.count(_FIRST_ID)
 
     # ------------------------------------------------------------------ scripted replies
+
+    @staticmethod
+    def passthrough() -> StubReply:
+        return _PASSTHROUGH
 
     @staticmethod
     def rate_limited(reset_in: float = 900.0, *, reset_at: int | None = None) -> StubReply:
@@ -102,8 +109,9 @@ class XStub(WebhookStub):
 
     def respond(self, request: RecordedRequest) -> StubReply:
         with self._lock:
-            if self.replies:
-                return self.replies.popleft()
+            scripted = self.replies.popleft() if self.replies else None
+        if scripted is not None and scripted is not _PASSTHROUGH:
+            return scripted
         if request.method != "POST" or request.path.split("?")[0] != "/2/tweets":
             return _problem(404, "Not Found Error", f"no route {request.method} {request.path}")
         if not self._authorized(request):

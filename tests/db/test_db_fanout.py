@@ -76,6 +76,18 @@ def test_stored_distance_matches_python_haversine(engine: Engine) -> None:
     assert row["distance_miles"] == pytest.approx(distance_miles(lat, lon, *point), abs=1e-6)
 
 
+def test_nearly_identical_coordinates(engine: Engine) -> None:
+    # Squaring the sine of a ~1e-188 rad difference underflows; PostgreSQL would raise.
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        same = add_sub(conn, lat, lon, radius=1)
+        tiny = add_sub(conn, lat, lon + 1e-186, radius=1)
+        result = write_alert(conn, make_alert(), channels=[SMS])
+        rows = _deliveries(conn, result.alert_id)
+    assert {r["subscriber_id"] for r in rows} == {same, tiny}
+    assert all(r["distance_miles"] == pytest.approx(0.0, abs=1e-9) for r in rows)
+
+
 def test_only_confirmed_active_subscribers_of_the_channel(engine: Engine) -> None:
     with engine.begin() as conn:
         good = add_sub(conn)

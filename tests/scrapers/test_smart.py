@@ -481,7 +481,7 @@ def test_since_probe() -> None:
     ("headers", "delay"),
     [
         ({"Cache-Control": "public, max-age=300", "Age": "100"}, 200.0),
-        ({"Cache-Control": "max-age=10"}, 60.0),
+        ({"Cache-Control": "max-age=10"}, 10.0),  # the 60 s floor is the core's min_interval
         ({"Cache-Control": "no-cache, no-store"}, None),
         ({}, None),
     ],

@@ -1,0 +1,58 @@
+"""The ``operator`` channel: where the operator notifier's settings live, never an alert feed.
+
+Registering it as a channel puts ``channels.operator`` through ``notifier config check``
+(Apprise URLs validated, secrets as ``${ENV_VAR}``), lists it in ``notifier channels list``
+and lets ``notifier channels test operator`` send a test notice. It sets
+``carries_alerts = False``: the runtime must not plan alert deliveries for it
+(``notifier.operator.carries_alerts``). Notices themselves go through
+``notifier.operator.OperatorNotifier``, not the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, SendResult
+from notifier.model import Alert
+from notifier.operator import OperatorNotifier, OperatorSettings, deliver_notice
+from notifier.templates import alert_facts, normalize_locale, render
+
+__all__ = ["OperatorChannel"]
+
+log = logging.getLogger(__name__)
+
+
+class OperatorChannel(Channel):
+    name = "operator"
+    audience = Audience.BROADCAST
+    max_length = None
+    rate_limit = RateLimit(12, 3600.0)  # the notifier's default max_notices_per_hour
+    max_batch = 20
+    Settings = OperatorSettings
+    #: service notices only: fan-out must skip this channel
+    carries_alerts: ClassVar[bool] = False
+
+    def __init__(self, settings: BaseModel | Mapping[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        assert isinstance(self.settings, OperatorSettings)
+        self.notifier = OperatorNotifier(self.settings)
+
+    def compose(self, alerts: Sequence[Alert], recipient: Recipient | None) -> Message:
+        locale = normalize_locale(self.notifier.settings.locale)
+        items = [{"facts": alert_facts([a])} for a in alerts]
+        body = render("operator", locale, "alerts.txt", items=items)
+        return Message(text=body, subject=f"[{self.notifier.service_name}]")
+
+    async def send(self, message: Message) -> SendResult:
+        title = message.subject or f"[{self.notifier.service_name}]"
+        if not self.notifier.plugins:
+            log.info("operator notice (no targets, log only): %s: %s", title, message.text)
+            return SendResult.sent(None)
+        failed = await deliver_notice(self.notifier.plugins, title, message.text)
+        if failed:
+            return SendResult.retry(f"operator notice failed for: {', '.join(failed)}")
+        return SendResult.sent(None)

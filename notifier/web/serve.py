@@ -1,0 +1,35 @@
+"""Serve the web app inside the service's own event loop.
+
+The service owns SIGINT/SIGTERM (it must finish in-flight polls and sends first), so uvicorn's
+own signal capture is switched off and the server is stopped by the service instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import uvicorn
+from fastapi import FastAPI
+
+__all__ = ["EmbeddedServer", "start_web"]
+
+
+class EmbeddedServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def start_web(app: FastAPI, host: str, port: int) -> tuple[EmbeddedServer, asyncio.Task[None]]:
+    """Start serving; stop with ``server.should_exit = True`` and await the task."""
+    server = EmbeddedServer(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if task.done():
+        task.result()  # re-raise a failure to bind, with uvicorn's own message
+    return server, task
