@@ -127,8 +127,10 @@ def run(url: str, subscribers: int, fraction: float, appointments: int, explain:
     with engine.begin() as conn:
         bulk_insert_subscribers(conn, subscriber_rows(subscribers, side), now=NOW)
     insert_s = time.perf_counter() - started
-    print(f"bulk insert      {subscribers:>9,} subscribers   {insert_s:7.2f} s "
-          f"({subscribers / insert_s:,.0f} rows/s)")
+    print(
+        f"bulk insert      {subscribers:>9,} subscribers   {insert_s:7.2f} s "
+        f"({subscribers / insert_s:,.0f} rows/s)"
+    )
     if is_pg:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE")
@@ -158,9 +160,11 @@ def run(url: str, subscribers: int, fraction: float, appointments: int, explain:
         planned_s = time.perf_counter() - started
     total_s = time.perf_counter() - started
     sms = result.channels["sms"]
-    print(f"write_alert      {sms.matched:>9,} deliveries    {planned_s:7.2f} s planning + insert"
-          f", {total_s:7.2f} s with commit  (first wave {sms.first_wave:,}, held {sms.held:,}"
-          f", wave size {sms.wave_size})")
+    print(
+        f"write_alert      {sms.matched:>9,} deliveries    {planned_s:7.2f} s planning + insert"
+        f", {total_s:7.2f} s with commit  (first wave {sms.first_wave:,}, held {sms.held:,}"
+        f", wave size {sms.wave_size})"
+    )
 
     with engine.begin() as conn:
         counted = conn.execute(select(func.count()).select_from(delivery_table)).scalar_one()
@@ -169,7 +173,9 @@ def run(url: str, subscribers: int, fraction: float, appointments: int, explain:
     started = time.perf_counter()
     with engine.begin() as conn:
         claimed = claim_due(conn, "sms", limit=500, now=NOW, lease_seconds=60)
-    print(f"claim_due        {len(claimed):>9,} claimed       {time.perf_counter() - started:7.3f} s")
+    print(
+        f"claim_due        {len(claimed):>9,} claimed       {time.perf_counter() - started:7.3f} s"
+    )
     started = time.perf_counter()
     with engine.begin() as conn:
         released = advance_waves(conn, "bench:bench-clinic", still_open=True, now=NOW)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.header import Header
@@ -29,6 +30,7 @@ _CRLF = b"\r\n"
 _MAX_HEADER_LINE = 78  # RFC 5322 "SHOULD"; 998 is the hard limit
 
 
+@functools.lru_cache(maxsize=1024)  # one subject goes to thousands of recipients
 def encode_header(name: str, value: str) -> str:
     """``value`` ready for the header ``name``: ASCII that fits stays as is, anything else
     becomes RFC 2047 encoded words folded at 78 characters."""

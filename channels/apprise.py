@@ -65,7 +65,7 @@ ELLIPSIS = "…"
 
 
 def region_matches(regions: Sequence[str], location: Location) -> bool:
-    """True when ``location`` is in one of ``regions`` (state codes, postal prefixes); empty: all."""
+    """Whether ``location`` is in one of ``regions`` (state codes, postal prefixes); empty: all."""
     if not regions:
         return True
     state = (location.state or "").strip().upper()
@@ -169,7 +169,11 @@ class AppriseChannel(Channel):
         """One line per target for the CLI: label, privacy-masked URL, regions."""
         return [
             f"{self.label(i)}: {privacy_url(p)}"
-            + (f" (regions {', '.join(self.targets[i].regions)})" if self.targets[i].regions else "")
+            + (
+                f" (regions {', '.join(self.targets[i].regions)})"
+                if self.targets[i].regions
+                else ""
+            )
             for i, p in enumerate(self.plugins)
         ]
 

@@ -54,7 +54,7 @@ from notifier.channel import (
 )
 from notifier.model import Alert
 from notifier.privacy import mask, mask_text
-from notifier.smtp_pool import SmtpPool
+from notifier.smtp_pool import SmtpPool, send_transaction
 from notifier.templates import alert_facts, normalize_locale, render
 from notifier.unsubscribe import make_unsubscribe_token
 
@@ -75,9 +75,6 @@ LOGIN_COOLDOWN_SECONDS = 60.0
 # Where each recipient's own unsubscribe link goes in a shared rendering (never sent).
 _LINK_SLOT = "https://unsubscribe.invalid/link-slot"
 _RENDER_CACHE_SIZE = 256
-# A plain ASCII address: dot-atom local part, dotted domain. Anything else (spaces, quotes,
-# line breaks, non-ASCII needing SMTPUTF8) cannot be sent through this channel.
-_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +83,11 @@ class _Rendered:
     text: str
     html: str
     alert_ids: tuple[int, ...]
+
+
+# A plain ASCII address: dot-atom local part, dotted domain. Anything else (spaces, quotes,
+# line breaks, non-ASCII needing SMTPUTF8) cannot be sent through this channel.
+_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 
 
 class EmailSettings(BaseModel):
@@ -128,7 +130,7 @@ class EmailSettings(BaseModel):
         if value is None:
             return None
         _, addr = email.utils.parseaddr(value)
-        if "@" not in addr or any(c in value for c in "\r\n"):
+        if not _ADDRESS.match(addr) or any(c in value for c in "\r\n"):
             raise ValueError("must be an email address, optionally with a name: Name <a@b.org>")
         return value
 
@@ -143,15 +145,6 @@ class EmailSettings(BaseModel):
     @property
     def smtp_port(self) -> int:
         return self.port or _DEFAULT_PORTS[self.security]
-
-    @property
-    def sender(self) -> str:
-        """The bare address of ``from_address`` (the envelope sender, for bounces)."""
-        return email.utils.parseaddr(self.from_address)[1]
-
-    @property
-    def domain(self) -> str:
-        return self.sender.rpartition("@")[2].lower()
 
     @property
     def link_max_age(self) -> dt.timedelta | None:
@@ -250,7 +243,12 @@ class EmailChannel(Channel):
         self._login_refused: tuple[float, SendResult] | None = None
         self._renders: dict[tuple[str, bool, str], _Rendered] = {}
         name, sender = email.utils.parseaddr(self.email.from_address)
+        # Parsed once: parseaddr costs more than a whole SMTP exchange at hundreds a second.
+        self._sender = sender
+        self._domain = sender.rpartition("@")[2].lower()
         self._from_header = encode_header("From", email.utils.formataddr((name, sender)))
+        mailbox = self.email.unsubscribe_mailbox or self.email.reply_to or sender
+        self._unsubscribe_mailto = f"mailto:{email.utils.parseaddr(mailbox)[1]}?subject=unsubscribe"
         self._reply_to_header = (
             encode_header("Reply-To", self.email.reply_to) if self.email.reply_to else None
         )
@@ -267,10 +265,8 @@ class EmailChannel(Channel):
         return f"{self._base_url}/confirm/{quote(confirm_token, safe='')}"
 
     def _unsubscribe_headers(self, url: str) -> dict[str, str]:
-        mailbox = self.email.unsubscribe_mailbox or self.email.reply_to or self.email.from_address
-        mailto = f"mailto:{email.utils.parseaddr(mailbox)[1]}?subject=unsubscribe"
         return {
-            "List-Unsubscribe": f"<{url}>, <{mailto}>",
+            "List-Unsubscribe": f"<{url}>, <{self._unsubscribe_mailto}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
 
@@ -339,7 +335,7 @@ class EmailChannel(Channel):
     # ------------------------------------------------------------------ build
 
     def message_id(self, message: Message) -> str:
-        return message_id_for(message.idempotency_key, self.email.domain)
+        return message_id_for(message.idempotency_key, self._domain)
 
     def build_email(self, message: Message) -> bytes:
         """The complete MIME message (CRLF, 7-bit); raises ValueError for an unusable address."""
@@ -380,7 +376,7 @@ class EmailChannel(Channel):
             timeout=s.timeout,
             validate_certs=s.validate_certs,
             cert_bundle=s.ca_file,
-            local_hostname=s.local_hostname or s.domain,
+            local_hostname=s.local_hostname or self._domain,
         )
 
     async def send(self, message: Message) -> SendResult:
@@ -415,7 +411,7 @@ class EmailChannel(Channel):
         for fresh in (False, True):
             async with self.pool.connection(fresh=fresh) as conn:
                 try:
-                    await conn.smtp.sendmail(self.email.sender, [address], data)
+                    await send_transaction(conn.smtp, self._sender, address, data)
                     return
                 except aiosmtplib.SMTPServerDisconnected:
                     if not conn.reused or fresh:

@@ -46,7 +46,7 @@ import tweepy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from requests.adapters import HTTPAdapter
 
-from channels._x_posts import MAX_WEIGHTED_LENGTH, compose_posts, safe_link
+from channels._x_posts import MAX_WEIGHTED_LENGTH, compose_posts, safe_link, weighted_length
 from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, SendResult
 from notifier.model import Alert
 from notifier.templates import SUPPORTED_LOCALES, normalize_locale
@@ -103,11 +103,13 @@ class XSettings(BaseModel):
 
     @model_validator(mode="after")
     def _credentials(self) -> XSettings:
-        given = [name for name in _OAUTH1_FIELDS if getattr(self, name) is not None]
+        # Judge the keys written, not their values: a ${VAR} left unset reads as None, and
+        # config check reports that itself (and allows it in a disabled section).
+        given = [name for name in _OAUTH1_FIELDS if name in self.model_fields_set]
         if given and len(given) < len(_OAUTH1_FIELDS):
             missing = ", ".join(n for n in _OAUTH1_FIELDS if n not in given)
             raise ValueError(f"OAuth 1.0a needs all four keys; missing: {missing}")
-        if not given and self.bearer_token is None and not self.dry_run:
+        if not given and "bearer_token" not in self.model_fields_set and not self.dry_run:
             raise ValueError(
                 "set consumer_key, consumer_secret, access_token and access_token_secret "
                 "(or bearer_token), or dry_run: true"
@@ -164,9 +166,7 @@ def _detail(body: str) -> str:
     return " ".join(body.split())[:200]
 
 
-def classify_x_error(
-    status: int, body: str, headers: Mapping[str, str], now: float
-) -> SendResult:
+def classify_x_error(status: int, body: str, headers: Mapping[str, str], now: float) -> SendResult:
     """Map an X error response onto a ``SendResult`` (see the module docstring)."""
     detail = _detail(body)
     error = f"X HTTP {status}: {detail}"
@@ -224,6 +224,11 @@ class XChannel(Channel):
     max_batch = 25
     Settings = XSettings
 
+    @staticmethod
+    def measure(text: str) -> int:
+        """How X counts ``text`` against ``max_length``."""
+        return weighted_length(text)
+
     def __init__(self, settings: BaseModel | Mapping[str, Any] | None = None) -> None:
         super().__init__(settings)
         assert isinstance(self.settings, XSettings)
@@ -264,9 +269,7 @@ class XChannel(Channel):
             )
         except tweepy.HTTPException as exc:
             answer = exc.response
-            return classify_x_error(
-                answer.status_code, answer.text, answer.headers, time.time()
-            )
+            return classify_x_error(answer.status_code, answer.text, answer.headers, time.time())
         except requests.Timeout:
             return SendResult.retry(f"X did not answer within {self.x.timeout:g}s")
         except requests.RequestException as exc:
@@ -294,8 +297,10 @@ class XChannel(Channel):
                 log.info("x dry run, post %d/%d: %s", number, len(posts), post)
             return SendResult.sent("dry-run-" + hashlib.sha256(key.encode()).hexdigest()[:16])
         if self.client is None:
-            return SendResult.failed("no X credentials configured")
-        done = self._progress.pop(key, [])
+            return SendResult.failed("no X credentials: are their ${ENV_VAR}s set?")
+        done = self._progress.get(key) or []
+        # Remembered while in flight, so a send the dispatcher's timeout cancels resumes too.
+        self._remember(key, done)
         for index in range(len(done), len(posts)):
             reply_to = next((i for i in reversed(done) if i), None)
             result = await asyncio.to_thread(self._post, posts[index], reply_to)
@@ -303,14 +308,15 @@ class XChannel(Channel):
                 done.append(result.provider_message_id)
                 continue
             if result.transient:
-                self._remember(key, done)
                 log.info("x post %d/%d will be retried: %s", index + 1, len(posts), result.error)
                 return result
             # Credentials, permissions or a malformed post: only the operator can fix it.
             log.error("x post %d/%d refused for good: %s", index + 1, len(posts), result.error)
             if done:
                 break  # the thread's head is out: the news reached the feed
+            self._progress.pop(key, None)
             return result
+        self._progress.pop(key, None)
         ids = [i for i in done if i]
         return SendResult.sent(",".join(ids) if ids else None)
 

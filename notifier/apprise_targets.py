@@ -81,6 +81,8 @@ class AppriseTarget(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _bare_url(cls, data: Any) -> Any:
+        if data is None:  # an unset ${VAR} written as a bare target
+            raise ValueError("the target is empty: is its ${ENV_VAR} set?")
         return {"url": data} if isinstance(data, str) else data
 
     @field_validator("url")

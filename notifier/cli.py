@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from notifier import cli_config, cli_scraper, cli_service
+from notifier import cli_channels, cli_config, cli_scraper, cli_service
 
 app = typer.Typer(
     help="Appointment Notifier: alerts people the moment scarce appointments open up.",
@@ -18,6 +18,7 @@ app.command("demo")(cli_service.demo)
 app.add_typer(cli_config.app, name="config")
 app.add_typer(cli_service.db_app, name="db")
 app.add_typer(cli_scraper.app, name="scraper")
+app.add_typer(cli_channels.app, name="channels")
 
 
 def main() -> None:

@@ -112,7 +112,13 @@ def list_channels(config: ConfigOption = None) -> None:
     loaded = _load_optional(config)
     table = Table(title="channels")
     for column in (
-        "channel", "audience", "max length", "max batch", "rate limit", "configured", "enabled"
+        "channel",
+        "audience",
+        "max length",
+        "max batch",
+        "rate limit",
+        "configured",
+        "enabled",
     ):
         table.add_column(column)
     for name, cls in channel_registry().items():
@@ -148,7 +154,9 @@ def send_test(
     channel: Annotated[str, typer.Argument(help="Channel name, as in `notifier channels list`.")],
     to: Annotated[
         str | None,
-        typer.Option("--to", help="Recipient address (phone, email); ignored by broadcast channels."),
+        typer.Option(
+            "--to", help="Recipient address (phone, email); ignored by broadcast channels."
+        ),
     ] = None,
     config: ConfigOption = None,
     locale: Annotated[str, typer.Option(help="Language of a per-recipient test.")] = "en",
@@ -167,8 +175,13 @@ def send_test(
         console.print(f"note: channels.{channel} is disabled; testing it anyway")
     try:
         instance = cls(section.settings)
-    except (ValidationError, ValueError) as exc:
-        raise _error(f"channels.{channel}.settings are not valid:\n{exc}") from None
+    except ValidationError as exc:
+        # Each error's place and message only: pydantic's full text may quote a secret input.
+        problems = "\n".join(
+            f"  channels.{channel}.settings.{'.'.join(map(str, e['loc'])) or '(all)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise _error(f"channels.{channel}.settings are not valid:\n{problems}") from None
     recipient = None
     if cls.audience is Audience.RECIPIENT:
         if not to:

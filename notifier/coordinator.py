@@ -55,6 +55,8 @@ class ProviderCoordinator:
     interval: float
     jitter: float = 0.0
     down_since: dt.datetime | None = None
+    #: "down" or "recovered" when the last poll changed the provider's health, else None
+    transition: str | None = None
     _not_before: float = field(default=0.0, repr=False)
 
     async def poll(self) -> PollOutcome:
@@ -132,6 +134,7 @@ class ProviderCoordinator:
         )
 
     def _track_health(self, outcome: PollOutcome) -> None:
+        self.transition = None
         if outcome.ok or outcome.outcome == "unchanged":
             if self.down_since is not None:
                 log.info(
@@ -140,7 +143,9 @@ class ProviderCoordinator:
                     outcome.started_at - self.down_since,
                 )
                 self.down_since = None
+                self.transition = "recovered"
         elif self.down_since is None:
             self.down_since = outcome.started_at
+            self.transition = "down"
             log.warning("provider %s is down: %s: %s", self.provider_id, outcome.outcome,
                         outcome.error)

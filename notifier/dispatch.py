@@ -21,7 +21,7 @@ from pyrate_limiter import Duration, Limiter, Rate, StateBucket, TokenBucket
 from sqlalchemy import Engine
 
 from notifier.channel import Audience, Channel, RateLimit, Recipient, RecipientState, SendResult
-from notifier.db import fanout, subscribers
+from notifier.db import fanout, outbox, subscribers
 from notifier.db.fanout import ClaimedDelivery
 from notifier.metrics import HandOff, Metrics
 from notifier.model import Alert
@@ -187,6 +187,12 @@ class Dispatcher:
                 await asyncio.to_thread(self._write, fanout.defer, ids, quiet)
                 self.metrics.count(self.name, "deferred", len(ids))
                 return
+            if live[0].digest_minutes:
+                digest = await asyncio.to_thread(self._digest_until, live[0], now)
+                if digest is not None:
+                    await asyncio.to_thread(self._write, fanout.defer, ids, digest)
+                    self.metrics.count(self.name, "deferred", len(ids))
+                    return
             batch = [d.alert for d in live]
             message = self.channel.compose(batch, group.recipient)
             keys = " ".join(sorted(d.idempotency_key for d in live))
@@ -244,6 +250,19 @@ class Dispatcher:
         log.warning("%s to %s failed for good: %s", self.name, who, result.error)
         if recipient is not None and result.recipient_state is not None:
             await asyncio.to_thread(self._update_recipient, recipient, result.recipient_state)
+
+    def _digest_until(self, claimed: ClaimedDelivery, now: dt.datetime) -> dt.datetime | None:
+        """Digest subscribers get at most one message every ``digest_minutes``: if this
+        channel sent them one less than that ago, hold the deliveries until the window ends,
+        when everything held goes out together (one message of up to ``max_batch`` alerts)."""
+        if not claimed.digest_minutes or claimed.subscriber_id is None:
+            return None
+        with self.engine.connect() as conn:
+            last = outbox.last_sent_at(conn, self.name, claimed.subscriber_id)
+        if last is None:
+            return None
+        window_end = last + dt.timedelta(minutes=claimed.digest_minutes)
+        return window_end if window_end > now else None
 
     def _write(self, func: Callable[..., object], *args: object) -> None:
         with self.engine.begin() as conn:

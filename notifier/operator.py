@@ -7,7 +7,7 @@ channel, ``channels/operator.py``, which never receives alerts)::
     channels:
       operator:
         settings:
-          targets: [${OPERATOR_NTFY_URL}]      # Apprise URLs; none: the log only
+          targets: ["${OPERATOR_NTFY_URL}"]    # Apprise URLs (quoted in [...]); none: log only
           failure_rate_threshold: 0.2
 
 Every notice is logged (WARNING for problems, INFO for good news) and sent to each Apprise
@@ -100,7 +100,10 @@ def carries_alerts(channel_cls: type) -> bool:
 async def deliver_notice(plugins: Sequence[tuple[str, Any]], title: str, body: str) -> list[str]:
     """Send to every ``(label, apprise plugin)`` at once; returns the labels that failed."""
     results = await asyncio.gather(
-        *(asyncio.to_thread(notify_blocking, plugin, body=body, title=title) for _, plugin in plugins)
+        *(
+            asyncio.to_thread(notify_blocking, plugin, body=body, title=title)
+            for _, plugin in plugins
+        )
     )
     return [label for (label, _), ok in zip(plugins, results, strict=True) if not ok]
 
@@ -170,7 +173,9 @@ class OperatorNotifier:
             return False
         return await self._emit("scraper_recovered", False, scraper=scraper, minutes=minutes)
 
-    async def failure_rate(self, channel: str, rate: float, *, deliveries: int | None = None) -> bool:
+    async def failure_rate(
+        self, channel: str, rate: float, *, deliveries: int | None = None
+    ) -> bool:
         """Report ``rate`` (0-1) of ``channel``'s finished deliveries failing for good.
 
         Over the threshold opens an incident (one message); it closes, with a message, once the

@@ -26,6 +26,7 @@ from notifier.diff import Change, DiffResult, KnownState, diff_provider
 from notifier.dispatch import DispatchSettings, Dispatcher
 from notifier.fetch import PoliteClient
 from notifier.metrics import Metrics
+from notifier.operator import OperatorNotifier, carries_alerts
 from notifier.model import Alert, LocationAvailability, Status, merge_availability
 from notifier.scraping import Scraper, get_scraper
 
@@ -57,6 +58,9 @@ class Runtime:
     dispatchers: dict[str, Dispatcher]
     metrics: Metrics
     plans: list[ChannelPlan]
+    operator: OperatorNotifier
+    #: (provider id, scraper, reason) of configured providers whose scraper is marked broken
+    broken: list[tuple[str, str, str]] = field(default_factory=list)
     #: called (in the event loop) after each poll; the demo's live view listens here
     on_poll: list[Callable[[PollSummary], None]] = field(default_factory=list)
 
@@ -75,11 +79,13 @@ class Runtime:
             upgrade(engine)
         client = client or PoliteClient(config.http)
         coordinators = {}
+        broken = []
         for provider in config.enabled_providers():
             scraper_cls = get_scraper(provider.scraper)
             if scraper_cls.broken:
                 log.warning("provider %s skipped: scraper %s is marked broken: %s",
                             provider.id, scraper_cls.name, scraper_cls.broken)
+                broken.append((provider.id, scraper_cls.name, scraper_cls.broken))
                 continue
             coordinators[provider.id] = ProviderCoordinator(
                 provider_id=provider.id,
@@ -96,6 +102,8 @@ class Runtime:
         dispatchers: dict[str, Dispatcher] = {}
         plans: list[ChannelPlan] = []
         for name, channel_config in config.enabled_channels().items():
+            if not carries_alerts(get_channel(name)):
+                continue  # the operator channel hears about the service, never about slots
             channel = get_channel(name)(channel_config.settings)
             channels[name] = channel
             limit = channel_config.rate_limit
@@ -110,9 +118,21 @@ class Runtime:
                     wave_multiple=channel_config.wave_multiple,
                 )
             )
-        return cls(config, engine, client, coordinators, channels, dispatchers, metrics, plans)
+        return cls(
+            config,
+            engine,
+            client,
+            coordinators,
+            channels,
+            dispatchers,
+            metrics,
+            plans,
+            OperatorNotifier.from_config(config),
+            broken,
+        )
 
     async def aclose(self) -> None:
+        await self.operator.aclose()
         await self.client.aclose()
         for channel in self.channels.values():
             await channel.aclose()
@@ -127,6 +147,10 @@ async def poll_provider(runtime: Runtime, provider_id: str) -> PollSummary:
     coordinator = runtime.coordinators[provider_id]
     outcome = await coordinator.poll()
     summary = await asyncio.to_thread(record_poll, runtime, coordinator, outcome)
+    if coordinator.transition == "down":
+        await runtime.operator.provider_down(provider_id, outcome.outcome, outcome.error or "")
+    elif coordinator.transition == "recovered":
+        await runtime.operator.provider_recovered(provider_id)
     if summary.alerts:
         for dispatcher in runtime.dispatchers.values():
             dispatcher.wake.set()

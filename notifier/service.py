@@ -23,6 +23,8 @@ __all__ = ["Service"]
 
 log = logging.getLogger(__name__)
 
+FAILURE_CHECK_SECONDS = 60.0
+
 
 class Service:
     def __init__(self, runtime: Runtime) -> None:
@@ -31,6 +33,7 @@ class Service:
         self.stopping = asyncio.Event()
         self._polls: set[asyncio.Task[object]] = set()
         self._dispatchers: list[asyncio.Task[None]] = []
+        self._signalled = False
 
     async def start(self) -> None:
         for provider_id, coordinator in self.runtime.coordinators.items():
@@ -48,11 +51,26 @@ class Service:
         self.scheduler.start()
         for dispatcher in self.runtime.dispatchers.values():
             self._dispatchers.append(asyncio.create_task(dispatcher.run(self.stopping)))
+        self._dispatchers.append(asyncio.create_task(self._watch_failure_rates()))
+        operator = self.runtime.operator
+        await operator.service_started(
+            providers=list(self.runtime.coordinators), channels=list(self.runtime.dispatchers)
+        )
+        for _provider, scraper, reason in self.runtime.broken:
+            await operator.scraper_broken(scraper, reason)
         log.info(
             "service started: %d provider(s), channels: %s",
             len(self.runtime.coordinators),
             ", ".join(self.runtime.dispatchers) or "none",
         )
+
+    async def _watch_failure_rates(self) -> None:
+        """Tell the operator when a channel's deliveries start failing, once a minute."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), FAILURE_CHECK_SECONDS)
+            if not self.stopping.is_set():
+                await self.runtime.operator.check_failure_rates(self.runtime.metrics)
 
     async def _poll_job(self, provider_id: str) -> None:
         if self.stopping.is_set():
@@ -91,13 +109,18 @@ class Service:
         await asyncio.gather(*self._dispatchers, return_exceptions=True)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.runtime.operator.service_stopped("signal" if self._signalled else "")
         log.info("service stopped cleanly")
 
     async def run_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
+        def on_signal() -> None:
+            self._signalled = True
+            done.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, done.set)
+            loop.add_signal_handler(sig, on_signal)
         await self.start()
         try:
             await done.wait()

@@ -11,6 +11,7 @@ which, and never raises anything else for bad input.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
@@ -43,6 +44,7 @@ class UnsubscribeClaim:
     signed_at: dt.datetime | None
 
 
+@functools.lru_cache(maxsize=8)
 def _serializer(secret: str) -> URLSafeTimedSerializer:
     if len(secret) < _MIN_SECRET_LENGTH:
         raise ValueError(f"the signing secret must have at least {_MIN_SECRET_LENGTH} characters")

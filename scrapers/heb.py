@@ -77,7 +77,7 @@ class Heb(Scraper):
 
     name = "heb"
     provider = "H-E-B"
-    regions = ("TX",)
+    regions = ("US-TX",)
     maintainer = "Appointment Notifier maintainers"
     default_interval = 300.0
     min_interval = 60.0

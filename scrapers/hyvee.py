@@ -93,7 +93,7 @@ class Hyvee(Scraper):
 
     name = "hyvee"
     provider = "Hy-Vee"
-    regions = ("IA", "IL", "KS", "MN", "MO", "NE", "SD", "WI")
+    regions = ("US-IA", "US-IL", "US-KS", "US-MN", "US-MO", "US-NE", "US-SD", "US-WI")
     maintainer = "Appointment Notifier maintainers"
     default_interval = 600.0
     min_interval = 120.0

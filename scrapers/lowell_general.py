@@ -85,7 +85,7 @@ class LowellGeneral(Scraper):
 
     name = "lowell-general"
     provider = "Lowell General Hospital (HealthPost)"
-    regions = ("MA",)
+    regions = ("US-MA",)
     maintainer = "Appointment Notifier maintainers"
     default_interval = 300.0
     min_interval = 60.0

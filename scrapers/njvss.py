@@ -129,7 +129,7 @@ class Njvss(Scraper):
 
     name = "njvss"
     provider = "New Jersey Vaccine Scheduling System"
-    regions = ("NJ",)
+    regions = ("US-NJ",)
     maintainer = "Appointment Notifier maintainers"
     default_interval = 300.0
     min_interval = 60.0

@@ -48,7 +48,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import ClassVar
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -123,51 +123,54 @@ class PrepModSettings(BaseModel):
         return code
 
 
-HAVERHILL_ID = "citizen-center-10-welcome-street-01830"
+_HAVERHILL_SITE = "citizen-center-10-welcome-street-01830"
+_MAY_LINK = "https://clinics.maimmunizations.org/appointment/en/client/registration?clinic_id="
 _EXAMPLE_MAY = {
-    "locations": 1,
+    "locations": 3,
     "appointments": 226,
     "status": "available",
     "by_location": {
-        HAVERHILL_ID: {
-            "name": "Citizen Center",
-            "address": "10 Welcome Street",
-            "city": "Haverhill",
-            "state": "MA",
-            "postal_code": "01830",
-            "appointments": 226,
-            "by_date": {"2021-05-13": 124, "2021-05-20": 23, "2021-05-27": 79},
-            "products": ["Moderna", "Janssen"],
-            "booking_url": "https://clinics.maimmunizations.org/appointment/en/client/"
-            "registration?clinic_id=4470",
+        f"{_HAVERHILL_SITE}@{day}": {
+            "name": "Citizen Center", "address": "10 Welcome Street", "city": "Haverhill",
+            "state": "MA", "postal_code": "01830", "appointments": count,
+            "by_date": {day: count}, "products": products, "booking_url": f"{_MAY_LINK}{clinic}",
         }
+        for day, count, products, clinic in (
+            ("2021-05-13", 124, ["Moderna", "Janssen"], 4470),
+            ("2021-05-20", 23, ["Moderna"], 4696),
+            ("2021-05-27", 79, ["Moderna"], 4920),
+        )
     },
-}
-_REGGIE_LEWIS = "reggie-lewis-state-track-athletic-ctr-1350-tremont-street-02120"
+}  # fmt: skip
+_REGGIE_LEWIS_SITE = "reggie-lewis-state-track-athletic-ctr-1350-tremont-street-02120"
+_MARCH_LINK = "https://www.maimmunizations.org/client/registration?clinic_id="
+#: the March clinics: date, open appointments, sign-up link (none for a full clinic)
+_MARCH_CLINICS = (
+    ("2021-03-01", 100, f"{_MARCH_LINK}2530"),
+    *((f"2021-03-0{d}", 0, None) for d in (2, 3, 4, 5)),
+    ("2021-03-06", 2, f"{_MARCH_LINK}2535"),
+    ("2021-03-07", 0, None),
+)
 _EXAMPLE_MARCH = {
-    "locations": 1,
+    "locations": 7,
     "appointments": 102,
-    "status": "available",
     "by_location": {
-        _REGGIE_LEWIS: {
-            "name": "Reggie Lewis State Track Athletic Ctr",
-            "address": "1350 Tremont Street",
-            "city": "Boston",
-            "state": "MA",
-            "postal_code": "02120",
-            "appointments": 102,
-            "by_date": {
-                "2021-03-01": 100,
-                "2021-03-02": 0,
-                "2021-03-03": 0,
-                "2021-03-04": 0,
-                "2021-03-05": 0,
-                "2021-03-06": 2,
-                "2021-03-07": 0,
-            },
-            "products": ["Pfizer"],
-            "booking_url": "https://www.maimmunizations.org/client/registration?clinic_id=2530",
+        f"{_REGGIE_LEWIS_SITE}@{day}": {
+            "name": "Reggie Lewis State Track Athletic Ctr", "address": "1350 Tremont Street",
+            "city": "Boston", "state": "MA", "postal_code": "02120",
+            "status": "available" if count else "none", "appointments": count,
+            "by_date": {day: count}, "products": ["Pfizer"], "booking_url": link,
         }
+        for day, count, link in _MARCH_CLINICS
+    },
+}  # fmt: skip
+_EXAMPLE_ALL_FULL = {
+    "locations": 7,
+    "appointments": 0,
+    "status": "none",
+    "by_location": {
+        f"{_REGGIE_LEWIS_SITE}@{day}": {"by_date": {day: 0}, "booking_url": None}
+        for day, _, _ in _MARCH_CLINICS
     },
 }
 
@@ -191,14 +194,14 @@ class PrepModScraper(Scraper):
                 note="real page, March 2021 layout; two blocks share the 03/01 title"),
         Example(
             files=("all-full-2021-03.html",),
-            expect={"locations": 1, "appointments": 0, "status": "none",
-                    "by_location": {_REGGIE_LEWIS: {"booking_url": None}}},
+            expect=_EXAMPLE_ALL_FULL,
             note="the March page with every clinic full (edited real page)",
         ),
         Example(
             files=("optional-fields-missing.html",),
-            expect={"locations": 1, "appointments": 226,
-                    "by_location": {HAVERHILL_ID: {"products": [], "postal_code": "01830"}}},
+            expect={"locations": 3, "appointments": 226,
+                    "by_location": {f"{_HAVERHILL_SITE}@2021-05-20": {
+                        "products": [], "postal_code": "01830", "by_date": {"2021-05-20": 23}}}},
             note="optional-fields: phone, products, age_groups",
         ),
         Example(files=("no-clinics-found.html",), expect={"locations": 0},
@@ -250,8 +253,11 @@ class PrepModScraper(Scraper):
         return self.parse_all([response])
 
     def parse_all(self, responses: Sequence[Response]) -> list[LocationAvailability]:
-        """Every page of one poll together, so a site split over pages is one location."""
-        sites: dict[str, _Site] = {}
+        """Every page of one poll together, so a clinic split over pages is one location."""
+        clinics: dict[str, _Clinic] = {}
+        # Each site's place (address completed from the ZIP once, not once per clinic), in
+        # order of first appearance.
+        sites: dict[str, tuple[int, Location]] = {}
         for response in responses:
             _raise_for_status(response)
             for block in read_search_page(_markup(response)):
@@ -259,11 +265,21 @@ class PrepModScraper(Scraper):
                     continue
                 link = self._absolute(response, block.booking_href) if block.booking_href else None
                 site_id = _site_id(block)
-                site = sites.get(site_id)
-                if site is None:
-                    site = sites[site_id] = _Site(site_id, block)
-                site.add(block, link)
-        return [site.availability() for site in sites.values()]
+                if site_id not in sites:
+                    sites[site_id] = (len(sites), _place(site_id, block))
+                clinic_id = f"{site_id}@{block.date.isoformat()}"
+                clinic = clinics.get(clinic_id)
+                if clinic is None:
+                    clinic = clinics[clinic_id] = _Clinic(clinic_id, block.date, sites[site_id])
+                clinic.add(block, link)
+        # Grouped by site, each site's clinics by date: when the core merges a site's clinics
+        # (``site_key``), the first link it meets is that of the earliest open clinic.
+        ordered = sorted(clinics.values(), key=lambda c: (c.site[0], c.date))
+        return [clinic.availability() for clinic in ordered]
+
+    def site_key(self, location: Location) -> str:
+        """The site a clinic belongs to: its id without the "@<date>" part."""
+        return location.id.partition("@")[0]
 
     # ---------------------------------------------------------------- helpers
 
@@ -283,54 +299,54 @@ class PrepModScraper(Scraper):
 
 
 @dataclass
-class _Site:
-    """The clinics of one site, gathered over all pages of a poll."""
+class _Clinic:
+    """One clinic (one site on one date): the blocks with its title, over all pages of a poll."""
 
     id: str
-    first: ClinicBlock
-    by_date: dict[dt.date, int | None] = field(default_factory=dict)
-    open_products: list[str] = field(default_factory=list)
-    all_products: list[str] = field(default_factory=list)
-    open_ages: list[str] = field(default_factory=list)
-    all_ages: list[str] = field(default_factory=list)
-    booking: tuple[dt.date, str] | None = None
+    date: dt.date
+    #: (order of first appearance, place) of the clinic's site
+    site: tuple[int, Location]
+    counts: list[int | None] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)
+    age_groups: list[str] = field(default_factory=list)
+    link: str | None = None
 
     def add(self, block: ClinicBlock, link: str | None) -> None:
         # No sign-up link means nobody can book, whatever the count says.
         count = block.available if link else 0
-        day = block.date
-        if day in self.by_date:
-            known = [n for n in (self.by_date[day], count) if n is not None]
-            self.by_date[day] = sum(known) if known else None
-        else:
-            self.by_date[day] = count
-        self.all_products += block.products
-        self.all_ages += block.age_groups
-        if count is None or count > 0:
-            self.open_products += block.products
-            self.open_ages += block.age_groups
-            if link and (self.booking is None or day < self.booking[0]):
-                self.booking = (day, link)
+        self.counts.append(count)
+        self.products += block.products
+        self.age_groups += block.age_groups
+        if link and self.link is None and count != 0:
+            self.link = link
 
     def availability(self) -> LocationAvailability:
-        block = self.first
-        address = block.address
-        location = Location(
-            id=self.id,
-            name=clean_venue_name(block.name, address),
-            address=address.street,
-            city=address.city,
-            state=address.state,
-            postal_code=address.postal_code,
-            booking_url=self.booking[1] if self.booking else None,
-        )
+        known = [n for n in self.counts if n is not None]
+        count = sum(known) if known else None
+        # A full clinic cannot be booked: no link, even if one of its blocks had one.
+        link = self.link if count != 0 else None
+        location = replace(self.site[1], id=self.id, booking_url=link)
         return LocationAvailability.from_counts(
-            complete_location(location),
-            self.by_date,
+            location,
+            {self.date: count},
             slots=None,
-            products=self.open_products or self.all_products,
-            age_groups=self.open_ages or self.all_ages,
+            products=self.products,
+            age_groups=self.age_groups,
         )
+
+
+def _place(site_id: str, block: ClinicBlock) -> Location:
+    """The site of a block as a completed location (ZIP repaired, lat/lon, time zone)."""
+    address = block.address
+    location = Location(
+        id=site_id,
+        name=clean_venue_name(block.name, address),
+        address=address.street,
+        city=address.city,
+        state=address.state,
+        postal_code=address.postal_code,
+    )
+    return complete_location(location)
 
 
 def _site_id(block: ClinicBlock) -> str:

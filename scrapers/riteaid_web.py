@@ -70,7 +70,7 @@ class RiteAidWeb(Scraper):
 
     name = "riteaid-web"
     provider = "Rite Aid"
-    regions = RITE_AID_STATES
+    regions = tuple(f"US-{state}" for state in RITE_AID_STATES)
     maintainer = "Appointment Notifier maintainers"
     default_interval = 600.0
     min_interval = 60.0

@@ -43,7 +43,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.sql.elements import ColumnElement
 
 from notifier.db._sql import dialect_insert, is_postgres
 from notifier.db.models import (
@@ -158,9 +157,9 @@ def _distance_sql(conn: Connection, lat: Any, lon: Any, lat0: float, lon0: float
     return 2.0 * EARTH_RADIUS_MILES * func.asin(func.sqrt(clamped))
 
 
-def _outer_box(lat0: float, lon0: float, radius: float) -> tuple[float, float, float, float] | None:
+def _outer_box(lat0: float, lon0: float, radius: float) -> tuple[float, float, float, float]:
     """(lat_min, lat_max, lon_min, lon_max) containing every point within ``radius`` miles;
-    the longitude span is None-equivalent (full circle) near the poles or the antimeridian."""
+    the longitude span is the full circle near the poles or across the antimeridian."""
     radius *= _BOX_MARGIN
     dlat = radius / _MILES_PER_DEGREE_LAT
     angular = radius / EARTH_RADIUS_MILES
@@ -213,16 +212,9 @@ def _alert_regions(alert: Alert, regions: Sequence[str] | None) -> list[str]:
     return [alert.location.state.upper()] if alert.location.state else []
 
 
-def _recipient_select(
-    conn: Connection,
-    alert: Alert,
-    alert_id: int,
-    plan: ChannelPlan,
-    regions: Sequence[str],
-    now: dt.datetime,
-) -> tuple[Any, int | None]:
+def _eligible(conn: Connection, alert: Alert, plan: ChannelPlan, now: dt.datetime) -> list[Any]:
+    """Who may get this alert at all (cheap column tests first, JSON and the cap last)."""
     s, d = subscriber_table, delivery_table
-    loc = alert.location
     conditions: list[Any] = [
         s.c.channel == plan.channel,
         s.c.confirmed_at.is_not(None),
@@ -237,6 +229,7 @@ def _recipient_select(
         select(func.count())
         .where(
             d.c.subscriber_id == s.c.id,
+            d.c.next_attempt_at.is_not(None),  # the partial index predicate; held rows skip
             d.c.state.in_(_CAP_STATES),
             d.c.created_at >= literal(now - DAILY_CAP_WINDOW, UtcDateTime),
         )
@@ -244,28 +237,55 @@ def _recipient_select(
         .scalar_subquery()
     )
     conditions.append(or_(s.c.max_per_day.is_(None), sent_recently < s.c.max_per_day))
+    return conditions
 
+
+def _within_reach(lat0: float, lon0: float, max_radius: float) -> Any:
+    """Outer box on the indexed lat/lon, then each subscriber's own (radius-sized) box.
+
+    Both boxes contain the whole circle, so they only save work: the exact distance test
+    follows. The per-subscriber longitude bound uses asin(x) <= x / sqrt(1 - x^2).
+    """
+    s = subscriber_table
+    lat_min, lat_max, lon_min, lon_max = _outer_box(lat0, lon0, max_radius)
+    terms: list[Any] = [
+        s.c.lat.between(lat_min, lat_max),
+        s.c.lon.between(lon_min, lon_max),
+        s.c.radius_miles.is_not(None),
+        func.abs(s.c.lat - lat0) <= s.c.radius_miles * (_BOX_MARGIN / _MILES_PER_DEGREE_LAT),
+    ]
+    cos_lat = math.cos(math.radians(lat0))
+    x_max = math.sin(min(max_radius * _BOX_MARGIN / EARTH_RADIUS_MILES, 1.0)) / max(cos_lat, 1e-12)
+    if x_max < 0.5 and lon_max - lon_min < 360.0:  # away from poles and the antimeridian
+        per_mile = _BOX_MARGIN / (_MILES_PER_DEGREE_LAT * cos_lat * math.sqrt(1 - x_max**2))
+        terms.append(func.abs(s.c.lon - lon0) <= s.c.radius_miles * per_mile)
+    return and_(*terms)
+
+
+def _recipient_select(
+    conn: Connection,
+    alert: Alert,
+    alert_id: int,
+    plan: ChannelPlan,
+    regions: Sequence[str],
+    now: dt.datetime,
+) -> tuple[Any, int | None]:
+    s = subscriber_table
+    loc = alert.location
     reach: list[Any] = []
     distance: Any = cast(null(), Float)
-    near: ColumnElement[bool] | None = None
     if loc.lat is not None and loc.lon is not None:
         distance = _distance_sql(conn, s.c.lat, s.c.lon, loc.lat, loc.lon)
-        box = _outer_box(loc.lat, loc.lon, _max_radius(conn, plan.channel))
-        if box is not None:
-            lat_min, lat_max, lon_min, lon_max = box
-            reach.append(
-                and_(
-                    s.c.lat.between(lat_min, lat_max),
-                    s.c.lon.between(lon_min, lon_max),
-                    s.c.radius_miles.is_not(None),
-                )
-            )
+        max_radius = _max_radius(conn, plan.channel)
+        if max_radius > 0:
+            reach.append(_within_reach(loc.lat, loc.lon, max_radius))
     region_hit: Any = literal(False)
     if regions:
         region_hit = s.c.region.in_(list(regions))
         reach.append(region_hit)
     if not reach:
         return None, None
+    conditions = [or_(*reach), *_eligible(conn, alert, plan, now)]
 
     candidates = (
         select(
@@ -275,7 +295,7 @@ def _recipient_select(
             case((region_hit, 1), else_=0).label("region_hit"),
             distance.label("distance"),
         )
-        .where(*conditions, or_(*reach))
+        .where(*conditions)
         .cte("candidates")
         .prefix_with("MATERIALIZED")  # compute each distance once, not per reference
     )

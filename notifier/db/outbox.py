@@ -35,6 +35,7 @@ __all__ = [
     "defer",
     "delivery_counts",
     "expire_due",
+    "last_sent_at",
     "load_alerts",
     "mark_failed",
     "mark_retry",
@@ -151,7 +152,12 @@ def claim_due(
     stamp = as_utc(now)
     cutoff = stamp - dt.timedelta(seconds=lease_seconds)
     # Two statements so each walks the (channel, state, next_attempt_at, id) index in order.
-    abandoned = and_(d.c.state == _SENDING, d.c.claimed_at <= literal(cutoff, UtcDateTime))
+    # "next_attempt_at IS NOT NULL" repeats the partial index predicate (always true here).
+    abandoned = and_(
+        d.c.state == _SENDING,
+        d.c.next_attempt_at.is_not(None),
+        d.c.claimed_at <= literal(cutoff, UtcDateTime),
+    )
     ids = _claim(conn, channel, abandoned, limit, stamp)
     if len(ids) < limit:
         pending = and_(d.c.state == _PENDING, d.c.next_attempt_at <= literal(stamp, UtcDateTime))
@@ -269,6 +275,18 @@ def defer(conn: Connection, ids: Sequence[int], until: dt.datetime) -> int:
         if conn.dialect.name == "sqlite"
         else func.greatest(d.c.attempts - 1, 0),
     )
+
+
+def last_sent_at(conn: Connection, channel: str, subscriber_id: int) -> dt.datetime | None:
+    """When ``channel`` last sent this subscriber something (for digests), or None."""
+    d = delivery_table
+    query = select(func.max(d.c.sent_at)).where(
+        d.c.subscriber_id == subscriber_id,
+        d.c.channel == channel,
+        d.c.state == DeliveryState.SENT.value,
+    )
+    found = conn.execute(query).scalar_one_or_none()
+    return as_utc(found) if found is not None else None
 
 
 def expire_due(conn: Connection, now: dt.datetime) -> int:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from notifier.db._sql import chunks
+from notifier.db.bulk import bulk_insert_subscribers
 from notifier.db.models import DeliveryState, delivery_table, subscriber_table
 from notifier.db.types import as_utc
 from notifier.geo import lookup_postal_code, normalize_postal_code
@@ -38,7 +38,6 @@ __all__ = [
 FILTER_KEYS = ("products", "age_groups", "dose")
 _LOCALE = re.compile(r"^[a-z]{2}(?:-[A-Z]{2})?$")
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")
-BULK_BATCH = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,74 +259,3 @@ def find_by_address(conn: Connection, channel: str, address: str) -> SubscriberR
         return None
     fields = {name: row[name] for name in SubscriberRow.__slots__}
     return SubscriberRow(**fields)
-
-
-def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
-    iterator = iter(rows)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
-def bulk_insert_subscribers(
-    conn: Connection, rows: Iterable[Mapping[str, Any]], *, now: dt.datetime | None = None
-) -> int:
-    """Insert many subscribers in bulk (demo data, benchmarks, imports).
-
-    Rows are column mappings; ``created_at`` defaults to ``now`` and ``locale`` to "en".
-    Nothing is geocoded or validated here: callers pass ready lat/lon. Values are converted
-    once per column with the column types' own bind processors and handed to the driver in
-    batches (SQLite ``executemany``, PostgreSQL ``COPY``): SQLAlchemy's per-row parameter
-    handling costs more than the insert itself at a million rows.
-    """
-    defaults = {"created_at": _now(now), "locale": "en"}
-    total = 0
-    for batch in _batches(rows, BULK_BATCH):
-        wanted = set().union(*(row.keys() for row in batch)) | set(defaults)
-        unknown = wanted - set(subscriber_table.c.keys())
-        if unknown:
-            raise ValueError(f"unknown subscriber columns: {sorted(unknown)}")
-        columns = [c for c in subscriber_table.c if c.key in wanted]
-        keys = [c.key for c in columns]
-        values = [[row.get(key, defaults.get(key)) for key in keys] for row in batch]
-        if conn.dialect.name == "postgresql":
-            _copy_postgres(conn, keys, columns, values)
-        elif conn.dialect.name == "sqlite":
-            _executemany(conn, columns, values)
-        else:
-            conn.execute(
-                insert(subscriber_table), [dict(zip(keys, v, strict=True)) for v in values]
-            )
-        total += len(values)
-    return total
-
-
-def _executemany(conn: Connection, columns: list[Any], values: list[list[Any]]) -> None:
-    dialect = conn.dialect
-    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-    for index, process in enumerate(processors):
-        if process is not None:
-            for row in values:
-                row[index] = process(row[index])
-    quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(c.name) for c in columns)
-    marks = ", ".join("?" for _ in columns)  # pysqlite's qmark paramstyle
-    statement = f"INSERT INTO {quote(subscriber_table.name)} ({names}) VALUES ({marks})"
-    conn.exec_driver_sql(statement, [tuple(row) for row in values])
-
-
-def _copy_postgres(
-    conn: Connection, keys: list[str], columns: list[Any], values: list[list[Any]]
-) -> None:
-    from psycopg.types.json import Jsonb
-
-    json_columns = [i for i, c in enumerate(columns) if c.key == "filters"]
-    utc_columns = [i for i, c in enumerate(columns) if c.type.python_type is dt.datetime]
-    for row in values:
-        for index in json_columns:
-            row[index] = Jsonb(row[index]) if row[index] is not None else None
-        for index in utc_columns:
-            row[index] = as_utc(row[index]) if row[index] is not None else None
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY subscriber ({', '.join(keys)}) FROM STDIN") as copy:
-        for row in values:
-            copy.write_row(row)

@@ -37,6 +37,7 @@ import ssl
 import sys
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
@@ -301,7 +302,8 @@ class LoopbackSmtpServer:
         if not ok:
             with self._lock:
                 self.counts["auth_failed"] += 1
-        return AuthResult(success=ok, auth_data=data if ok else None)
+        # handled=False: aiosmtpd itself answers a failure (535); True would leave it unanswered.
+        return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -370,7 +372,8 @@ def main(argv: Iterable[str] | None = None) -> None:
         extra = f" {server.cert_path}" if server.cert_path else ""
         print(f"READY {server.host} {server.port}{extra}", flush=True)
         sys.stdin.read()  # until the benchmark closes our standard input
-        print("STATS " + json.dumps(dict(server.counts)), flush=True)
+        stats = {**server.counts, "cpu_seconds": round(time.process_time(), 3)}
+        print("STATS " + json.dumps(stats), flush=True)
 
 
 if __name__ == "__main__":

@@ -41,13 +41,15 @@ class Post:
     in_reply_to: str | None
 
 
-def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> StubReply:
+def _problem(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None
+) -> StubReply:
     document = {"title": title, "detail": detail, "type": "about:blank", "status": status}
     return StubReply.json(status, document, headers)
 
 
 class XStub(WebhookStub):
-    """``with XStub() as stub: ...``; ``consumer_key``/``bearer_token`` turn on credential checks."""
+    """``with XStub() as stub: ...``; ``consumer_key``/``bearer_token`` enable credential checks."""
 
     def __init__(self, consumer_key: str | None = None, bearer_token: str | None = None) -> None:
         super().__init__()
@@ -104,7 +106,9 @@ class XStub(WebhookStub):
         if header.startswith("Bearer "):
             return self.bearer_token is None or header == f"Bearer {self.bearer_token}"
         if header.startswith("OAuth "):
-            return self.consumer_key is None or f'oauth_consumer_key="{self.consumer_key}"' in header
+            return (
+                self.consumer_key is None or f'oauth_consumer_key="{self.consumer_key}"' in header
+            )
         return False
 
     def respond(self, request: RecordedRequest) -> StubReply:

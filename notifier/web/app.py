@@ -65,11 +65,13 @@ def _register_routes(
     config: Config | None,
     clock: Callable[[], dt.datetime] | None,
 ) -> None:
+    from notifier.web.email_routes import register_email_routes
     from notifier.web.sms_routes import register_short_links, register_sms_routes
 
     register_short_links(app, engine)
     if config is None:
         return
+    register_email_routes(app, engine, config, clock)
     channels = config.enabled_channels()
     if "sms" in channels:
         from channels.sms import SmsSettings

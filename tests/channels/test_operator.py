@@ -78,7 +78,10 @@ async def test_one_outage_is_one_message_and_one_recovery(
             "Its locations keep their last known state; nobody is alerted about it until it "
             "recovers. You hear once more when it does.",
         ),
-        ("[MA Notifier] Provider ma-prepmod recovered", "Polling ma-prepmod works again after 26 min."),
+        (
+            "[MA Notifier] Provider ma-prepmod recovered",
+            "Polling ma-prepmod works again after 26 min.",
+        ),
     ]
     assert operator.open_incidents() == []
 
@@ -195,7 +198,7 @@ async def test_personal_data_never_leaves(
     error = "Twilio said: 'To' number +16175550123 is invalid; reply sent to jane.doe@example.org"
     with caplog.at_level(logging.INFO, logger="notifier.operator"):
         await operator.scraper_broken("prepmod", error)
-    (_, body), = sent(ops)
+    ((_, body),) = sent(ops)
     logged = " ".join(r.getMessage() for r in caplog.records)
     for text in (body, logged):
         assert "+16175550123" not in text and "jane.doe" not in text
@@ -236,9 +239,7 @@ def test_settings_are_checked() -> None:
 def test_from_config(ops: WebhookStub) -> None:
     data = {
         "operator": {"name": "MA Notifier", "contact": "mailto:ops@example.org"},
-        "channels": {
-            "operator": {"settings": {"targets": [f"json://127.0.0.1:{ops.port}/ops"]}}
-        },
+        "channels": {"operator": {"settings": {"targets": [f"json://127.0.0.1:{ops.port}/ops"]}}},
     }
     operator = OperatorNotifier.from_config(Config.model_validate(data))
     assert operator.service_name == "MA Notifier" and len(operator.plugins) == 1
@@ -263,3 +264,26 @@ async def test_operator_channel_sends_a_test_notice(ops: WebhookStub) -> None:
     ops.route("/ops", StubReply(500))
     result = await channel.send(message)
     assert result.transient and "JSON #1" in (result.error or "")
+
+
+EVENTS = {
+    "provider_down": {"provider": "ma-prepmod", "kind": "unreachable", "error": "timeout"},
+    "provider_recovered": {"provider": "ma-prepmod", "minutes": 12},
+    "scraper_broken": {"scraper": "prepmod", "reason": "layout changed"},
+    "scraper_recovered": {"scraper": "prepmod", "minutes": None},
+    "failure_rate": {"channel_name": "sms", "percent": 40, "threshold": 20, "deliveries": 50},
+    "failure_rate_recovered": {"channel_name": "sms", "percent": 2},
+    "service_started": {"providers": ["ma-prepmod"], "channels": []},
+    "service_stopped": {"reason": ""},
+}
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "es"])
+@pytest.mark.parametrize("event", sorted(EVENTS))
+def test_every_notice_renders_in_every_language(locale: str, event: str) -> None:
+    operator = OperatorNotifier({"locale": locale}, service_name="MA Notifier")
+    title, body = operator.render(event, **EVENTS[event])
+    assert title.startswith("[MA Notifier] ") and len(title) > len("[MA Notifier] ") + 5
+    assert body and "{" not in body and "\n\n" not in body
+    english = OperatorNotifier(service_name="MA Notifier").render(event, **EVENTS[event])
+    assert (locale == "en") == ((title, body) == english)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
@@ -86,7 +87,11 @@ def test_unknown_locale_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("posts_per_24h", "max_thread_posts", "expected"),
-    [(17, 4, RateLimit(4, 86_400)), (17, 1, RateLimit(17, 86_400)), (100, 4, RateLimit(25, 86_400))],
+    [
+        (17, 4, RateLimit(4, 86_400)),
+        (17, 1, RateLimit(17, 86_400)),
+        (100, 4, RateLimit(25, 86_400)),
+    ],
 )
 def test_rate_limit_keeps_threads_within_the_tier(
     posts_per_24h: int, max_thread_posts: int, expected: RateLimit
@@ -326,3 +331,18 @@ async def test_dispatcher_waits_for_the_rate_limit_reset(
     assert row.state == "pending" and "429" in row.last_error
     wait = (row.next_attempt_at - NOW).total_seconds()
     assert 1190 <= wait <= 1201
+
+
+async def test_a_thread_cut_by_the_dispatcher_timeout_resumes(x_stub: XStub) -> None:
+    channel = XChannel(x_settings(x_stub, timeout=5.0))
+    message = channel.compose(batch(8), None)
+    x_stub.queue(XStub.passthrough(), StubReply(503, b"{}", delay=1.0))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(channel.send(message), 0.5)  # what Dispatcher does
+    await asyncio.sleep(0.7)  # the abandoned request finishes (503) in its thread
+    result = await channel.send(message)
+    await channel.aclose()
+    assert result.ok
+    ids = [p.id for p in x_stub.posts]
+    assert [p.text for p in x_stub.posts] == list(message.parts)
+    assert [p.in_reply_to for p in x_stub.posts] == [None, *ids[:-1]]

@@ -76,13 +76,10 @@ def test_pack_lines_fills_posts_in_order() -> None:
 
 
 def test_one_alert_is_one_post() -> None:
-    posts = compose_posts(
-        [make_alert(0)], locale="en", link_for=booking_link, max_posts=4
-    )
+    posts = compose_posts([make_alert(0)], locale="en", link_for=booking_link, max_posts=4)
     url = make_alert(0).location.booking_url
     assert posts == [
-        "Fenway Park, Boston: 2,340 new appointments for 2/25–2/27 (Moderna, 65+). "
-        f"Book: {url}"
+        f"Fenway Park, Boston: 2,340 new appointments for 2/25–2/27 (Moderna, 65+). Book: {url}"
     ]
 
 
@@ -138,7 +135,10 @@ def test_several_alerts_make_a_thread_biggest_first() -> None:
 def test_many_alerts_become_a_region_summary_within_the_cap() -> None:
     alerts = batch(25)
     posts = compose_posts(
-        alerts, locale="en", link_for=booking_link, max_posts=4,
+        alerts,
+        locale="en",
+        link_for=booking_link,
+        max_posts=4,
         details_link="https://alerts.example.org",
     )
     assert len(posts) <= 4
@@ -176,6 +176,29 @@ def test_free_tier_single_post_summary() -> None:
     assert "\nMA: " in posts[0]
 
 
+@pytest.mark.parametrize(
+    ("locale", "more", "details"),
+    [
+        ("en", r"\+(\d) more regions", "All locations: "),
+        ("de", r"\+(\d) weitere Regionen", "Alle Orte: "),
+        ("es", r"\+(\d) regiones más", "Todos los lugares: "),
+    ],
+)
+def test_capped_summary_says_what_is_left_out(locale: str, more: str, details: str) -> None:
+    (post,) = compose_posts(
+        batch(25),
+        locale=locale,
+        link_for=booking_link,
+        max_posts=1,
+        details_link="https://a.example",
+    )
+    assert weighted_length(post) <= MAX_WEIGHTED_LENGTH
+    *regions, hidden, link = post.splitlines()[1:]
+    assert link == f"{details}https://a.example"
+    match = re.fullmatch(more, hidden)
+    assert match and len(regions) + int(match.group(1)) == 7  # MA RI CT NH ME VT + no state
+
+
 def test_empty_batch_is_an_error() -> None:
     with pytest.raises(ValueError, match="at least one alert"):
         compose_posts([], locale="en", link_for=booking_link, max_posts=4)
@@ -202,7 +225,10 @@ def test_any_batch_fits(
         location = dataclasses.replace(alert.location, id=f"loc{i}", name=name)
         alerts.append(dataclasses.replace(alert, location=location))
     posts = compose_posts(
-        alerts, locale=locale, link_for=booking_link, max_posts=max_posts,
+        alerts,
+        locale=locale,
+        link_for=booking_link,
+        max_posts=max_posts,
         details_link="https://alerts.example.org",
     )
     assert 1 <= len(posts) <= max_posts

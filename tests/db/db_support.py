@@ -96,7 +96,9 @@ def add_sub(
     return int(found)
 
 
-def offset(lat: float, lon: float, north_miles: float = 0.0, east_miles: float = 0.0) -> tuple[float, float]:
+def offset(
+    lat: float, lon: float, north_miles: float = 0.0, east_miles: float = 0.0
+) -> tuple[float, float]:
     """A point roughly ``north_miles`` / ``east_miles`` away (small distances)."""
     import math
 

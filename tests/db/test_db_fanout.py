@@ -174,8 +174,10 @@ def test_held_deliveries_do_not_count_against_the_cap(engine: Engine) -> None:
 def test_waves_rank_nearest_first(engine: Engine) -> None:
     lat, lon = CAMBRIDGE
     with engine.begin() as conn:
-        by_distance = [add_sub(conn, *offset(lat, lon, north_miles=m), radius=30) for m in
-                       (9, 1, 7, 3, 5, 2, 8)]
+        by_distance = [
+            add_sub(conn, *offset(lat, lon, north_miles=m), radius=30)
+            for m in (9, 1, 7, 3, 5, 2, 8)
+        ]
         plan = ChannelPlan("sms", "recipient", wave_multiple=1.5)
         result = write_alert(conn, make_alert(appointments=2), channels=[plan])
         rows = _deliveries(conn, result.alert_id)
@@ -295,8 +297,9 @@ _subscriber = st.fixed_dictionaries(
 )
 
 
-def _expected(subs: list[dict], ids: list[int], center: tuple[float, float],
-              products: tuple[str, ...]) -> set[int]:
+def _expected(
+    subs: list[dict], ids: list[int], center: tuple[float, float], products: tuple[str, ...]
+) -> set[int]:
     expected = set()
     for sub, sub_id in zip(subs, ids, strict=True):
         if not sub["confirmed"] or sub["opted_out"]:
@@ -310,7 +313,9 @@ def _expected(subs: list[dict], ids: list[int], center: tuple[float, float],
     return expected
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     center=_point,
     subs=st.lists(_subscriber, max_size=25),

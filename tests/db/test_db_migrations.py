@@ -105,7 +105,11 @@ def test_times_round_trip_as_aware_utc(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(
             location_table.insert().values(
-                id="p:1", provider_id="p", source_id="1", name="n", first_seen_at=seen,
+                id="p:1",
+                provider_id="p",
+                source_id="1",
+                name="n",
+                first_seen_at=seen,
                 updated_at=seen,
             )
         )

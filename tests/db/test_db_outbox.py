@@ -37,8 +37,14 @@ def _seed(engine: Engine, subscribers: int = 3, **alert_args: object) -> int:
     lat, lon = CAMBRIDGE
     with engine.begin() as conn:
         for m in range(subscribers):
-            add_sub(conn, *offset(lat, lon, north_miles=m + 1), locale="de", quiet_start_hour=22,
-                    quiet_end_hour=7, time_zone="America/New_York")
+            add_sub(
+                conn,
+                *offset(lat, lon, north_miles=m + 1),
+                locale="de",
+                quiet_start_hour=22,
+                quiet_end_hour=7,
+                time_zone="America/New_York",
+            )
         plans = [SMS, ChannelPlan("x", "broadcast")]
         return write_alert(conn, make_alert(**alert_args), channels=plans).alert_id  # type: ignore[arg-type]
 
@@ -68,8 +74,10 @@ def test_claim_returns_render_ready_rows_nearest_first(engine: Engine) -> None:
 def test_claim_respects_limit_and_next_attempt(engine: Engine) -> None:
     _seed(engine, subscribers=5)
     with engine.begin() as conn:
-        assert claim_due(conn, "sms", limit=5, now=NOW - dt.timedelta(seconds=1),
-                         lease_seconds=LEASE) == []
+        assert (
+            claim_due(conn, "sms", limit=5, now=NOW - dt.timedelta(seconds=1), lease_seconds=LEASE)
+            == []
+        )
         batch = claim_due(conn, "sms", limit=2, now=NOW, lease_seconds=LEASE)
         assert len(batch) == 2
         assert len(claim_due(conn, "sms", limit=10, now=NOW, lease_seconds=LEASE)) == 3

@@ -34,7 +34,9 @@ P = "prov"
 DAY = dt.date(2024, 3, 2)
 
 
-def _avail(source_id: str, counts: dict[dt.date, int | None], **kw: object) -> tuple[str, LocationAvailability]:
+def _avail(
+    source_id: str, counts: dict[dt.date, int | None], **kw: object
+) -> tuple[str, LocationAvailability]:
     item = LocationAvailability.from_counts(make_location(source_id=source_id), counts, **kw)  # type: ignore[arg-type]
     return stored_location_id(P, source_id), item
 
@@ -54,8 +56,10 @@ def _provider(engine: Engine) -> dict:
 
 
 def test_first_poll_stores_everything(engine: Engine) -> None:
-    results = [_avail("a", {DAY: 3, DAY + dt.timedelta(1): None}, products=["moderna"]),
-               _avail("b", {})]
+    results = [
+        _avail("a", {DAY: 3, DAY + dt.timedelta(1): None}, products=["moderna"]),
+        _avail("b", {}),
+    ]
     with engine.begin() as conn:
         run_id = save_poll(conn, P, "prepmod", _run(), results, NOW)
         current = load_current(conn, P)
@@ -111,7 +115,9 @@ def test_failed_poll_records_run_and_error_only(engine: Engine) -> None:
     assert state["last_error_kind"] == "blocked" and state["last_error"] == "captcha"
     assert state["last_success_at"] == NOW
     with engine.begin() as conn:
-        errors = conn.execute(select(poll_run_table.c.error).order_by(poll_run_table.c.id)).scalars()
+        errors = conn.execute(
+            select(poll_run_table.c.error).order_by(poll_run_table.c.id)
+        ).scalars()
         assert "617-555-0199" not in " ".join(e or "" for e in errors)
         save_poll(conn, P, "s", _run("unchanged", t3), None, t3)
         assert load_current(conn, P)["prov:a"].checked_at == t3
@@ -134,8 +140,12 @@ def test_vanished_locations_lose_their_current_state(engine: Engine) -> None:
 def test_location_metadata_updates_only_when_changed(engine: Engine) -> None:
     later = NOW + dt.timedelta(minutes=1)
     moved = _avail("a", {DAY: 1})
-    moved = (moved[0], dataclasses.replace(moved[1], location=dataclasses.replace(
-        moved[1].location, address="2 New St")))
+    moved = (
+        moved[0],
+        dataclasses.replace(
+            moved[1], location=dataclasses.replace(moved[1].location, address="2 New St")
+        ),
+    )
     with engine.begin() as conn:
         save_poll(conn, P, "s", _run(), [_avail("a", {DAY: 1})], NOW)
         save_poll(conn, P, "s", _run(at=later), [_avail("a", {DAY: 1})], later)
@@ -163,8 +173,14 @@ def test_held_poll_does_not_touch_current_state(engine: Engine) -> None:
     later = NOW + dt.timedelta(minutes=1)
     with engine.begin() as conn:
         save_poll(conn, P, "s", _run(), [_avail("a", {DAY: 3})], NOW)
-        save_poll(conn, P, "s", _run("held", later, error="all locations emptied"),
-                  [_avail("a", {})], later)
+        save_poll(
+            conn,
+            P,
+            "s",
+            _run("held", later, error="all locations emptied"),
+            [_avail("a", {})],
+            later,
+        )
         assert load_current(conn, P)["prov:a"].appointments == 3
     state = _provider(engine)
     assert state["held_since"] == later and state["held_reason"] == "all locations emptied"
@@ -179,11 +195,19 @@ def test_events_and_provider_status(engine: Engine) -> None:
     with engine.begin() as conn:
         save_poll(conn, P, "prepmod", _run(), results, NOW)
         save_poll(conn, "down", "other", _run("unreachable", error="timeout"), None, NOW)
-        n = record_events(conn, [
-            EventRecord("prov:a", P, "opened", 3, NOW),
-            {"location_id": "prov:b", "provider_id": P, "kind": "gone", "appointments": None,
-             "at": NOW},
-        ])
+        n = record_events(
+            conn,
+            [
+                EventRecord("prov:a", P, "opened", 3, NOW),
+                {
+                    "location_id": "prov:b",
+                    "provider_id": P,
+                    "kind": "gone",
+                    "appointments": None,
+                    "at": NOW,
+                },
+            ],
+        )
         events = conn.execute(select(event_table.c.kind).order_by(event_table.c.id)).scalars().all()
         status = {row.provider_id: row for row in provider_status(conn)}
     assert n == 2 and events == ["opened", "gone"]

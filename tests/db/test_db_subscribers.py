@@ -33,8 +33,14 @@ def _reached(engine: Engine) -> int:
 def test_double_opt_in_with_geocoded_zip(engine: Engine) -> None:
     with engine.begin() as conn:
         sub_id, token = add_subscriber(
-            conn, channel="sms", address=PHONE, postal_code="2139", radius_miles=10, locale="es",
-            filters={"products": ["moderna", "moderna"]}, now=NOW,
+            conn,
+            channel="sms",
+            address=PHONE,
+            postal_code="2139",
+            radius_miles=10,
+            locale="es",
+            filters={"products": ["moderna", "moderna"]},
+            now=NOW,
         )
         row = find_by_address(conn, "sms", "+16175550142")
     assert row is not None and row.id == sub_id
@@ -95,11 +101,18 @@ def test_opt_out_cancels_queued_and_re_signup_needs_confirmation(engine: Engine)
 
 def test_confirmed_subscriber_updates_preferences_without_reconfirming(engine: Engine) -> None:
     with engine.begin() as conn:
-        sub_id, token = add_subscriber(conn, channel="email", address="Jane@Example.org",
-                                       region="MA", now=NOW)
+        sub_id, token = add_subscriber(
+            conn, channel="email", address="Jane@Example.org", region="MA", now=NOW
+        )
         confirm(conn, token, NOW)
-        same, _ = add_subscriber(conn, channel="email", address="jane@example.org ",
-                                 postal_code="10001", radius_miles=3, now=NOW)
+        same, _ = add_subscriber(
+            conn,
+            channel="email",
+            address="jane@example.org ",
+            postal_code="10001",
+            radius_miles=3,
+            now=NOW,
+        )
         row = find_by_address(conn, "email", "JANE@example.org")
     assert same == sub_id and row is not None and row.active
     assert row.postal_code == "10001" and row.radius_miles == 3 and row.region is None
@@ -129,8 +142,14 @@ def test_mark_invalid_and_opt_out_ids(engine: Engine) -> None:
 
 def test_bulk_insert(engine: Engine) -> None:
     rows = [
-        {"channel": "sms", "address": f"+1202555{i:04d}", "lat": 38.9, "lon": -77.0,
-         "radius_miles": 5.0, "confirmed_at": NOW}
+        {
+            "channel": "sms",
+            "address": f"+1202555{i:04d}",
+            "lat": 38.9,
+            "lon": -77.0,
+            "radius_miles": 5.0,
+            "confirmed_at": NOW,
+        }
         for i in range(2_500)
     ]
     rows[0] = {**rows[0], "filters": {"products": ["pfizer"]}, "locale": "de"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from notifier.model import LocationAvailability
@@ -15,6 +16,7 @@ __all__ = [
     "MAY",
     "REGGIE",
     "SEARCH_URL",
+    "clinic_id",
     "page",
     "pagy_nav",
     "parse",
@@ -24,10 +26,16 @@ __all__ = [
 FIXTURES = fixture_dir(PrepModScraper)
 MAY = (FIXTURES / "maimmunizations-2021-05.html").read_text(encoding="utf-8")
 MARCH = (FIXTURES / "maimmunizations-2021-03.html").read_text(encoding="utf-8")
+#: site slugs; a clinic's location id is "<site slug>@<YYYY-MM-DD>"
 HAVERHILL = "citizen-center-10-welcome-street-01830"
 REGGIE = "reggie-lewis-state-track-athletic-ctr-1350-tremont-street-02120"
 SEARCH_URL = "https://clinics.maimmunizations.org/clinic/search?commit=Search"
 _LAST_PAGE_NAV = re.compile(r'<nav class="pagy-nav pagination".*?</nav>', re.S)
+
+
+def clinic_id(site: str, day: dt.date | str) -> str:
+    """The location id of ``site``'s clinic on ``day``."""
+    return f"{site}@{day if isinstance(day, str) else day.isoformat()}"
 
 
 def page(body: str, url: str = "file:///fixture.html", status: int = 200) -> Response:

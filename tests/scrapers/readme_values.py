@@ -7,9 +7,12 @@ under scrapers/fixtures/ by that digest, so a renamed copy is found and an edite
 (JSON is compared after canonical re-serialisation, so a re-indented copy of the same data
 also matches).
 
-The checks are phrased the way the README phrases them, and so do not depend on how a scraper
-models a place: "3 clinics" counts (location, date) pairs, which is 3 whether a clinic is a
-location of its own or one date of a site; "05/13/2021 = 124" sums that date over locations.
+The checks are phrased the way the README phrases them, and so mostly do not depend on how a
+scraper models a place: "3 clinics" counts (location, date) pairs, which is 3 whether a clinic
+is a location of its own or one date of a site; "05/13/2021 = 124" sums that date over
+locations. PrepMod is the exception on purpose: its README values are checked the way external
+checkers read them, one location per clinic (3 and 7 locations, each clinic's own products,
+and no booking link on a clinic showing 0).
 
 Values the README gives that cannot be checked from the shared files alone are listed in
 ``NOT_CHECKABLE`` with the reason, so nothing is silently dropped.
@@ -270,6 +273,36 @@ class Products(Check):
 
 
 @dataclass(frozen=True)
+class BookingLinks(Check):
+    """'Blocks showing 0 have no link': among the selected locations, ``closed`` show 0 on
+    every date and have no booking link, and ``open`` have openings and a link."""
+
+    closed: int
+    open: int
+    at: Where = EVERYWHERE
+
+    def problems(self, results: Results) -> list[str]:
+        selected = self.at(results)
+        shut = [r for r in selected if r.by_date and all(n == 0 for n in r.by_date.values())]
+        rest = [r for r in selected if r not in shut]
+        problems = [
+            f"{self.at}: {r.location.id} shows 0 but links to {r.location.booking_url!r}"
+            for r in shut
+            if r.location.booking_url is not None
+        ] + [
+            f"{self.at}: {r.location.id} is open but has no link"
+            for r in rest
+            if not r.location.booking_url
+        ]
+        if (len(shut), len(rest)) != (self.closed, self.open):
+            problems.append(
+                f"{self.at}: {self.closed} locations showing 0 and {self.open} open, "
+                f"got {len(shut)} and {len(rest)}"
+            )
+        return problems
+
+
+@dataclass(frozen=True)
 class ValidAt(Check):
     when: str  # ISO 8601 with offset
 
@@ -505,6 +538,14 @@ REGGIE_LEWIS = where(postal_code="02120", city="Boston")
 TUFTS = where(name="Tufts MC Vaccine Site")
 STORE_116 = where(address="907 North High", postal_code="08332")
 SMART = "smart-scheduling-links"
+MAY_DAYS = ("2021-05-13", "2021-05-20", "2021-05-27")
+MARCH_DAYS = tuple(f"2021-03-0{d}" for d in range(1, 8))
+
+
+def _clinic(site: Where, day: str) -> Where:
+    """The location(s) of ``site`` whose dates include ``day`` (a PrepMod clinic)."""
+    return Where({**site.fields, "by_date": day})
+
 
 # --------------------------------------------------------------------------- the values
 
@@ -516,14 +557,27 @@ README_VALUES: tuple[ReadmeValue, ...] = (
         (
             Clinics(3),
             Clinics(3, CITIZEN_CENTER),
+            Locations(3),
+            Locations(3, where(name="Citizen Center", address="10 Welcome Street", state="MA")),
             Day("2021-05-13", 124, CITIZEN_CENTER),
             Day("2021-05-20", 23, CITIZEN_CENTER),
             Day("2021-05-27", 79, CITIZEN_CENTER),
             Appointments(124 + 23 + 79),
             Products((("moderna",), ("janssen", "johnson", "j&j")), CITIZEN_CENTER),
+            # each clinic's own vaccines: the location open on that date offers exactly these
+            Products(
+                (("moderna",), ("janssen", "johnson", "j&j")),
+                _clinic(CITIZEN_CENTER, "2021-05-13"),
+                only=True,
+            ),
+            Products((("moderna",),), _clinic(CITIZEN_CENTER, "2021-05-20"), only=True),
+            Products((("moderna",),), _clinic(CITIZEN_CENTER, "2021-05-27"), only=True),
+            *(Locations(1, _clinic(CITIZEN_CENTER, d)) for d in MAY_DAYS),
+            BookingLinks(closed=0, open=3),
         ),
         "asserted: 3 clinics at Citizen Center, 10 Welcome Street, Haverhill MA 01830. "
-        "05/13/2021 = 124 (Moderna, Janssen), 05/20/2021 = 23 (Moderna), 05/27/2021 = 79",
+        "05/13/2021 = 124 (Moderna, Janssen), 05/20/2021 = 23 (Moderna), 05/27/2021 = 79 "
+        "(Moderna)",
     ),
     ReadmeValue(
         "prepmod",
@@ -537,9 +591,15 @@ README_VALUES: tuple[ReadmeValue, ...] = (
             Day("2021-03-07", 0, REGGIE_LEWIS),
             Appointments(102),
             Products((("pfizer",),), REGGIE_LEWIS),
+            Locations(7),
+            Locations(7, where(name="Reggie Lewis State Track Athletic Ctr", state="MA")),
+            *(Locations(1, _clinic(REGGIE_LEWIS, d)) for d in MARCH_DAYS),
+            *(Products((("pfizer",),), _clinic(REGGIE_LEWIS, d), only=True) for d in MARCH_DAYS),
+            BookingLinks(closed=5, open=2, at=REGGIE_LEWIS),
         ),
         "asserted: 8 blocks, two share a title, merge to 7 clinics at Reggie Lewis, Boston MA "
-        "02120 (Pfizer). 03/01 = 100. derived: 03/02-03/05 = 0, 03/06 = 2, 03/07 = 0",
+        "02120 (Pfizer). 03/01 = 100. derived: 03/02-03/05 = 0, 03/06 = 2, 03/07 = 0; "
+        "blocks showing 0 have no link",
     ),
     # ---- Acuity
     ReadmeValue(
@@ -764,8 +824,6 @@ README_VALUES: tuple[ReadmeValue, ...] = (
 NOT_CHECKABLE: Mapping[str, str] = {
     "acuity-class 116 on 2021-04-14": "page1 + page2 + 'the following page (9 more)': the "
     "third page is not in shared/fixtures (page1 + page2 = 107 is checked)",
-    "prepmod 'blocks showing 0 have no link'": "a property of the page, not of the parse; "
-    "the 0 counts of those clinics are checked",
     "smart 'every slot runs 14:00Z-23:00Z'": "slot times are not part of the parse output; "
     "the local dates they fall on are",
     "smart prepmod-wa 'non-COVID schedules are not COVID availability'": "checked through "

@@ -15,6 +15,7 @@ from prepmod_pages import (
     MAY,
     REGGIE,
     SEARCH_URL,
+    clinic_id,
     page,
     parse,
     with_nav,
@@ -31,63 +32,69 @@ from scrapers.prepmod import PrepModScraper
 
 # --------------------------------------------------------------------------- real pages
 
+MAY_LINK = "https://clinics.maimmunizations.org/appointment/en/client/registration?clinic_id="
+MARCH_LINK = "https://www.maimmunizations.org/client/registration?clinic_id="
 
-def test_may_2021_layout_gives_one_site_with_three_clinic_dates() -> None:
-    [site] = parse(MAY)
-    assert site.location.id == HAVERHILL
-    assert site.location.name == "Citizen Center"
-    assert (site.location.address, site.location.city, site.location.state) == (
-        "10 Welcome Street",
-        "Haverhill",
-        "MA",
-    )
-    assert site.location.postal_code == "01830"
-    assert site.location.time_zone == "America/New_York"
-    assert site.location.lat is not None and site.location.lon is not None
-    assert site.by_date == {
-        dt.date(2021, 5, 13): 124,
-        dt.date(2021, 5, 20): 23,
-        dt.date(2021, 5, 27): 79,
-    }
-    assert site.appointments == 226
-    assert site.slots is None
-    assert site.status is Status.AVAILABLE
-    assert site.products == ("Moderna", "Janssen")
-    assert site.age_groups == ("Adults",)
-    assert site.location.booking_url == (
-        "https://clinics.maimmunizations.org/appointment/en/client/registration?clinic_id=4470"
-    )
+
+def test_may_2021_layout_gives_three_clinics_each_its_own_location() -> None:
+    clinics = parse(MAY)
+    assert [c.location.id for c in clinics] == [
+        clinic_id(HAVERHILL, day) for day in ("2021-05-13", "2021-05-20", "2021-05-27")
+    ]
+    for clinic in clinics:
+        loc = clinic.location
+        assert loc.name == "Citizen Center"
+        assert (loc.address, loc.city, loc.state, loc.postal_code) == (
+            "10 Welcome Street", "Haverhill", "MA", "01830",
+        )  # fmt: skip
+        assert loc.time_zone == "America/New_York"
+        assert loc.lat is not None and loc.lon is not None
+        assert clinic.slots is None
+        assert clinic.status is Status.AVAILABLE
+        assert clinic.age_groups == ("Adults",)
+    assert [c.by_date for c in clinics] == [
+        {dt.date(2021, 5, 13): 124},
+        {dt.date(2021, 5, 20): 23},
+        {dt.date(2021, 5, 27): 79},
+    ]
+    assert [c.appointments for c in clinics] == [124, 23, 79]
+    assert [c.products for c in clinics] == [("Moderna", "Janssen"), ("Moderna",), ("Moderna",)]
+    assert [c.location.booking_url for c in clinics] == [
+        f"{MAY_LINK}4470", f"{MAY_LINK}4696", f"{MAY_LINK}4920",
+    ]  # fmt: skip
 
 
 def test_march_2021_layout_merges_eight_blocks_into_seven_clinics() -> None:
     blocks = read_search_page(MARCH)
     assert len(blocks) == 8
     assert len({b.title for b in blocks}) == 7
-    [site] = parse(MARCH)
-    assert site.location.id == REGGIE
-    assert site.location.name == "Reggie Lewis State Track Athletic Ctr"
-    assert (site.location.city, site.location.state, site.location.postal_code) == (
-        "Boston",
-        "MA",
-        "02120",
-    )
-    assert {d.isoformat(): n for d, n in site.by_date.items()} == {
-        "2021-03-01": 100,
-        "2021-03-02": 0,
-        "2021-03-03": 0,
-        "2021-03-04": 0,
-        "2021-03-05": 0,
-        "2021-03-06": 2,
-        "2021-03-07": 0,
+    clinics = parse(MARCH)
+    assert len(clinics) == 7
+    assert {c.location.name for c in clinics} == {"Reggie Lewis State Track Athletic Ctr"}
+    assert {(c.location.city, c.location.state, c.location.postal_code) for c in clinics} == {
+        ("Boston", "MA", "02120")
     }
-    assert site.appointments == 102
-    assert site.products == ("Pfizer",)
-    assert site.age_groups == ("Children", "Adults", "Seniors")
-    # Blocks showing 0 have no link; the open ones do.
+    by_id = {c.location.id: c for c in clinics}
+    expected = {
+        "2021-03-01": (100, f"{MARCH_LINK}2530"),
+        "2021-03-02": (0, None),
+        "2021-03-03": (0, None),
+        "2021-03-04": (0, None),
+        "2021-03-05": (0, None),
+        "2021-03-06": (2, f"{MARCH_LINK}2535"),
+        "2021-03-07": (0, None),
+    }
+    assert list(by_id) == [clinic_id(REGGIE, day) for day in expected]
+    for day, (count, link) in expected.items():
+        clinic = by_id[clinic_id(REGGIE, day)]
+        assert clinic.by_date == {dt.date.fromisoformat(day): count}, day
+        assert clinic.appointments == count, day
+        assert clinic.status is (Status.AVAILABLE if count else Status.NONE), day
+        # Blocks showing 0 have no link; the open ones do.
+        assert clinic.location.booking_url == link, day
+        assert clinic.products == ("Pfizer",)
+        assert clinic.age_groups == ("Children", "Adults", "Seniors")
     assert [b.booking_href is not None for b in blocks] == [(b.available or 0) > 0 for b in blocks]
-    assert site.location.booking_url == (
-        "https://www.maimmunizations.org/client/registration?clinic_id=2530"
-    )
 
 
 @pytest.mark.parametrize("example", PrepModScraper.examples, ids=lambda e: e.files[0])
@@ -95,16 +102,33 @@ def test_examples_pass(example: Example) -> None:
     assert run_example(PrepModScraper, example) == []
 
 
-def test_parse_command_json_shows_per_site_dates() -> None:
+def _parse_json(name: str) -> list[dict]:
     result = CliRunner().invoke(
-        app,
-        ["scraper", "parse", "prepmod", str(FIXTURES / "maimmunizations-2021-05.html"), "--json"],
+        app, ["scraper", "parse", "prepmod", str(FIXTURES / name), "--json"]
     )
     assert result.exit_code == 0, result.output
-    [loc] = json.loads(result.stdout)["locations"]
-    assert loc["by_date"] == {"2021-05-13": 124, "2021-05-20": 23, "2021-05-27": 79}
-    assert loc["appointments"] == 226
-    assert loc["products"] == ["Moderna", "Janssen"]
+    return json.loads(result.stdout)["locations"]
+
+
+def test_parse_command_json_shows_one_location_per_clinic() -> None:
+    locations = _parse_json("maimmunizations-2021-05.html")
+    assert [loc["by_date"] for loc in locations] == [
+        {"2021-05-13": 124}, {"2021-05-20": 23}, {"2021-05-27": 79},
+    ]  # fmt: skip
+    assert [loc["appointments"] for loc in locations] == [124, 23, 79]
+    assert [loc["products"] for loc in locations] == [
+        ["Moderna", "Janssen"], ["Moderna"], ["Moderna"],
+    ]  # fmt: skip
+    assert {loc["postal_code"] for loc in locations} == {"01830"}
+
+
+def test_parse_command_json_gives_full_clinics_no_link() -> None:
+    locations = _parse_json("maimmunizations-2021-03.html")
+    assert len(locations) == 7
+    assert [loc["booking_url"] is None for loc in locations] == [
+        loc["appointments"] == 0 for loc in locations
+    ]
+    assert sum(loc["booking_url"] is None for loc in locations) == 5
 
 
 def test_parse_command_exits_2_on_a_waiting_room() -> None:
@@ -116,41 +140,11 @@ def test_parse_command_exits_2_on_a_waiting_room() -> None:
 
 
 def test_by_date_keys_are_the_printed_local_dates() -> None:
-    [site] = parse(MAY)
-    assert all(type(day) is dt.date for day in site.by_date)
-    assert site.location.time_zone == "America/New_York"
-
-
-# --------------------------------------------------------------------------- consolidation
-
-
-def test_blocks_with_the_same_title_add_up() -> None:
-    first_block = re.search(
-        r'<div class="md:flex justify-between.*?<div class="map-image.*?</div>\s*</div>', MAY, re.S
-    )
-    assert first_block is not None
-    twin = first_block.group(0).replace(
-        "<strong>Available Appointments:</strong>\n        124",
-        "<strong>Available Appointments:</strong> 10",
-    )
-    assert twin != first_block.group(0)
-    [site] = parse(MAY.replace(first_block.group(0), first_block.group(0) + twin))
-    assert site.by_date[dt.date(2021, 5, 13)] == 134
-    assert site.appointments == 236
-
-
-def test_pages_of_one_poll_merge_into_one_site() -> None:
-    scraper = PrepModScraper()
-    page1 = page(with_nav(MAY, "/clinic/search?page=2"), SEARCH_URL)
-    june = MAY.replace("on 05/", "on 06/").replace("clinic_id=4470", "clinic_id=5001")
-    page2 = page(june, SEARCH_URL + "&page=2")
-    [site] = scraper.parse_all([page1, page2])
-    assert [d.isoformat() for d in site.by_date] == [
-        "2021-05-13", "2021-05-20", "2021-05-27", "2021-06-13", "2021-06-20", "2021-06-27",
-    ]  # fmt: skip
-    assert site.appointments == 452
-    assert site.location.booking_url is not None
-    assert site.location.booking_url.endswith("clinic_id=4470")  # the earliest open clinic
+    for clinic in parse(MAY):
+        [day] = clinic.by_date
+        assert type(day) is dt.date
+        assert clinic.location.id.endswith("@" + day.isoformat())
+        assert clinic.location.time_zone == "America/New_York"
 
 
 # --------------------------------------------------------------------------- pagination
@@ -221,45 +215,62 @@ def test_bad_settings_are_refused(settings: dict) -> None:
 
 def test_relative_link_uses_base_url_for_stored_pages_and_the_page_url_otherwise() -> None:
     relative = MAY.replace("https://clinics.maimmunizations.org/appointment", "/appointment")
-    [stored] = parse(relative, base_url="https://www.example-prepmod.org")
-    assert stored.location.booking_url == (
+    stored = parse(relative, base_url="https://www.example-prepmod.org")
+    assert stored[0].location.booking_url == (
         "https://www.example-prepmod.org/appointment/en/client/registration?clinic_id=4470"
     )
-    [fetched] = parse(relative, url="https://prepmod.doh.wa.gov/clinic/search?page=1")
-    assert fetched.location.booking_url == (
-        "https://prepmod.doh.wa.gov/appointment/en/client/registration?clinic_id=4470"
-    )
+    fetched = parse(relative, url="https://prepmod.doh.wa.gov/clinic/search?page=1")
+    assert [c.location.booking_url for c in fetched] == [
+        f"https://prepmod.doh.wa.gov/appointment/en/client/registration?clinic_id={n}"
+        for n in (4470, 4696, 4920)
+    ]
 
 
 def test_unusable_links_count_as_no_link() -> None:
     for href in ("javascript:void(0)", "http://[broken/registration", "mailto:x@y.z"):
-        body = MAY.replace(
-            "https://clinics.maimmunizations.org/appointment/en/client/registration?clinic_id=4470",
-            href,
-        )
-        [site] = parse(body, url=SEARCH_URL)
-        assert site.by_date[dt.date(2021, 5, 13)] == 0, href
-        assert site.location.booking_url is not None
-        assert site.location.booking_url.endswith("clinic_id=4696")
+        body = MAY.replace(f"{MAY_LINK}4470", href)
+        first, second, third = parse(body, url=SEARCH_URL)
+        assert first.by_date == {dt.date(2021, 5, 13): 0}, href
+        assert first.location.booking_url is None and first.status is Status.NONE
+        assert second.location.booking_url == f"{MAY_LINK}4696"
+        assert third.location.booking_url == f"{MAY_LINK}4920"
 
 
-def test_full_site_has_no_link_and_a_count_without_a_link_is_not_bookable() -> None:
-    [full] = parse((FIXTURES / "all-full-2021-03.html").read_text())
-    assert full.status is Status.NONE
-    assert full.location.booking_url is None
+def test_full_clinics_have_no_link_and_a_count_without_a_link_is_not_bookable() -> None:
+    full = parse((FIXTURES / "all-full-2021-03.html").read_text())
+    assert len(full) == 7
+    assert {c.status for c in full} == {Status.NONE}
+    assert {c.location.booking_url for c in full} == {None}
     no_links = re.sub(r'<p class="my-3 flex">.*?</p>', "", MAY, flags=re.S)
-    [site] = parse(no_links)
-    assert site.status is Status.NONE
-    assert site.by_date == dict.fromkeys(site.by_date, 0)
-    assert site.location.booking_url is None
+    clinics = parse(no_links)
+    assert len(clinics) == 3
+    assert {c.status for c in clinics} == {Status.NONE}
+    assert [list(c.by_date.values()) for c in clinics] == [[0], [0], [0]]
+    assert {c.location.booking_url for c in clinics} == {None}
+
+
+CLOSED_0513 = MAY.replace(
+    "Available Appointments:</strong>\n        124", "Available Appointments:</strong> 0"
+)
+
+
+def test_a_link_on_a_clinic_counting_zero_is_not_offered() -> None:
+    assert CLOSED_0513 != MAY
+    first, second, _ = parse(CLOSED_0513)
+    assert first.appointments == 0 and first.status is Status.NONE
+    assert first.location.booking_url is None
+    assert second.location.booking_url == f"{MAY_LINK}4696"
 
 
 def test_link_without_a_count_is_open_with_unknown_count() -> None:
     body = re.sub(r"<p>\s*<strong>Available Appointments:</strong>\s*\d+\s*</p>", "", MAY)
-    [site] = parse(body)
-    assert site.status is Status.AVAILABLE
-    assert site.appointments is None
-    assert set(site.by_date.values()) == {None}
+    clinics = parse(body)
+    assert len(clinics) == 3
+    for clinic in clinics:
+        assert clinic.status is Status.AVAILABLE
+        assert clinic.appointments is None
+        assert list(clinic.by_date.values()) == [None]
+        assert clinic.location.booking_url is not None
 
 
 # --------------------------------------------------------------------------- products
@@ -267,18 +278,18 @@ def test_link_without_a_count_is_open_with_unknown_count() -> None:
 
 def test_non_covid_clinics_are_left_out_unless_asked_for() -> None:
     flu = MAY.replace("Moderna COVID-19 Vaccine\n", "Influenza Vaccine\n")
-    [site] = parse(flu)
-    assert sorted(site.by_date) == [dt.date(2021, 5, 13)]  # the other two offered only flu
-    assert len(next(iter(parse(flu, include_non_covid=True))).by_date) == 3
+    [clinic] = parse(flu)  # the other two offered only flu
+    assert clinic.location.id == clinic_id(HAVERHILL, "2021-05-13")
+    assert len(parse(flu, include_non_covid=True)) == 3
 
 
-def test_products_come_from_open_clinics() -> None:
-    # Close the 05/13 clinic (the only one offering Janssen): Janssen is no longer on offer.
-    closed = MAY.replace(
-        "Available Appointments:</strong>\n        124", "Available Appointments:</strong> 0"
-    )
-    [site] = parse(closed)
-    assert site.products == ("Moderna",)
+def test_each_clinic_has_its_own_products() -> None:
+    # Closing the 05/13 clinic (the only one offering Janssen) does not change what the
+    # others offer, and the closed clinic still says what it offers.
+    first, *others = parse(CLOSED_0513)
+    assert first.products == ("Moderna", "Janssen") and first.status is Status.NONE
+    assert [c.products for c in others] == [("Moderna",), ("Moderna",)]
+    assert all(c.status is Status.AVAILABLE for c in others)
 
 
 # --------------------------------------------------------------------------- optional fields
@@ -291,15 +302,16 @@ def test_optional_fields_missing_still_parse() -> None:
         body = re.sub(rf"<p>\s*<strong>{label}.*?</p>", "", body, flags=re.S)
     body = re.sub(r"<div><strong>Special Instructions:.*?</div>", "", body)
     assert "Vaccinations offered" not in body and "Age groups" not in body
-    [site] = parse(body)
-    assert site.appointments == 226
-    assert len(site.by_date) == 3
-    assert site.products == () and site.age_groups == ()
+    clinics = parse(body)
+    assert [c.appointments for c in clinics] == [124, 23, 79]
+    assert all(c.products == () and c.age_groups == () for c in clinics)
 
 
-def test_missing_address_still_parses_with_a_stable_id() -> None:
+def test_missing_address_still_parses_with_stable_ids() -> None:
     body = MAY.replace("10 Welcome Street, Haverhill MA, 01830", "")
     first, second = parse(body), parse(body)
-    [site] = first
-    assert site.location.id == second[0].location.id == "citizen-center"
-    assert site.location.postal_code is None and site.appointments == 226
+    assert [c.location.id for c in first] == [c.location.id for c in second] == [
+        "citizen-center@2021-05-13", "citizen-center@2021-05-20", "citizen-center@2021-05-27",
+    ]  # fmt: skip
+    assert {c.location.postal_code for c in first} == {None}
+    assert sum(c.appointments or 0 for c in first) == 226

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from bs4 import BeautifulSoup, Tag
 
+from notifier.pipeline import by_site
 from notifier.scraping import Request, Response
 from notifier.testing.simulator import ProviderSimulator
 from notifier.testing.timeline import ManualClock
@@ -177,12 +178,26 @@ def test_prepmod_scraper_reads_the_same_totals_as_the_truth(
     )
     clock.advance(12.0)
     scraper = prepmod.PrepModScraper({"base_url": sim.base_url})
-    results = scraper.parse_all(_poll(scraper, client))
+    clinics = scraper.parse_all(_poll(scraper, client))
     truth = sim.truth()
-    matched = {sim.site_for_postal_code(r.location.postal_code) for r in results}
+    matched = {sim.site_for_postal_code(r.location.postal_code) for r in clinics}
     assert {site.id for site in matched if site} == {
         t.site.id for t in truth.values() if t.site.source == "prepmod"
     }
+    # The scraper gives one location per clinic (a site on one date) ...
+    for clinic in clinics:
+        site = sim.site_for_postal_code(clinic.location.postal_code)
+        assert site is not None
+        [(day, count)] = clinic.by_date.items()
+        assert count == truth[site.id].by_date[day]
+        assert clinic.location.id == f"{scraper.site_key(clinic.location)}@{day.isoformat()}"
+        link = clinic.location.booking_url
+        assert (link is not None) == (count != 0)  # a full clinic offers no link
+        assert link is None or link.startswith(sim.base_url)
+    assert len(clinics) == sum(len(truth[s.id].by_date) for s in matched if s)
+    # ... and grouped per site through ``site_key``, as the core does, it equals the truth.
+    results = [result for _, result in by_site("ma-prepmod", scraper, clinics)]
+    assert len(results) == len(matched)
     for result in results:
         site = sim.site_for_postal_code(result.location.postal_code)
         assert site is not None

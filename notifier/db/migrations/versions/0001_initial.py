@@ -28,6 +28,11 @@ UTC_DATETIME = sa.DateTime(timezone=True)
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
+def _where(condition: str) -> dict[str, sa.TextClause]:
+    """A partial-index predicate for both dialects."""
+    return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
+
+
 def upgrade() -> None:
     op.create_table(
         "location",
@@ -210,14 +215,24 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_delivery_alert_state_wave", ["alert_id", "state", "wave"], unique=False
         )
+        # Partial: held rows (next_attempt_at NULL) are neither claimable nor capped.
         batch_op.create_index(
             "ix_delivery_channel_state_next",
             ["channel", "state", "next_attempt_at", "id"],
             unique=False,
+            **_where("next_attempt_at IS NOT NULL"),
         )
-        batch_op.create_index("ix_delivery_provider_message", ["provider_message_id"], unique=False)
         batch_op.create_index(
-            "ix_delivery_subscriber_created", ["subscriber_id", "created_at"], unique=False
+            "ix_delivery_provider_message",
+            ["provider_message_id"],
+            unique=False,
+            **_where("provider_message_id IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "ix_delivery_subscriber_created",
+            ["subscriber_id", "created_at"],
+            unique=False,
+            **_where("next_attempt_at IS NOT NULL"),
         )
 
 
