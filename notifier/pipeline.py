@@ -228,9 +228,19 @@ def record_poll(
 def by_site(
     provider_id: str, scraper: Scraper, results: list[LocationAvailability]
 ) -> list[tuple[str, LocationAvailability]]:
-    """Results keyed by stored place id; a place's clinics (one per date) merge into one."""
+    """Results keyed by stored place id; a place's clinics (one per date) merge into one.
+
+    Products and age groups of a full clinic are dropped first: an alert about a place should
+    name what can still be booked there.
+    """
     keyed = [
-        replace(r, location=replace(r.location, id=scraper.site_key(r.location))) for r in results
+        replace(
+            r,
+            location=replace(r.location, id=scraper.site_key(r.location)),
+            products=r.products if r.status is Status.AVAILABLE else (),
+            age_groups=r.age_groups if r.status is Status.AVAILABLE else (),
+        )
+        for r in results
     ]
     return [(f"{provider_id}:{r.location.id}", r) for r in merge_availability(keyed)]
 

@@ -176,6 +176,8 @@ _EXAMPLE_ALL_FULL = {
 
 
 class PrepModScraper(Scraper):
+    """PrepMod clinic search (HTML): one location per clinic date, grouped by site for alerts."""
+
     name = "prepmod"
     provider = "PrepMod"
     regions = (
