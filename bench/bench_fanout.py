@@ -174,10 +174,9 @@ def run(url: str, subscribers: int, fraction: float, appointments: int, explain:
             for row in conn.exec_driver_sql(prefix + str(compiled), params):
                 print("   plan:", " | ".join(str(c) for c in row))
 
-    with Timer() as took:
-        with engine.begin() as conn:
-            result = write_alert(conn, alert, channels=[plan, ChannelPlan("x", "broadcast")])
-            planned = took.wall_now()
+    with Timer() as took, engine.begin() as conn:
+        result = write_alert(conn, alert, channels=[plan, ChannelPlan("x", "broadcast")])
+        planned = took.wall_now()
     sms = result.channels["sms"]
     print(
         f"write_alert      {sms.matched:>9,} deliveries    {took}  (before commit {planned:.2f} s)"

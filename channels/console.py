@@ -55,7 +55,11 @@ class ConsoleChannel(Channel):
         settings = self.settings
         assert isinstance(settings, ConsoleSettings)
         if settings.path is not None:
-            record = {"keys": message.idempotency_key.split(), "text": message.text, "at": str(self.now())}
+            record = {
+                "keys": message.idempotency_key.split(),
+                "text": message.text,
+                "at": str(self.now()),
+            }
             try:
                 with settings.path.open("a", encoding="utf-8") as out:
                     out.write(json.dumps(record) + "\n")

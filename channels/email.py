@@ -30,7 +30,6 @@ import hashlib
 import logging
 import re
 import secrets
-import ssl
 import time
 import uuid
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ import aiosmtplib
 from markupsafe import escape
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from channels._email_errors import classify_smtp_error, needs_operator
 from channels._email_format import encode_header, mime_message, place_views
 from notifier.channel import (
     Audience,
@@ -167,60 +167,6 @@ def message_id_for(idempotency_key: str, domain: str) -> str:
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
         return f"<{digest}.alert@{domain}>"
     return f"<{uuid.uuid4().hex}@{domain}>"
-
-
-def _enhanced_code(message: str) -> str:
-    """``5.7.1`` from ``"5.7.1 Relaying denied"`` (RFC 3463), or ``""``."""
-    head = message.strip().split(" ", 1)[0]
-    parts = head.split(".")
-    if len(parts) == 3 and all(p.isdigit() for p in parts):
-        return head
-    return ""
-
-
-def classify_smtp_error(exc: BaseException) -> SendResult:
-    """Map an aiosmtplib exception onto a ``SendResult`` (see the module docstring)."""
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        refusal = exc.recipients[0] if exc.recipients else None
-        code = refusal.code if refusal else 550
-        text = mask_text(f"recipient refused: {code} {refusal.message if refusal else ''}")
-        if code < 500:
-            return SendResult.retry(text)
-        if _enhanced_code(refusal.message if refusal else "").startswith("5.7."):
-            return SendResult.failed(text)  # policy / relaying: our setup, not their address
-        return SendResult.failed(text, recipient_state=RecipientState.INVALID)
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        what = {
-            aiosmtplib.SMTPAuthenticationError: "login refused",
-            aiosmtplib.SMTPSenderRefused: "sender refused",
-            aiosmtplib.SMTPDataError: "message refused",
-        }.get(type(exc), "server refused")
-        text = mask_text(f"{what}: {exc.code} {exc.message}")
-        if 400 <= exc.code < 500:
-            return SendResult.retry(text)
-        return SendResult.failed(text)
-    if isinstance(exc, aiosmtplib.SMTPNotSupported):
-        return SendResult.failed(mask_text(f"server lacks a needed feature: {exc}"))
-    if isinstance(exc, ssl.SSLError):
-        return SendResult.retry(f"TLS failed: {type(exc).__name__}: {exc.reason or exc}")
-    if isinstance(exc, (aiosmtplib.SMTPException, OSError, TimeoutError)):
-        return SendResult.retry(mask_text(f"cannot reach the SMTP server: {exc}"))
-    raise exc
-
-
-def _needs_operator(exc: BaseException) -> bool:
-    """Failures only the operator can fix: credentials, sender address, relaying, TLS."""
-    if isinstance(exc, (aiosmtplib.SMTPAuthenticationError, aiosmtplib.SMTPNotSupported)):
-        return True
-    if isinstance(exc, ssl.SSLError):
-        return True
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        return any(_enhanced_code(r.message).startswith("5.7.") for r in exc.recipients)
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        # 530/535/538: authentication required or refused, also as a reply to MAIL or RCPT.
-        refused_sender = isinstance(exc, aiosmtplib.SMTPSenderRefused) and exc.code >= 500
-        return exc.code in (530, 535, 538) or refused_sender
-    return False
 
 
 class EmailChannel(Channel):
@@ -418,7 +364,7 @@ class EmailChannel(Channel):
                         raise
 
     def _report(self, exc: BaseException, result: SendResult, who: str) -> None:
-        if _needs_operator(exc):
+        if needs_operator(exc):
             log.error(
                 "email: the SMTP server at %s:%s refused us (%s); fix channels.email.settings",
                 self.email.host,

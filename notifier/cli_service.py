@@ -117,9 +117,13 @@ def poll(
         for column in ("location", "postal code", "status", "appointments", "booking link"):
             table.add_column(column)
         for r in outcome.results or ():
-            table.add_row(r.location.name, r.location.postal_code or "", r.status.value,
-                          "" if r.appointments is None else f"{r.appointments:,}",
-                          r.location.booking_url or "")
+            table.add_row(
+                r.location.name,
+                r.location.postal_code or "",
+                r.status.value,
+                "" if r.appointments is None else f"{r.appointments:,}",
+                r.location.booking_url or "",
+            )
         Console().print(table)
     if outcome.results is None:
         typer.echo(f"{outcome.outcome}: {outcome.error}", err=True)
@@ -166,7 +170,9 @@ def demo(
     database: Annotated[
         Path | None, typer.Option("--db", help="Keep the demo database here (default: temp).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Also print the summary as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Also print the summary as JSON.")
+    ] = False,
 ) -> None:
     """Replay the 8 a.m. release against a local simulator and watch the whole chain run."""
     from notifier.demo import report_as_dict, run_demo

@@ -147,5 +147,6 @@ class ProviderCoordinator:
         elif self.down_since is None:
             self.down_since = outcome.started_at
             self.transition = "down"
-            log.warning("provider %s is down: %s: %s", self.provider_id, outcome.outcome,
-                        outcome.error)
+            log.warning(
+                "provider %s is down: %s: %s", self.provider_id, outcome.outcome, outcome.error
+            )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -42,6 +44,10 @@ __all__ = ["DemoReport", "run_demo"]
 
 #: seconds between polls in the demo; the simulator is ours, so we may poll it briskly
 DEMO_POLL_SECONDS = 1.0
+#: SMS and email waves: this many nearest subscribers per open appointment
+WAVE_MULTIPLE = 2.0
+#: messages a second the demo's stubs accept (a real account's limit is far lower)
+DEMO_SEND_RATE = 2000
 #: share of the demo the simulated morning takes; the rest is start-up and draining
 STORY_SHARE = 0.75
 
@@ -78,45 +84,64 @@ class DemoReport:
 
 
 @contextmanager
+def _stub_process(module: str) -> Iterator[list[str]]:
+    """Run a loopback stub in its own process (so it does not share our CPU and GIL) and
+    yield the words of its ``READY ...`` line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", module],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().split()
+        if not line or line[0] != "READY":
+            raise RuntimeError(f"{module} did not start")
+        yield line[1:]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
 def _channel_stubs(workdir: Path) -> Iterator[dict[str, ChannelConfig]]:
     """Console always; SMS and email through their loopback stubs when installed."""
     channels = {"console": ChannelConfig(settings={"path": str(workdir / "console.jsonl")})}
     known = channel_registry()
     with ExitStack() as stack:
         if "sms" in known:
-            from notifier.testing.twilio_stub import TwilioStub
+            from notifier.testing.twilio_stub import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 
-            stub = stack.enter_context(TwilioStub())
+            [url] = stack.enter_context(_stub_process("notifier.testing.twilio_stub"))
             channels["sms"] = ChannelConfig(
-                wave_multiple=2.0,
+                wave_multiple=WAVE_MULTIPLE,
                 settings={
-                    "account_sid": stub.account_sid,
-                    "auth_token": stub.auth_token,
+                    "account_sid": DEFAULT_ACCOUNT_SID,
+                    "auth_token": DEFAULT_AUTH_TOKEN,
                     "from_number": "+16175550000",
                     "base_url": "https://notifier.example.org",
-                    "api_base_url": stub.url,
-                    "messages_per_second": 2000,
+                    "api_base_url": url,
+                    "messages_per_second": DEMO_SEND_RATE,
                 },
             )
         if "email" in known:
-            try:
-                from notifier.testing.smtp_server import SmtpTestServer
-            except ImportError:  # the email channel ships its SMTP stub with it
-                SmtpTestServer = None  # noqa: N806
-            if SmtpTestServer is not None:
-                smtp = stack.enter_context(SmtpTestServer())
-                channels["email"] = ChannelConfig(
-                    wave_multiple=2.0,
-                    settings={
-                        "host": smtp.host,
-                        "port": smtp.port,
-                        "security": "none",
-                        "from_address": "alerts@notifier.example.org",
-                        "base_url": "https://notifier.example.org",
-                        "secret": "demo-signing-secret",
-                        "messages_per_second": 2000,
-                    },
-                )
+            host, port, *_ = stack.enter_context(_stub_process("notifier.testing.smtp_server"))
+            channels["email"] = ChannelConfig(
+                wave_multiple=WAVE_MULTIPLE,
+                settings={
+                    "host": host,
+                    "port": int(port),
+                    "security": "none",
+                    "from_address": "alerts@notifier.example.org",
+                    "base_url": "https://notifier.example.org",
+                    "secret": "demo-signing-secret-0123456789",
+                    "messages_per_second": DEMO_SEND_RATE,
+                },
+            )
         yield channels
 
 
@@ -154,8 +179,7 @@ def _live_view(sim: ProviderSimulator, runtime: Runtime, report: DemoReport, lef
         sites.add_column(column)
     for truth in sim.truth().values():
         open_days = sum(1 for n in truth.by_date.values() if n)
-        sites.add_row(truth.site.name, truth.site.source, f"{truth.appointments:,}",
-                      str(open_days))
+        sites.add_row(truth.site.name, truth.site.source, f"{truth.appointments:,}", str(open_days))
     channels = Table(title="Pipeline")
     for column in ("polls", "alerts", *runtime.dispatchers):
         channels.add_column(column)
@@ -256,9 +280,9 @@ async def run_demo(
             for (channel, state), n in counts.items():
                 report.deliveries.setdefault(channel, {})[state] = n
             _latencies(sim, clock, runtime, report)
-            report.released_appointments = sum(
-                r.appointments for r in sim.scenario.releases
-            ) if sim.scenario else 0
+            report.released_appointments = (
+                sum(r.appointments for r in sim.scenario.releases) if sim.scenario else 0
+            )
             await runtime.aclose()
     _print_summary(console, report)
     return report
@@ -277,13 +301,18 @@ def _print_summary(console: Console, report: DemoReport) -> None:
     table.add_row("polls", ", ".join(f"{k} {v}" for k, v in sorted(report.polls.items())))
     table.add_row("alerts", str(report.alerts))
     for channel, states in sorted(report.deliveries.items()):
-        table.add_row(f"deliveries: {channel}",
-                      ", ".join(f"{s} {n:,}" for s, n in sorted(states.items())))
+        table.add_row(
+            f"deliveries: {channel}", ", ".join(f"{s} {n:,}" for s, n in sorted(states.items()))
+        )
     pub, det = report.publish_to_hand_off_s, report.detection_to_hand_off_s
-    table.add_row("publish → first hand-off p50 / p95",
-                  f"{_fmt(percentile(pub, 50))} / {_fmt(percentile(pub, 95))}")
-    table.add_row("detection → first hand-off p50 / p99",
-                  f"{_fmt(percentile(det, 50))} / {_fmt(percentile(det, 99))}")
+    table.add_row(
+        "publish → first hand-off p50 / p95",
+        f"{_fmt(percentile(pub, 50))} / {_fmt(percentile(pub, 95))}",
+    )
+    table.add_row(
+        "detection → first hand-off p50 / p99",
+        f"{_fmt(percentile(det, 50))} / {_fmt(percentile(det, 99))}",
+    )
     console.print(table)
 
 

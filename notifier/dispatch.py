@@ -11,17 +11,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import random
+import time
 import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pyrate_limiter import Duration, Limiter, Rate, StateBucket, TokenBucket
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from notifier.channel import Audience, Channel, RateLimit, Recipient, RecipientState, SendResult
 from notifier.db import fanout, outbox, subscribers
+from notifier.db.engine import write_transaction
 from notifier.db.fanout import ClaimedDelivery
 from notifier.metrics import HandOff, Metrics
 from notifier.model import Alert
@@ -74,6 +78,13 @@ def quiet_until(claimed: ClaimedDelivery, now: dt.datetime) -> dt.datetime | Non
     return wake.astimezone(dt.UTC)
 
 
+#: a claim holds about this many seconds of sending
+BATCH_SECONDS = 0.25
+
+#: a database write recorded during a batch and applied when the batch is done
+_Write = tuple[Callable[..., object], tuple[Any, ...]]
+
+
 @dataclass
 class _Group:
     deliveries: list[ClaimedDelivery]
@@ -98,10 +109,13 @@ class Dispatcher:
         self.name = channel.name
         self.settings = settings or DispatchSettings()
         self.metrics = metrics or Metrics()
-        self.limiter = make_limiter(rate_limit or channel.rate_limit)
+        self.limiter_rate = rate_limit or channel.rate_limit
+        self.limiter = make_limiter(self.limiter_rate)
         self.wake = asyncio.Event()
         self._clock = clock
         self._in_flight = asyncio.Semaphore(self.settings.concurrency)
+        #: measured send time per delivery (moving average), to size the next claim
+        self._seconds_per_message = 0.005
 
     # ------------------------------------------------------------------ loop
 
@@ -110,7 +124,7 @@ class Dispatcher:
         while not stop.is_set():
             try:
                 handled = await self.run_once()
-            except Exception:  # noqa: BLE001 - a database hiccup must not end dispatching
+            except Exception:
                 log.exception("dispatcher %s: batch failed; retrying shortly", self.name)
                 handled = 0
             if handled == 0:
@@ -126,23 +140,43 @@ class Dispatcher:
                 stopper.cancel()
 
     async def run_once(self) -> int:
-        """Claim one batch of due deliveries and send it. Returns how many were handled."""
+        """Claim one batch of due deliveries and send it. Returns how many were handled.
+
+        The outcomes of a batch are written in one transaction when the batch is done, which
+        keeps the database out of the send loop; the batch is small enough (about two seconds
+        of the channel's rate) that a crash can only repeat what was in flight.
+        """
         now = self._clock()
         claimed = await asyncio.to_thread(self._claim, now)
         if not claimed:
             return 0
-        groups = self._group(claimed)
-        await asyncio.gather(*(self._deliver(group) for group in groups))
+        ledger: list[_Write] = []
+        started = time.perf_counter()
+        try:
+            await asyncio.gather(*(self._deliver(g, ledger) for g in self._group(claimed)))
+        finally:
+            await asyncio.to_thread(self._flush, ledger)
+        per_message = (time.perf_counter() - started) / len(claimed)
+        self._seconds_per_message += 0.3 * (per_message - self._seconds_per_message)
         return len(claimed)
+
+    def _claim_limit(self) -> int:
+        """About ``BATCH_SECONDS`` of work: by the channel's rate, and by how fast it has
+        really been sending. Short batches let a new alert's first messages go out soon
+        instead of waiting behind a long one, and bound what a crash can repeat."""
+        rate = self.limiter_rate
+        by_rate = rate.count / rate.per_seconds * BATCH_SECONDS
+        by_speed = BATCH_SECONDS / max(self._seconds_per_message, 1e-4)
+        return max(1, min(self.settings.batch_size, math.ceil(min(by_rate, by_speed))))
 
     # ------------------------------------------------------------------ steps
 
     def _claim(self, now: dt.datetime) -> list[ClaimedDelivery]:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             return fanout.claim_due(
                 conn,
                 self.name,
-                limit=self.settings.batch_size,
+                limit=self._claim_limit(),
                 now=now,
                 lease_seconds=self.settings.lease_seconds,
             )
@@ -171,26 +205,26 @@ class Dispatcher:
                 groups.append(_Group(chunk, recipient))
         return groups
 
-    async def _deliver(self, group: _Group) -> None:
+    async def _deliver(self, group: _Group, ledger: list[_Write]) -> None:
         async with self._in_flight:
             now = self._clock()
             live = [d for d in group.deliveries if d.expires_at > now]
             stale = [d.id for d in group.deliveries if d.expires_at <= now]
             if stale:
-                await asyncio.to_thread(self._write, fanout.mark_expired, stale)
+                ledger.append((fanout.mark_expired, (stale,)))
                 self.metrics.count(self.name, "expired", len(stale))
             if not live:
                 return
             ids = [d.id for d in live]
             quiet = quiet_until(live[0], now)
             if quiet is not None:
-                await asyncio.to_thread(self._write, fanout.defer, ids, quiet)
+                ledger.append((fanout.defer, (ids, quiet)))
                 self.metrics.count(self.name, "deferred", len(ids))
                 return
             if live[0].digest_minutes:
                 digest = await asyncio.to_thread(self._digest_until, live[0], now)
                 if digest is not None:
-                    await asyncio.to_thread(self._write, fanout.defer, ids, digest)
+                    ledger.append((fanout.defer, (ids, digest)))
                     self.metrics.count(self.name, "deferred", len(ids))
                     return
             batch = [d.alert for d in live]
@@ -204,24 +238,23 @@ class Dispatcher:
                 )
             except TimeoutError:
                 result = SendResult.retry("send timed out")
-            except Exception as exc:  # noqa: BLE001 - a channel bug is a failed send, not a crash
+            except Exception as exc:
                 log.exception("channel %s raised instead of returning a result", self.name)
                 result = SendResult.retry(f"channel raised {type(exc).__name__}")
-            await self._record(live, batch, result, group.recipient)
+            self._record(live, batch, result, group.recipient, ledger)
 
-    async def _record(
+    def _record(
         self,
         live: list[ClaimedDelivery],
         batch: list[Alert],
         result: SendResult,
         recipient: Recipient | None,
+        ledger: list[_Write],
     ) -> None:
         ids = [d.id for d in live]
         now = self._clock()
         if result.ok:
-            await asyncio.to_thread(
-                self._write, fanout.mark_sent, ids, result.provider_message_id, now
-            )
+            ledger.append((fanout.mark_sent, (ids, result.provider_message_id, now)))
             self.metrics.count(self.name, "sent", len(ids))
             self.metrics.record_hand_off(
                 HandOff(
@@ -241,15 +274,15 @@ class Dispatcher:
                 cap = self.settings.backoff_base_seconds * 2 ** (attempts - 1)
                 delay = random.uniform(cap / 2, min(cap, self.settings.backoff_max_seconds))
             retry_at = now + dt.timedelta(seconds=delay)
-            await asyncio.to_thread(self._write, fanout.mark_retry, ids, result.error, retry_at)
+            ledger.append((fanout.mark_retry, (ids, result.error, retry_at)))
             self.metrics.count(self.name, "retried", len(ids))
             log.info("%s to %s: will retry in %.0fs: %s", self.name, who, delay, result.error)
             return
-        await asyncio.to_thread(self._write, fanout.mark_failed, ids, result.error)
+        ledger.append((fanout.mark_failed, (ids, result.error)))
         self.metrics.count(self.name, "failed", len(ids))
         log.warning("%s to %s failed for good: %s", self.name, who, result.error)
         if recipient is not None and result.recipient_state is not None:
-            await asyncio.to_thread(self._update_recipient, recipient, result.recipient_state)
+            ledger.append((_update_recipient, (recipient, result.recipient_state, now)))
 
     def _digest_until(self, claimed: ClaimedDelivery, now: dt.datetime) -> dt.datetime | None:
         """Digest subscribers get at most one message every ``digest_minutes``: if this
@@ -264,15 +297,20 @@ class Dispatcher:
         window_end = last + dt.timedelta(minutes=claimed.digest_minutes)
         return window_end if window_end > now else None
 
-    def _write(self, func: Callable[..., object], *args: object) -> None:
-        with self.engine.begin() as conn:
-            func(conn, *args)
+    def _flush(self, ledger: list[_Write]) -> None:
+        if not ledger:
+            return
+        with write_transaction(self.engine) as conn:
+            for func, args in ledger:
+                func(conn, *args)
 
-    def _update_recipient(self, recipient: Recipient, state: RecipientState) -> None:
-        now = self._clock()
-        ids = [recipient.subscriber_id]
-        with self.engine.begin() as conn:
-            if state is RecipientState.OPTED_OUT:
-                subscribers.opt_out_ids(conn, ids, now)
-            else:
-                subscribers.mark_invalid(conn, ids, now)
+
+def _update_recipient(
+    conn: Connection, recipient: Recipient, state: RecipientState, now: dt.datetime
+) -> None:
+    """What a send taught us about the recipient (opted out at the carrier, invalid)."""
+    ids = [recipient.subscriber_id]
+    if state is RecipientState.OPTED_OUT:
+        subscribers.opt_out_ids(conn, ids, now)
+    else:
+        subscribers.mark_invalid(conn, ids, now)

@@ -19,15 +19,15 @@ from notifier.channel import Channel, RateLimit, get_channel
 from notifier.config import Config
 from notifier.coordinator import PollOutcome, ProviderCoordinator
 from notifier.db import fanout, store
-from notifier.db.engine import make_engine, upgrade
+from notifier.db.engine import make_engine, upgrade, write_transaction
 from notifier.db.fanout import ChannelPlan
 from notifier.db.models import DeliveryState, alert_table, delivery_table, provider_state_table
 from notifier.diff import Change, DiffResult, KnownState, diff_provider
-from notifier.dispatch import DispatchSettings, Dispatcher
+from notifier.dispatch import Dispatcher, DispatchSettings
 from notifier.fetch import PoliteClient
 from notifier.metrics import Metrics
-from notifier.operator import OperatorNotifier, carries_alerts
 from notifier.model import Alert, LocationAvailability, Status, merge_availability
+from notifier.operator import OperatorNotifier, carries_alerts
 from notifier.scraping import Scraper, get_scraper
 
 __all__ = ["PollSummary", "Runtime", "dispatch_channel", "poll_provider"]
@@ -83,8 +83,12 @@ class Runtime:
         for provider in config.enabled_providers():
             scraper_cls = get_scraper(provider.scraper)
             if scraper_cls.broken:
-                log.warning("provider %s skipped: scraper %s is marked broken: %s",
-                            provider.id, scraper_cls.name, scraper_cls.broken)
+                log.warning(
+                    "provider %s skipped: scraper %s is marked broken: %s",
+                    provider.id,
+                    scraper_cls.name,
+                    scraper_cls.broken,
+                )
                 broken.append((provider.id, scraper_cls.name, scraper_cls.broken))
                 continue
             coordinators[provider.id] = ProviderCoordinator(
@@ -183,7 +187,7 @@ def record_poll(
         error=outcome.error,
         locations=len(outcome.results) if outcome.results is not None else None,
     )
-    with runtime.engine.begin() as conn:
+    with write_transaction(runtime.engine) as conn:
         if outcome.results is None:
             # Unknown (or unchanged): the last good state stands; only the run is recorded.
             store.save_poll(conn, provider_id, scraper_name, run, None, now)
@@ -200,8 +204,9 @@ def record_poll(
             confirming_hold=state.get("held_since") is not None,
         )
         if result.held:
-            held_run = store.PollRunRecord(**{**run.__dict__, "outcome": "held",
-                                              "error": result.held})
+            held_run = store.PollRunRecord(
+                **{**run.__dict__, "outcome": "held", "error": result.held}
+            )
             store.save_poll(conn, provider_id, scraper_name, held_run, None, now)
             _set_hold(conn, provider_id, now, result.held)
             if state.get("held_since") is None:
@@ -309,8 +314,9 @@ def _write_alerts(
         if not change.alert or item is None:
             continue
         alert = _alert_for(provider_id, change.location_id, change, item, now, ttl)
-        written = fanout.write_alert(conn, alert, channels=runtime.plans,
-                                     published_at=item.valid_at)
+        written = fanout.write_alert(
+            conn, alert, channels=runtime.plans, published_at=item.valid_at
+        )
         ids.append(written.alert_id)
     if events:
         store.record_events(conn, events)

@@ -80,7 +80,7 @@ class Service:
             self._polls.add(task)
         try:
             await poll_provider(self.runtime, provider_id)
-        except Exception:  # noqa: BLE001 - one provider's failure must not stop the others
+        except Exception:
             log.exception("poll of %s failed", provider_id)
         finally:
             if task is not None:
@@ -115,6 +115,7 @@ class Service:
     async def run_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
+
         def on_signal() -> None:
             self._signalled = True
             done.set()

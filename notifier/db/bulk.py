@@ -19,9 +19,11 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Index, func, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from notifier.db.models import subscriber_table
 from notifier.db.types import as_utc
+from notifier.privacy import mask_text
 
 __all__ = ["BULK_BATCH", "bulk_insert_subscribers"]
 
@@ -142,6 +144,7 @@ def _executemany(conn: Connection, columns: list[Any], by_column: list[Sequence[
 
 
 def _copy_postgres(conn: Connection, columns: list[Any], by_column: list[Sequence[Any]]) -> None:
+    import psycopg
     from psycopg.types.json import Jsonb
 
     for index, column in enumerate(columns):
@@ -150,7 +153,16 @@ def _copy_postgres(conn: Connection, columns: list[Any], by_column: list[Sequenc
         elif column.type.python_type is dt.datetime:
             by_column[index] = _convert(by_column[index], as_utc)
     names = ", ".join(c.name for c in columns)
+    statement = f"COPY {subscriber_table.name} ({names}) FROM STDIN"
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {subscriber_table.name} ({names}) FROM STDIN") as copy:
-        for row in zip(*by_column, strict=True):
-            copy.write_row(row)
+    try:
+        with cursor.copy(statement) as copy:
+            for row in zip(*by_column, strict=True):
+                copy.write_row(row)
+    except psycopg.Error as error:
+        # Same exception classes as the SQLAlchemy path (IntegrityError, ...), but without
+        # the server's DETAIL line, which quotes the offending phone number or email.
+        masked = type(error)(mask_text(str(error)))
+        raise DBAPIError.instance(
+            statement, None, masked, psycopg.Error, hide_parameters=True
+        ) from None

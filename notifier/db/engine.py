@@ -95,6 +95,8 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
     """An engine for ``url`` (SQLite file or PostgreSQL), configured for this service."""
     url = _normalize_url(url)
     parsed = make_url(url)
+    # Bound values are phone numbers and emails: keep them out of exception messages and logs.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):

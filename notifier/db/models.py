@@ -199,6 +199,9 @@ class Subscriber(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "address", name="uq_subscriber_channel_address"),
         Index("ix_subscriber_lat_lon", "lat", "lon"),
+        # Fan-out sizes its outer bounding box by the channel's largest radius: an index
+        # lookup instead of a scan of a million rows per alert.
+        Index("ix_subscriber_channel_radius", "channel", "radius_miles"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -242,6 +245,16 @@ class Delivery(SQLModel, table=True):
             sqlite_where=text("next_attempt_at IS NOT NULL"),
             postgresql_where=text("next_attempt_at IS NOT NULL"),
         ),
+        # Claims take the nearest recipients across all due alerts: walk this in order.
+        Index(
+            "ix_delivery_channel_state_distance",
+            "channel",
+            "state",
+            "distance_miles",
+            "id",
+            sqlite_where=text("next_attempt_at IS NOT NULL"),
+            postgresql_where=text("next_attempt_at IS NOT NULL"),
+        ),
         Index("ix_delivery_alert_state_wave", "alert_id", "state", "wave"),
         Index(
             "ix_delivery_subscriber_created",
@@ -268,10 +281,10 @@ class Delivery(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("alert.id", ondelete="CASCADE"), nullable=False)
     )
     channel: str
-    subscriber_id: int | None = Field(
-        default=None,
-        sa_column=Column(Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), nullable=True),
-    )
+    # No foreign key on purpose: fan-out inserts these rows FROM the subscriber table (valid by
+    # construction), and on PostgreSQL the per-row FK trigger cost 1.3 s per 100,000 rows.
+    # ``subscribers.delete_subscriber`` removes a subscriber's deliveries with it.
+    subscriber_id: int | None = None
     recipient: str | None = None  # address copied at planning time; never log it
     state: str
     wave: int = 1

@@ -125,10 +125,13 @@ def _claim(
         .where(a.c.id == d.c.alert_id, a.c.expires_at > literal(now, UtcDateTime))
         .exists()
     )
+    # Nearest recipients first across every due alert, not one alert's whole wave first: a
+    # new alert's closest subscribers must not wait behind the far end of an older wave.
+    # (A broadcast channel's rows have no distance; the id then keeps them in order.)
     pick = (
         select(d.c.id)
         .where(d.c.channel == channel, due, live)
-        .order_by(d.c.next_attempt_at, d.c.id)
+        .order_by(d.c.distance_miles, d.c.id)
         .limit(limit)
     )
     if is_postgres(conn):
@@ -146,12 +149,12 @@ def claim_due(
     conn: Connection, channel: str, *, limit: int, now: dt.datetime, lease_seconds: float
 ) -> list[ClaimedDelivery]:
     """Lease up to ``limit`` due deliveries of ``channel``: pending ones whose time has come,
-    and "sending" ones whose lease expired (their worker died). Nearest-first order within
-    an alert follows the delivery ids."""
+    and "sending" ones whose lease expired (their worker died), nearest recipients first
+    across all due alerts."""
     d = delivery_table
     stamp = as_utc(now)
     cutoff = stamp - dt.timedelta(seconds=lease_seconds)
-    # Two statements so each walks the (channel, state, next_attempt_at, id) index in order.
+    # Two statements so each walks the (channel, state, distance_miles, id) index in order.
     # "next_attempt_at IS NOT NULL" repeats the partial index predicate (always true here).
     abandoned = and_(
         d.c.state == _SENDING,
@@ -246,6 +249,13 @@ def mark_retry(
         next_attempt_at=as_utc(next_attempt_at),
         claimed_at=None,
         last_error=mask_text(error),
+    )
+
+
+def mark_expired(conn: Connection, ids: Sequence[int]) -> int:
+    """Claimed deliveries whose alert expired before they could be sent: dropped, not sent."""
+    return _update_ids(
+        conn, ids, (_SENDING, _PENDING), state=DeliveryState.EXPIRED.value, claimed_at=None
     )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, case, delete, insert, or_, select, update
 
 from notifier.db._sql import chunks, dialect_insert
 from notifier.db.models import (
@@ -30,7 +30,13 @@ from notifier.db.models import (
     event_table,
     location_table,
     poll_run_table,
-    provider_state_table,
+)
+from notifier.db.providers import (
+    ProviderStatusRow,
+    clear_held,
+    provider_status,
+    record_poll_outcome,
+    set_held,
 )
 from notifier.db.types import as_utc
 from notifier.model import LocationAvailability, Status
@@ -52,15 +58,6 @@ __all__ = [
     "stored_location_id",
 ]
 
-SUCCESS_OUTCOMES = frozenset({PollOutcome.OK, PollOutcome.UNCHANGED})
-ERROR_OUTCOMES = frozenset(
-    {
-        PollOutcome.UNREACHABLE,
-        PollOutcome.BLOCKED,
-        PollOutcome.UNPARSEABLE,
-        PollOutcome.UPSTREAM_ERROR,
-    }
-)
 _LOCATION_FIELDS = (
     "name",
     "address",
@@ -128,22 +125,6 @@ class EventRecord:
     kind: str  # an EventKind value
     appointments: int | None
     at: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderStatusRow:
-    provider_id: str
-    scraper: str
-    last_success_at: dt.datetime | None
-    last_error_at: dt.datetime | None
-    last_error: str | None
-    last_error_kind: str | None
-    down_since: dt.datetime | None
-    held_since: dt.datetime | None
-    held_reason: str | None
-    locations: int
-    available_locations: int
-    open_appointments: int
 
 
 def _by_date_json(by_date: Mapping[dt.date, int | None]) -> dict[str, int | None]:
@@ -271,37 +252,6 @@ def _drop_vanished(conn: Connection, provider_id: str, keep: set[str]) -> int:
     return len(vanished)
 
 
-def _update_provider_state(
-    conn: Connection, provider_id: str, scraper: str, run: PollRunRecord, now: dt.datetime
-) -> None:
-    table = provider_state_table
-    conn.execute(
-        dialect_insert(conn, table)
-        .values(provider_id=provider_id, scraper=scraper)
-        .on_conflict_do_nothing(index_elements=[table.c.provider_id])
-    )
-    values: dict[str, Any] = {"scraper": scraper}
-    if run.outcome in SUCCESS_OUTCOMES:
-        values.update(
-            last_success_at=now,
-            down_since=None,
-            baseline_at=func.coalesce(table.c.baseline_at, now),
-        )
-    elif run.outcome in ERROR_OUTCOMES:
-        values.update(
-            last_error_at=now,
-            last_error=mask_text(run.error) if run.error else run.outcome,
-            last_error_kind=run.outcome,
-            down_since=func.coalesce(table.c.down_since, now),
-        )
-    elif run.outcome == PollOutcome.HELD:
-        values.update(
-            held_since=func.coalesce(table.c.held_since, now),
-            held_reason=mask_text(run.error) if run.error else None,
-        )
-    conn.execute(update(table).where(table.c.provider_id == provider_id).values(values))
-
-
 def save_poll(
     conn: Connection,
     provider_id: str,
@@ -338,7 +288,7 @@ def save_poll(
         )
         .returning(poll_run_table.c.id)
     ).scalar_one()
-    _update_provider_state(conn, provider_id, scraper, run, now)
+    record_poll_outcome(conn, provider_id, scraper, outcome, run.error, now)
 
     if outcome == PollOutcome.UNCHANGED:  # 304: everything we hold was re-confirmed now
         conn.execute(
@@ -384,66 +334,3 @@ def record_events(conn: Connection, events: Iterable[EventLike | Mapping[str, An
     if rows:
         conn.execute(insert(event_table), rows)
     return len(rows)
-
-
-def set_held(conn: Connection, provider_id: str, reason: str, since: dt.datetime) -> None:
-    """Mark a provider as held (alerts paused until an operator or a later poll clears it)."""
-    table = provider_state_table
-    conn.execute(
-        update(table)
-        .where(table.c.provider_id == provider_id)
-        .values(held_since=func.coalesce(table.c.held_since, as_utc(since)), held_reason=reason)
-    )
-
-
-def clear_held(conn: Connection, provider_id: str) -> None:
-    table = provider_state_table
-    conn.execute(
-        update(table)
-        .where(table.c.provider_id == provider_id)
-        .values(held_since=None, held_reason=None)
-    )
-
-
-def provider_status(conn: Connection) -> list[ProviderStatusRow]:
-    """One row per provider for ``notifier status``, with location and appointment totals."""
-    av = availability_table
-    is_open = av.c.status == Status.AVAILABLE.value
-    totals = (
-        select(
-            av.c.provider_id,
-            func.count().label("locations"),
-            func.sum(case((is_open, 1), else_=0)).label("available"),
-            func.sum(case((is_open, func.coalesce(av.c.appointments, 0)), else_=0)).label("open"),
-        )
-        .group_by(av.c.provider_id)
-        .subquery()
-    )
-    ps = provider_state_table
-    query = (
-        select(
-            ps,
-            func.coalesce(totals.c.locations, 0).label("locations"),
-            func.coalesce(totals.c.available, 0).label("available"),
-            func.coalesce(totals.c.open, 0).label("open"),
-        )
-        .select_from(ps.outerjoin(totals, totals.c.provider_id == ps.c.provider_id))
-        .order_by(ps.c.provider_id)
-    )
-    return [
-        ProviderStatusRow(
-            provider_id=row["provider_id"],
-            scraper=row["scraper"],
-            last_success_at=row["last_success_at"],
-            last_error_at=row["last_error_at"],
-            last_error=row["last_error"],
-            last_error_kind=row["last_error_kind"],
-            down_since=row["down_since"],
-            held_since=row["held_since"],
-            held_reason=row["held_reason"],
-            locations=int(row["locations"]),
-            available_locations=int(row["available"]),
-            open_appointments=int(row["open"]),
-        )
-        for row in conn.execute(query).mappings()
-    ]

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from notifier.db._sql import chunks
 from notifier.db.bulk import bulk_insert_subscribers
@@ -27,6 +27,7 @@ __all__ = [
     "add_subscriber",
     "bulk_insert_subscribers",
     "confirm",
+    "delete_subscriber",
     "find_by_address",
     "mark_invalid",
     "normalize_address",
@@ -245,6 +246,13 @@ def mark_invalid(conn: Connection, subscriber_ids: Sequence[int], now: dt.dateti
         changed += int(conn.execute(stmt.values(invalid_at=as_utc(now))).rowcount)
     _cancel_queued(conn, subscriber_ids)
     return changed
+
+
+def delete_subscriber(conn: Connection, subscriber_id: int) -> bool:
+    """Erase a subscriber and every delivery addressed to them (their copy of the address)."""
+    d, s = delivery_table, subscriber_table
+    conn.execute(delete(d).where(d.c.subscriber_id == subscriber_id))
+    return bool(conn.execute(delete(s).where(s.c.id == subscriber_id)).rowcount)
 
 
 def find_by_address(conn: Connection, channel: str, address: str) -> SubscriberRow | None:

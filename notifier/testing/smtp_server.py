@@ -9,7 +9,7 @@ a ``421`` reply also closes the connection, as a server going away does.
 
 In a test::
 
-    with LoopbackSmtpServer(auth=("alerts", "s3cret"), tls="starttls") as server:
+    with SmtpTestServer(auth=("alerts", "s3cret"), tls="starttls") as server:
         settings = {"host": server.host, "port": server.port, "ca_file": str(server.cert_path)}
 
 For a benchmark run it in its own process (``python -m notifier.testing.smtp_server``): it
@@ -49,7 +49,7 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-__all__ = ["LoopbackSmtpServer", "ReceivedMessage", "main", "make_self_signed_cert"]
+__all__ = ["ReceivedMessage", "SmtpTestServer", "main", "make_self_signed_cert"]
 
 Security = Literal["none", "starttls", "ssl"]
 
@@ -126,7 +126,7 @@ def make_self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Pat
 class _NoDelaySMTP(SMTP):
     """aiosmtpd's protocol, numbering its connection and sending replies without delay."""
 
-    def __init__(self, owner: LoopbackSmtpServer, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, owner: SmtpTestServer, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.owner = owner
         self.connection_number = 0
@@ -153,7 +153,7 @@ def _over_tls(server: SMTP) -> bool:
 
 
 class _Controller(Controller):
-    def __init__(self, owner: LoopbackSmtpServer, **kwargs: Any) -> None:
+    def __init__(self, owner: SmtpTestServer, **kwargs: Any) -> None:
         self.owner = owner
         super().__init__(owner, **kwargs)
 
@@ -169,7 +169,7 @@ class _Controller(Controller):
         return self.loop.create_server(self._factory_invoker, sock=sock, ssl=self.ssl_context)
 
 
-class LoopbackSmtpServer:
+class SmtpTestServer:
     """An SMTP server on 127.0.0.1 and a free port, running in a background thread."""
 
     def __init__(
@@ -211,13 +211,18 @@ class LoopbackSmtpServer:
             self.counts.clear()
 
     def drop_connections(self) -> None:
-        """Close every open client connection from the server side (a server restart)."""
+        """Close every open client connection from the server side (a server restart);
+        returns once they are closed."""
         assert self._controller is not None
         with self._lock:
             sessions = list(self._open)
-        for smtp in sessions:
-            if smtp.transport is not None:
-                self._controller.loop.call_soon_threadsafe(smtp.transport.close)
+
+        async def close_all() -> None:
+            for smtp in sessions:
+                if smtp.transport is not None:
+                    smtp.transport.close()
+
+        asyncio.run_coroutine_threadsafe(close_all(), self._controller.loop).result(timeout=5)
 
     def emails(self) -> list[EmailMessage]:
         """Every received message, parsed (a method: aiosmtpd inspects the handler's
@@ -315,7 +320,7 @@ class LoopbackSmtpServer:
         context.load_cert_chain(cert, key)
         return context
 
-    def start(self) -> LoopbackSmtpServer:
+    def start(self) -> SmtpTestServer:
         kwargs: dict[str, Any] = {
             "hostname": self.host,
             "port": self.port,
@@ -345,7 +350,7 @@ class LoopbackSmtpServer:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> LoopbackSmtpServer:
+    def __enter__(self) -> SmtpTestServer:
         return self.start()
 
     def __exit__(
@@ -367,7 +372,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     if args.auth:
         user, _, password = args.auth.partition(":")
         auth = (user, password)
-    server = LoopbackSmtpServer(port=args.port, tls=args.tls, auth=auth, keep_messages=False)
+    server = SmtpTestServer(port=args.port, tls=args.tls, auth=auth, keep_messages=False)
     with server:
         extra = f" {server.cert_path}" if server.cert_path else ""
         print(f"READY {server.host} {server.port}{extra}", flush=True)

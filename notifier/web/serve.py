@@ -22,7 +22,9 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
-async def start_web(app: FastAPI, host: str, port: int) -> tuple[EmbeddedServer, asyncio.Task[None]]:
+async def start_web(
+    app: FastAPI, host: str, port: int
+) -> tuple[EmbeddedServer, asyncio.Task[None]]:
     """Start serving; stop with ``server.should_exit = True`` and await the task."""
     server = EmbeddedServer(
         uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from notifier.model import Alert, Location
-from notifier.testing.smtp_server import LoopbackSmtpServer
+from notifier.testing.smtp_server import SmtpTestServer
 
 NOW = dt.datetime(2021, 2, 24, 15, 0, tzinfo=dt.UTC)
 SECRET = "test-signing-secret-0123456789"
@@ -15,7 +15,7 @@ BASE_URL = "https://alerts.example.org"
 FROM = "Vaccine Alerts <alerts@alerts.example.org>"
 
 
-def email_settings(server: LoopbackSmtpServer, **overrides: Any) -> dict[str, Any]:
+def email_settings(server: SmtpTestServer, **overrides: Any) -> dict[str, Any]:
     """Channel settings aimed at ``server`` (plain SMTP unless ``overrides`` say otherwise)."""
     settings: dict[str, Any] = {
         "host": server.host,

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from channels.email import EmailChannel, classify_smtp_error, message_id_for
 from notifier.channel import Recipient, RecipientState, get_channel
-from notifier.testing.smtp_server import LoopbackSmtpServer
+from notifier.testing.smtp_server import SmtpTestServer
 from notifier.unsubscribe import (
     BadUnsubscribeToken,
     ExpiredUnsubscribeToken,
@@ -39,19 +39,19 @@ JANE = "jane.doe@example.org"
 
 
 @pytest.fixture(scope="module")
-def smtp_server() -> Iterator[LoopbackSmtpServer]:
-    with LoopbackSmtpServer() as server:
+def smtp_server() -> Iterator[SmtpTestServer]:
+    with SmtpTestServer() as server:
         yield server
 
 
 @pytest.fixture
-def server(smtp_server: LoopbackSmtpServer) -> LoopbackSmtpServer:
+def server(smtp_server: SmtpTestServer) -> SmtpTestServer:
     smtp_server.reset()
     return smtp_server
 
 
 @pytest.fixture
-async def channel(server: LoopbackSmtpServer) -> AsyncIterator[EmailChannel]:
+async def channel(server: SmtpTestServer) -> AsyncIterator[EmailChannel]:
     email_channel = EmailChannel(email_settings(server))
     yield email_channel
     await email_channel.aclose()
@@ -65,7 +65,7 @@ def jane(locale: str = "en", subscriber_id: int = 7) -> Recipient:
 
 
 async def test_sends_multipart_text_and_html_with_list_unsubscribe_and_message_id(
-    channel: EmailChannel, server: LoopbackSmtpServer
+    channel: EmailChannel, server: SmtpTestServer
 ) -> None:
     message = channel.compose([make_alert()], jane())
     result = await channel.send(message)
@@ -97,7 +97,7 @@ async def test_sends_multipart_text_and_html_with_list_unsubscribe_and_message_i
 
 
 async def test_message_id_follows_the_idempotency_key_so_a_resend_is_recognisable(
-    channel: EmailChannel, server: LoopbackSmtpServer
+    channel: EmailChannel, server: SmtpTestServer
 ) -> None:
     message = channel.compose([make_alert()], jane())
     keyed = replace(message, idempotency_key="42:email:7")
@@ -137,7 +137,7 @@ async def test_message_id_follows_the_idempotency_key_so_a_resend_is_recognisabl
 )  # fmt: skip
 async def test_templates_speak_the_subscribers_language(
     channel: EmailChannel,
-    server: LoopbackSmtpServer,
+    server: SmtpTestServer,
     locale: str,
     subject: str,
     phrases: list[str],
@@ -225,7 +225,7 @@ def test_old_unsubscribe_links_expire(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_connections_are_reused_for_many_messages(
-    channel: EmailChannel, server: LoopbackSmtpServer
+    channel: EmailChannel, server: SmtpTestServer
 ) -> None:
     alert = make_alert()
     for n in range(10):
@@ -240,7 +240,7 @@ async def test_connections_are_reused_for_many_messages(
 
 
 async def test_a_connection_the_server_closed_is_replaced(
-    channel: EmailChannel, server: LoopbackSmtpServer
+    channel: EmailChannel, server: SmtpTestServer
 ) -> None:
     message = channel.compose([make_alert()], jane())
     assert (await channel.send(message)).ok
@@ -254,7 +254,7 @@ async def test_a_connection_the_server_closed_is_replaced(
 
 
 async def test_an_unreachable_server_is_a_retry() -> None:
-    with LoopbackSmtpServer() as gone:
+    with SmtpTestServer() as gone:
         settings = email_settings(gone)
     email_channel = EmailChannel(settings)  # the port is closed now
     result = await email_channel.send(email_channel.compose([make_alert()], jane()))
@@ -266,7 +266,7 @@ async def test_an_unreachable_server_is_a_retry() -> None:
 
 
 async def test_4xx_is_retried_and_5xx_marks_the_address_invalid(
-    channel: EmailChannel, server: LoopbackSmtpServer, caplog: pytest.LogCaptureFixture
+    channel: EmailChannel, server: SmtpTestServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     busy, gone, relay = "busy@example.org", "gone@example.org", "far@example.net"
     server.script_recipient(busy, "451 4.7.1 Greylisted, try again later", times=1)
@@ -293,7 +293,7 @@ async def test_4xx_is_retried_and_5xx_marks_the_address_invalid(
 
 
 async def test_421_closes_the_connection_and_is_retried(
-    channel: EmailChannel, server: LoopbackSmtpServer
+    channel: EmailChannel, server: SmtpTestServer
 ) -> None:
     server.script_recipient(JANE, "421 4.3.2 Service shutting down", times=1)
     message = channel.compose([make_alert()], jane())
@@ -318,7 +318,7 @@ def test_classify_smtp_error_covers_data_and_sender_refusals() -> None:
 
 
 async def test_unusable_addresses_fail_as_invalid_without_a_connection(
-    channel: EmailChannel, server: LoopbackSmtpServer
+    channel: EmailChannel, server: SmtpTestServer
 ) -> None:
     alert = make_alert()
     for address in ("jane@example.org\r\nBcc: all@example.org", "jörg@example.de", "no-at-sign"):
@@ -333,7 +333,7 @@ async def test_unusable_addresses_fail_as_invalid_without_a_connection(
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
 async def test_tls_and_login(security: str) -> None:
     tls: Literal["starttls", "ssl"] = "ssl" if security == "ssl" else "starttls"
-    with LoopbackSmtpServer(tls=tls, auth=("alerts", "s3cret-pass")) as tls_server:
+    with SmtpTestServer(tls=tls, auth=("alerts", "s3cret-pass")) as tls_server:
         email_channel = EmailChannel(email_settings(tls_server))
         result = await email_channel.send(email_channel.compose([make_alert()], jane()))
         await email_channel.aclose()
@@ -343,7 +343,7 @@ async def test_tls_and_login(security: str) -> None:
 
 
 async def test_refused_login_fails_loudly_once_then_fast(caplog: pytest.LogCaptureFixture) -> None:
-    with LoopbackSmtpServer(tls="starttls", auth=("alerts", "right")) as tls_server:
+    with SmtpTestServer(tls="starttls", auth=("alerts", "right")) as tls_server:
         email_channel = EmailChannel(email_settings(tls_server, password="wrong"))
         message = email_channel.compose([make_alert()], jane())
         with caplog.at_level(logging.INFO):
@@ -359,7 +359,7 @@ async def test_refused_login_fails_loudly_once_then_fast(caplog: pytest.LogCaptu
 
 
 async def test_no_address_reaches_a_log_line(
-    channel: EmailChannel, server: LoopbackSmtpServer, caplog: pytest.LogCaptureFixture
+    channel: EmailChannel, server: SmtpTestServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.script_recipient(JANE, f"550 5.1.1 <{JANE}>: User unknown")
     server.script_recipient("busy@example.org", "450 4.2.1 <busy@example.org> mailbox busy")

@@ -15,26 +15,26 @@ from notifier.db.fanout import ChannelPlan, write_alert
 from notifier.db.models import delivery_table, subscriber_table
 from notifier.dispatch import Dispatcher, DispatchSettings
 from notifier.model import Alert
-from notifier.testing.smtp_server import LoopbackSmtpServer
+from notifier.testing.smtp_server import SmtpTestServer
 
 JANE, BOB = "jane@example.org", "bob@example.org"
 PLAN = [ChannelPlan("email", "recipient")]
 
 
 @pytest.fixture(scope="module")
-def smtp_server() -> Iterator[LoopbackSmtpServer]:
-    with LoopbackSmtpServer() as server:
+def smtp_server() -> Iterator[SmtpTestServer]:
+    with SmtpTestServer() as server:
         yield server
 
 
 @pytest.fixture
-def server(smtp_server: LoopbackSmtpServer) -> LoopbackSmtpServer:
+def server(smtp_server: SmtpTestServer) -> SmtpTestServer:
     smtp_server.reset()
     return smtp_server
 
 
 @pytest.fixture
-async def channel(server: LoopbackSmtpServer) -> AsyncIterator[EmailChannel]:
+async def channel(server: SmtpTestServer) -> AsyncIterator[EmailChannel]:
     email_channel = EmailChannel(email_settings(server))
     yield email_channel
     await email_channel.aclose()
@@ -72,7 +72,7 @@ def publish(engine: Engine, alert: Alert) -> int:
         return write_alert(conn, alert, channels=PLAN, now=alert.detected_at).alert_id
 
 
-def received_by(server: LoopbackSmtpServer, address: str) -> list[str]:
+def received_by(server: SmtpTestServer, address: str) -> list[str]:
     """The plain-text bodies ``address`` received, oldest first."""
     return [
         lines(r.message.get_body(("plain",)).get_content())
@@ -82,7 +82,7 @@ def received_by(server: LoopbackSmtpServer, address: str) -> list[str]:
 
 
 async def test_dispatcher_sends_records_message_ids_and_marks_refused_addresses(
-    channel: EmailChannel, server: LoopbackSmtpServer, sqlite_engine: Engine
+    channel: EmailChannel, server: SmtpTestServer, sqlite_engine: Engine
 ) -> None:
     jane_id, bob_id = subscribe(sqlite_engine, JANE), subscribe(sqlite_engine, BOB)
     server.script_recipient(BOB, "550 5.1.1 <bob@example.org>: no such user")
@@ -108,7 +108,7 @@ async def test_dispatcher_sends_records_message_ids_and_marks_refused_addresses(
 
 
 async def test_a_digest_subscriber_gets_one_email_per_window(
-    channel: EmailChannel, server: LoopbackSmtpServer, sqlite_engine: Engine
+    channel: EmailChannel, server: SmtpTestServer, sqlite_engine: Engine
 ) -> None:
     """Jane takes one email every 30 minutes; Bob takes every alert at once."""
     jane_id = subscribe(sqlite_engine, JANE, digest_minutes=30)

@@ -1,8 +1,8 @@
 """A pipeline process that a test kills on purpose (see test_crash_recovery.py).
 
-    python -m tests.core.crash_worker write WORKDIR        poll, write alerts + outbox, die
-    python -m tests.core.crash_worker crash-send WORKDIR   send one, die while sending the next
-    python -m tests.core.crash_worker send WORKDIR         deliver everything that is due
+python -m tests.core.crash_worker write WORKDIR        poll, write alerts + outbox, die
+python -m tests.core.crash_worker crash-send WORKDIR   send one, die while sending the next
+python -m tests.core.crash_worker send WORKDIR         deliver everything that is due
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from channels.console import ConsoleChannel
 from notifier.channel import Message, SendResult
-from notifier.dispatch import DispatchSettings, Dispatcher
+from notifier.dispatch import Dispatcher, DispatchSettings
 from notifier.pipeline import Runtime, poll_provider
 from notifier.testing.simulator import ManualClock, ProviderSimulator
 from tests.core.pipeline_support import FIRST_CLINIC_DATE, simulator_config
@@ -49,8 +49,9 @@ async def write(workdir: Path) -> None:
         sim.release(600, fill_seconds=1.0)
         clock.advance(5)
         await poll_provider(runtime, "ma-prepmod")
-        sim.release(9_000, sites=("fenway-park", "natick-mall", "gillette-stadium"),
-                    fill_seconds=10_000)
+        sim.release(
+            9_000, sites=("fenway-park", "natick-mall", "gillette-stadium"), fill_seconds=10_000
+        )
         clock.advance(1)
         summary = await poll_provider(runtime, "ma-prepmod")
         (workdir / "alerts.json").write_text(json.dumps(list(summary.alerts)))

@@ -34,7 +34,9 @@ def polls(draw: st.DrawFn) -> list[tuple[str, LocationAvailability]]:
     out = []
     for loc_id in ids:
         status = draw(statuses)
-        out.append((loc_id, avail(loc_id, status, draw(counts) if status is Status.AVAILABLE else 0)))
+        out.append(
+            (loc_id, avail(loc_id, status, draw(counts) if status is Status.AVAILABLE else 0))
+        )
     return out
 
 
@@ -56,7 +58,9 @@ def apply(
     items = dict(poll)
     for loc_id in result.accepted:
         item = items[loc_id]
-        last = now if loc_id in alerted else (state[loc_id].last_alert_at if loc_id in state else None)
+        last = (
+            now if loc_id in alerted else (state[loc_id].last_alert_at if loc_id in state else None)
+        )
         new[loc_id] = KnownState(item.status, item.appointments, last)
     return new, len(alerted)
 
@@ -92,8 +96,9 @@ def test_first_poll_sets_baseline_without_alerts(poll: list) -> None:
     result = diff_provider({}, poll, POLICY, NOW, first_poll=True)
     assert result.baseline and result.alerts == ()
     assert set(result.accepted) == {k for k, v in poll if v.status is not Status.UNKNOWN}
-    loud = diff_provider({}, poll, POLICY.model_copy(update={"alert_on_first_poll": True}), NOW,
-                         first_poll=True)
+    loud = diff_provider(
+        {}, poll, POLICY.model_copy(update={"alert_on_first_poll": True}), NOW, first_poll=True
+    )
     assert {c.location_id for c in loud.alerts} == {
         k for k, v in poll if v.status is Status.AVAILABLE
     }
@@ -126,11 +131,17 @@ def test_alerts_only_for_openings_and_big_enough_rises(before: list, after: list
 @given(counts, st.integers(min_value=0, max_value=9))
 def test_small_rise_is_not_news_but_big_rise_is(base: int, small: int) -> None:
     state = {"p:0": KnownState(Status.AVAILABLE, base)}
-    quiet = diff_provider(state, [("p:0", avail("p:0", Status.AVAILABLE, base + small))], POLICY,
-                          NOW, first_poll=False)
+    quiet = diff_provider(
+        state,
+        [("p:0", avail("p:0", Status.AVAILABLE, base + small))],
+        POLICY,
+        NOW,
+        first_poll=False,
+    )
     assert quiet.alerts == ()
-    loud = diff_provider(state, [("p:0", avail("p:0", Status.AVAILABLE, base + 10))], POLICY, NOW,
-                         first_poll=False)
+    loud = diff_provider(
+        state, [("p:0", avail("p:0", Status.AVAILABLE, base + 10))], POLICY, NOW, first_poll=False
+    )
     assert [c.kind for c in loud.alerts] == ["increased"]
 
 
@@ -138,18 +149,21 @@ def test_small_rise_is_not_news_but_big_rise_is(base: int, small: int) -> None:
 def test_cooldown_per_location(minutes_ago: int) -> None:
     last = NOW - dt.timedelta(minutes=minutes_ago)
     state = {"p:0": KnownState(Status.NONE, 0, last_alert_at=last)}
-    result = diff_provider(state, [("p:0", avail("p:0", Status.AVAILABLE, 50))], POLICY, NOW,
-                           first_poll=False)
+    result = diff_provider(
+        state, [("p:0", avail("p:0", Status.AVAILABLE, 50))], POLICY, NOW, first_poll=False
+    )
     assert bool(result.alerts) == (minutes_ago >= POLICY.cooldown_minutes)
     assert result.changes[0].suppressed_by_cooldown == (minutes_ago < POLICY.cooldown_minutes)
 
 
 def test_gone_is_recorded_not_alerted() -> None:
     state = {"p:0": KnownState(Status.AVAILABLE, 20), "p:1": KnownState(Status.AVAILABLE, 5)}
-    result = diff_provider(state, [("p:0", avail("p:0", Status.NONE, 0))], POLICY, NOW,
-                           first_poll=False)
+    result = diff_provider(
+        state, [("p:0", avail("p:0", Status.NONE, 0))], POLICY, NOW, first_poll=False
+    )
     assert sorted((c.location_id, c.kind) for c in result.changes) == [
-        ("p:0", "gone"), ("p:1", "gone")
+        ("p:0", "gone"),
+        ("p:1", "gone"),
     ]
     assert result.alerts == ()
 
@@ -167,8 +181,9 @@ def test_zero_everywhere_at_once_is_held_then_believed(n: int) -> None:
 def test_implausible_jump_is_held() -> None:
     policy = POLICY.model_copy(update={"sanity": SanityPolicy(max_per_location=10_000)})
     state = {"p:0": KnownState(Status.NONE, 0)}
-    result = diff_provider(state, [("p:0", avail("p:0", Status.AVAILABLE, 10_001))], policy, NOW,
-                           first_poll=False)
+    result = diff_provider(
+        state, [("p:0", avail("p:0", Status.AVAILABLE, 10_001))], policy, NOW, first_poll=False
+    )
     assert result.held is not None and "10001" in result.held
 
 

@@ -27,7 +27,9 @@ async def test_user_agent_names_the_operator_contact() -> None:
 
 
 async def test_conditional_request_returns_cached_copy_on_304() -> None:
-    page = Reply(200, b"<html>v1</html>", {"ETag": '"v1"', "Last-Modified": "Thu, 18 Feb 2021 13:00:00 GMT"})
+    page = Reply(
+        200, b"<html>v1</html>", {"ETag": '"v1"', "Last-Modified": "Thu, 18 Feb 2021 13:00:00 GMT"}
+    )
     async with ScriptedServer(default=page) as server, client() as http:
         first = await http.fetch(Request(server.url + "/page"), "p")
         second = await http.fetch(Request(server.url + "/page"), "p")
@@ -48,19 +50,19 @@ async def test_status_codes_are_typed_failures(status: int, error: type) -> None
 
 
 async def test_retry_after_is_honoured_not_retried_early() -> None:
-    async with ScriptedServer(default=Reply(503, b"busy", {"Retry-After": "120"})) as server:
-        async with client() as http:
-            with pytest.raises(Unreachable) as caught:
-                await http.fetch(Request(server.url + "/"), "p")
+    busy = Reply(503, b"busy", {"Retry-After": "120"})
+    async with ScriptedServer(default=busy) as server, client() as http:
+        with pytest.raises(Unreachable) as caught:
+            await http.fetch(Request(server.url + "/"), "p")
     assert caught.value.retry_after == 120
     assert len(server.seen) == 1  # told to wait: we did not ask again in the same poll
 
 
 async def test_429_is_blocked_with_retry_after() -> None:
-    async with ScriptedServer(default=Reply(429, b"slow down", {"Retry-After": "30"})) as server:
-        async with client() as http:
-            with pytest.raises(Blocked) as caught:
-                await http.fetch(Request(server.url + "/"), "p")
+    slow_down = Reply(429, b"slow down", {"Retry-After": "30"})
+    async with ScriptedServer(default=slow_down) as server, client() as http:
+        with pytest.raises(Blocked) as caught:
+            await http.fetch(Request(server.url + "/"), "p")
     assert caught.value.retry_after == 30
 
 
@@ -80,10 +82,10 @@ async def test_transient_errors_are_retried_with_backoff() -> None:
 
 
 async def test_timeout_is_unreachable() -> None:
-    async with ScriptedServer(default=Reply(200, b"late", delay=2.0)) as server:
-        async with client(max_retries=0) as http:
-            with pytest.raises(Unreachable, match="timed out"):
-                await http.fetch(Request(server.url + "/"), "p")
+    late = Reply(200, b"late", delay=2.0)
+    async with ScriptedServer(default=late) as server, client(max_retries=0) as http:
+        with pytest.raises(Unreachable, match="timed out"):
+            await http.fetch(Request(server.url + "/"), "p")
 
 
 async def test_circuit_breaker_stops_asking_then_half_opens() -> None:
@@ -111,11 +113,12 @@ async def test_circuit_breaker_stops_asking_then_half_opens() -> None:
 async def test_per_host_concurrency_limit() -> None:
     import asyncio
 
-    async with ScriptedServer(default=Reply(200, b"x", delay=0.2)) as server:
-        async with client(per_host_concurrency=1, timeout_seconds=5) as http:
-            started = asyncio.get_running_loop().time()
-            await asyncio.gather(*(http.fetch(Request(f"{server.url}/{i}"), "p") for i in range(3)))
-            elapsed = asyncio.get_running_loop().time() - started
+    slow = Reply(200, b"x", delay=0.2)
+    one_at_a_time = client(per_host_concurrency=1, timeout_seconds=5)
+    async with ScriptedServer(default=slow) as server, one_at_a_time as http:
+        started = asyncio.get_running_loop().time()
+        await asyncio.gather(*(http.fetch(Request(f"{server.url}/{i}"), "p") for i in range(3)))
+        elapsed = asyncio.get_running_loop().time() - started
     assert elapsed >= 0.55  # one at a time: three requests of 0.2 s each
 
 

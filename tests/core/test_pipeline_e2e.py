@@ -69,8 +69,16 @@ async def test_exactly_one_alert_per_change_and_none_for_errors(
     assert "Fenway Park" in record["text"]
 
     # Error pages, waiting rooms, 503s, 429s and timeouts in between: unknown, never news.
-    for fault in (Fault.ERROR_PAGE, Fault.WAITING_ROOM, Fault.MAINTENANCE, Fault.UNAVAILABLE,
-                  Fault.RATE_LIMITED, Fault.FORBIDDEN, Fault.LAYOUT_CHANGED, Fault.TIMEOUT):
+    for fault in (
+        Fault.ERROR_PAGE,
+        Fault.WAITING_ROOM,
+        Fault.MAINTENANCE,
+        Fault.UNAVAILABLE,
+        Fault.RATE_LIMITED,
+        Fault.FORBIDDEN,
+        Fault.LAYOUT_CHANGED,
+        Fault.TIMEOUT,
+    ):
         sim.inject(fault, count=1, target="prepmod", hang_seconds=2.0)
         summary = await poll_and_deliver(runtime)
         assert summary.outcome not in ("ok", "unchanged"), fault

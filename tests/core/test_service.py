@@ -32,7 +32,7 @@ operator:
   name: Service test
   contact: mailto:ops@example.org
 database:
-  url: sqlite:///{tmp_path / 'subscribers.db'}
+  url: sqlite:///{tmp_path / "subscribers.db"}
 providers:
   - id: ma-prepmod
     scraper: prepmod
@@ -43,7 +43,7 @@ providers:
 channels:
   console:
     settings:
-      path: {tmp_path / 'console.jsonl'}
+      path: {tmp_path / "console.jsonl"}
 web:
   host: 127.0.0.1
   port: {port}

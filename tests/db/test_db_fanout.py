@@ -6,11 +6,11 @@ import datetime as dt
 import math
 
 import pytest
+from db_support import CAMBRIDGE, NOW, add_sub, make_alert, offset
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, func, select
 
-from db_support import CAMBRIDGE, NOW, add_sub, make_alert, offset
 from notifier.db.fanout import ChannelPlan, advance_waves, write_alert
 from notifier.db.models import (
     alert_table,
@@ -132,9 +132,10 @@ def test_product_and_age_filters(engine: Engine) -> None:
         wants_pfizer = add_sub(conn, filters={"products": ["pfizer"]})
         wants_kids = add_sub(conn, filters={"age_groups": ["5-11"]})
         wants_adults = add_sub(conn, filters={"products": ["moderna"], "age_groups": ["18+"]})
+        malformed = add_sub(conn, filters={"products": "moderna", "dose": 2})  # not a list
         alert = make_alert(products=("moderna",), age_groups=("18+", "12-17"))
         got = _recipients(conn, write_alert(conn, alert, channels=[SMS]).alert_id)
-        assert got == {any_product, empty_filter, wants_moderna, wants_adults}
+        assert got == {any_product, empty_filter, wants_moderna, wants_adults, malformed}
         assert {wants_pfizer, wants_kids}.isdisjoint(got)
         # An alert that names no product reaches product-filtered subscribers too.
         unknown = write_alert(conn, make_alert(), channels=[SMS])

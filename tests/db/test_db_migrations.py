@@ -130,3 +130,80 @@ def test_plain_alembic_cli_upgrades(tmp_path: Path) -> None:
     engine = make_engine(url)
     assert _drift(engine) == []
     engine.dispose()
+
+
+def test_outbox_indexes_are_partial_and_used_on_sqlite(sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as conn:
+        sql = dict(
+            conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index'").all()
+        )
+        assert "WHERE next_attempt_at IS NOT NULL" in sql["ix_delivery_channel_state_next"]
+        assert "WHERE next_attempt_at IS NOT NULL" in sql["ix_delivery_subscriber_created"]
+        claim = (
+            "EXPLAIN QUERY PLAN SELECT id FROM delivery WHERE channel = 'sms' AND"
+            " state = 'pending' AND next_attempt_at <= '2024' ORDER BY next_attempt_at, id"
+        )
+        plan = " ".join(str(row) for row in conn.exec_driver_sql(claim))
+        assert "ix_delivery_channel_state_next" in plan and "TEMP B-TREE" not in plan
+        cap = (
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM delivery WHERE subscriber_id = 1"
+            " AND next_attempt_at IS NOT NULL AND created_at >= '2024'"
+        )
+        assert "ix_delivery_subscriber_created" in " ".join(
+            str(row) for row in conn.exec_driver_sql(cap)
+        )
+
+
+@pytest.mark.postgres
+def test_outbox_indexes_are_partial_on_postgres(pg_engine: Engine) -> None:
+    with pg_engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'delivery'")
+        ).all()
+    defs = dict(rows)
+    assert "WHERE (next_attempt_at IS NOT NULL)" in defs["ix_delivery_channel_state_next"]
+    assert "WHERE (provider_message_id IS NOT NULL)" in defs["ix_delivery_provider_message"]
+
+
+def test_write_transaction_takes_the_sqlite_write_lock_up_front(sqlite_engine: Engine) -> None:
+    from notifier.db.engine import write_transaction
+
+    with write_transaction(sqlite_engine) as conn:
+        conn.execute(text("SELECT 1"))
+        other = sqlite3_connect_nowait(sqlite_engine)
+        with pytest.raises(Exception, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+    with sqlite_engine.connect() as conn:
+        assert "sqlite_begin_immediate" not in conn.info
+
+
+def sqlite3_connect_nowait(engine: Engine):  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    return sqlite3.connect(engine.url.database, timeout=0, isolation_level=None)
+
+
+def test_python_math_fallback_matches(
+    tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite builds without math functions get Python ones; fan-out still works."""
+    import shutil
+
+    from db_support import CAMBRIDGE, add_sub, make_alert, offset
+
+    from notifier.db import engine as engine_module
+    from notifier.db.fanout import ChannelPlan, write_alert
+
+    monkeypatch.setattr(engine_module, "_sqlite_has_math", lambda _conn: False)
+    path = tmp_path / "fallback.db"
+    shutil.copyfile(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        near = add_sub(conn, *offset(*CAMBRIDGE, north_miles=3), radius=5)
+        add_sub(conn, *offset(*CAMBRIDGE, north_miles=8), radius=5)
+        result = write_alert(conn, make_alert(), channels=[ChannelPlan("sms", "recipient")])
+        rows = conn.execute(text("SELECT subscriber_id, distance_miles FROM delivery")).all()
+    engine.dispose()
+    assert result.matched == 1 and rows[0][0] == near
+    assert rows[0][1] == pytest.approx(3.0, abs=0.01)

@@ -6,9 +6,9 @@ import datetime as dt
 import threading
 
 import pytest
+from db_support import CAMBRIDGE, NOW, add_sub, make_alert, offset
 from sqlalchemy import Connection, Engine, select
 
-from db_support import CAMBRIDGE, NOW, add_sub, make_alert, offset
 from notifier.db.fanout import (
     ChannelPlan,
     claim_due,
@@ -211,3 +211,15 @@ def test_skip_locked_two_open_transactions(pg_engine: Engine) -> None:
         first.rollback()  # the crash case: its rows become claimable again
     with pg_engine.begin() as conn:
         assert len(claim_due(conn, "sms", limit=10, now=NOW, lease_seconds=LEASE)) == 4
+
+
+def test_mark_expired_drops_claimed_deliveries(engine: Engine) -> None:
+    from notifier.db.outbox import mark_expired
+
+    _seed(engine, subscribers=2)
+    with engine.begin() as conn:
+        first, second = claim_due(conn, "sms", limit=2, now=NOW, lease_seconds=LEASE)
+        mark_sent(conn, [second.id], None, NOW)
+        assert mark_expired(conn, [first.id, second.id]) == 1  # a sent one stays sent
+        assert _state(conn, first.id)["state"] == "expired"
+        assert _state(conn, second.id)["state"] == "sent"

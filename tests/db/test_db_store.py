@@ -6,9 +6,9 @@ import dataclasses
 import datetime as dt
 
 import pytest
+from db_support import NOW, make_location
 from sqlalchemy import Engine, func, select
 
-from db_support import NOW, make_location
 from notifier.db.models import (
     availability_table,
     event_table,

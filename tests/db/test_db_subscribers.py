@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-
 import pytest
-from sqlalchemy import Engine, func, select
-
 from db_support import NOW, add_sub, make_alert
+from sqlalchemy import Engine, func, inspect, select
+
+from notifier.db import bulk
 from notifier.db.fanout import ChannelPlan, write_alert
 from notifier.db.models import delivery_table, subscriber_table
 from notifier.db.subscribers import (
     add_subscriber,
     bulk_insert_subscribers,
     confirm,
+    delete_subscriber,
     find_by_address,
     mark_invalid,
     normalize_address,
@@ -167,3 +168,53 @@ def test_normalize_address() -> None:
     assert normalize_address("email", " Jane@Example.ORG") == "jane@example.org"
     assert normalize_address("telegram", "@Handle") == "@handle"
     assert normalize_address("apprise", "Room-1") == "Room-1"
+
+
+def test_delete_subscriber_erases_their_deliveries(engine: Engine) -> None:
+    with engine.begin() as conn:
+        gone = add_sub(conn)
+        keep = add_sub(conn)
+        write_alert(conn, make_alert(), channels=[SMS])
+        assert delete_subscriber(conn, gone) is True
+        assert delete_subscriber(conn, gone) is False
+        left = conn.execute(select(delivery_table.c.subscriber_id)).scalars().all()
+    assert left == [keep]
+
+
+def test_big_load_rebuilds_deferred_indexes(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "BULK_BATCH", 40)  # "big" = at least one full batch
+    rows = [
+        {
+            "channel": "email",
+            "address": f"u{i}@example.org",
+            "lat": 40.0 + i / 1000,
+            "lon": -75.0,
+            "radius_miles": 3.0,
+            "confirmed_at": NOW,
+            "region": "PA",
+        }
+        for i in range(100)
+    ]
+    with engine.begin() as conn:
+        assert bulk_insert_subscribers(conn, rows, now=NOW) == 100
+    names = {i["name"] for i in inspect(engine).get_indexes("subscriber")}
+    assert {"ix_subscriber_lat_lon", "ix_subscriber_region"} <= names
+    with engine.begin() as conn:
+        assert bulk_insert_subscribers(conn, [{**rows[0], "address": "x@example.org"}]) == 1
+        with pytest.raises(ValueError, match="unknown subscriber columns"):
+            bulk_insert_subscribers(conn, [{**rows[0], "phone": "+15550000000"}])
+        count = conn.execute(select(func.count()).select_from(subscriber_table)).scalar()
+    assert count == 101
+
+
+def test_duplicate_address_in_bulk_load_fails_whole_load(engine: Engine) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    row = {"channel": "sms", "address": "+12025550100", "region": "DC", "confirmed_at": NOW}
+    with pytest.raises(IntegrityError) as info, engine.begin() as conn:
+        bulk_insert_subscribers(conn, [row, dict(row)])
+    assert "2025550100" not in str(info.value)  # no phone number (PostgreSQL DETAIL)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(subscriber_table)).scalar() == 0

@@ -21,7 +21,7 @@ from notifier.db import subscribers
 from notifier.db.fanout import ChannelPlan, write_alert
 from notifier.db.models import delivery_table
 from notifier.model import Alert, Location
-from notifier.testing.smtp_server import LoopbackSmtpServer
+from notifier.testing.smtp_server import SmtpTestServer
 from notifier.unsubscribe import make_unsubscribe_token
 from notifier.web.app import create_app
 
@@ -252,7 +252,7 @@ def test_the_link_in_a_sent_email_unsubscribes_its_reader(
         expires_at=NOW + dt.timedelta(hours=1),
         id=1,
     )
-    with LoopbackSmtpServer() as server:
+    with SmtpTestServer() as server:
         channel = EmailChannel(email_channel_settings(port=server.port))
         recipient = Recipient(sub_id, JANE)
 

@@ -118,6 +118,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
         batch_op.create_index("ix_subscriber_lat_lon", ["lat", "lon"], unique=False)
+        batch_op.create_index(
+            "ix_subscriber_channel_radius", ["channel", "radius_miles"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_subscriber_region"), ["region"], unique=False)
 
     op.create_table(
@@ -207,7 +210,6 @@ def upgrade() -> None:
         sa.Column("sent_at", UTC_DATETIME, nullable=True),
         sa.Column("status_callback", sa.String(), nullable=True),
         sa.ForeignKeyConstraint(["alert_id"], ["alert.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["subscriber_id"], ["subscriber.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("idempotency_key"),
     )
@@ -219,6 +221,12 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_delivery_channel_state_next",
             ["channel", "state", "next_attempt_at", "id"],
+            unique=False,
+            **_where("next_attempt_at IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "ix_delivery_channel_state_distance",
+            ["channel", "state", "distance_miles", "id"],
             unique=False,
             **_where("next_attempt_at IS NOT NULL"),
         )
@@ -240,6 +248,7 @@ def downgrade() -> None:
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.drop_index("ix_delivery_subscriber_created")
         batch_op.drop_index("ix_delivery_provider_message")
+        batch_op.drop_index("ix_delivery_channel_state_distance")
         batch_op.drop_index("ix_delivery_channel_state_next")
         batch_op.drop_index("ix_delivery_alert_state_wave")
 
@@ -263,6 +272,7 @@ def downgrade() -> None:
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_subscriber_region"))
         batch_op.drop_index("ix_subscriber_lat_lon")
+        batch_op.drop_index("ix_subscriber_channel_radius")
 
     op.drop_table("subscriber")
     op.drop_table("provider_state")
