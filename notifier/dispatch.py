@@ -161,13 +161,13 @@ class Dispatcher:
         return len(claimed)
 
     def _claim_limit(self) -> int:
-        """About ``BATCH_SECONDS`` of work: by the channel's rate, and by how fast it has
-        really been sending. Short batches let a new alert's first messages go out soon
-        instead of waiting behind a long one, and bound what a crash can repeat."""
-        rate = self.limiter_rate
-        by_rate = rate.count / rate.per_seconds * BATCH_SECONDS
-        by_speed = BATCH_SECONDS / max(self._seconds_per_message, 1e-4)
-        return max(1, min(self.settings.batch_size, math.ceil(min(by_rate, by_speed))))
+        """About ``BATCH_SECONDS`` of work, by how fast this channel has really been sending,
+        and never fewer than can be in flight at once. Short batches let a new alert's first
+        messages go out soon instead of waiting behind a long batch, and bound what a crash
+        can repeat; the token bucket, not the batch size, keeps the rate."""
+        by_speed = math.ceil(BATCH_SECONDS / max(self._seconds_per_message, 1e-4))
+        floor = self.settings.concurrency * max(1, self.channel.max_batch)
+        return max(1, min(self.settings.batch_size, max(by_speed, floor)))
 
     # ------------------------------------------------------------------ steps
 
