@@ -166,8 +166,7 @@ class Dispatcher:
         messages go out soon instead of waiting behind a long batch, and bound what a crash
         can repeat; the token bucket, not the batch size, keeps the rate."""
         by_speed = math.ceil(BATCH_SECONDS / max(self._seconds_per_message, 1e-4))
-        floor = self.settings.concurrency * max(1, self.channel.max_batch)
-        return max(1, min(self.settings.batch_size, max(by_speed, floor)))
+        return max(1, min(self.settings.batch_size, max(by_speed, self.settings.concurrency)))
 
     # ------------------------------------------------------------------ steps
 

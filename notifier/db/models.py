@@ -245,12 +245,13 @@ class Delivery(SQLModel, table=True):
             sqlite_where=text("next_attempt_at IS NOT NULL"),
             postgresql_where=text("next_attempt_at IS NOT NULL"),
         ),
-        # Claims take the nearest recipients across all due alerts: walk this in order.
+        # Claims go round-robin across due alerts (every alert's nearest recipient, then every
+        # alert's second...): walk this in (rank, id) order.
         Index(
-            "ix_delivery_channel_state_distance",
+            "ix_delivery_channel_state_rank",
             "channel",
             "state",
-            "distance_miles",
+            "rank",
             "id",
             sqlite_where=text("next_attempt_at IS NOT NULL"),
             postgresql_where=text("next_attempt_at IS NOT NULL"),
@@ -289,6 +290,8 @@ class Delivery(SQLModel, table=True):
     state: str
     wave: int = 1
     distance_miles: float | None = None
+    #: position in the alert's recipient list, nearest first (1 for a broadcast)
+    rank: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     attempts: int = 0
     next_attempt_at: dt.datetime | None = _utc()
     claimed_at: dt.datetime | None = _utc()

@@ -125,13 +125,13 @@ def _claim(
         .where(a.c.id == d.c.alert_id, a.c.expires_at > literal(now, UtcDateTime))
         .exists()
     )
-    # Nearest recipients first across every due alert, not one alert's whole wave first: a
-    # new alert's closest subscribers must not wait behind the far end of an older wave.
-    # (A broadcast channel's rows have no distance; the id then keeps them in order.)
+    # Round-robin across every due alert, each nearest first: a new alert's closest
+    # subscribers must not wait behind the far end of an older wave, nor behind the many
+    # close neighbours of a clinic in a denser town.
     pick = (
         select(d.c.id)
         .where(d.c.channel == channel, due, live)
-        .order_by(d.c.distance_miles, d.c.id)
+        .order_by(d.c.rank, d.c.id)
         .limit(limit)
     )
     if is_postgres(conn):
@@ -149,12 +149,12 @@ def claim_due(
     conn: Connection, channel: str, *, limit: int, now: dt.datetime, lease_seconds: float
 ) -> list[ClaimedDelivery]:
     """Lease up to ``limit`` due deliveries of ``channel``: pending ones whose time has come,
-    and "sending" ones whose lease expired (their worker died), nearest recipients first
-    across all due alerts."""
+    and "sending" ones whose lease expired (their worker died); round-robin across the due
+    alerts, each alert's nearest recipients first."""
     d = delivery_table
     stamp = as_utc(now)
     cutoff = stamp - dt.timedelta(seconds=lease_seconds)
-    # Two statements so each walks the (channel, state, distance_miles, id) index in order.
+    # Two statements so each walks the (channel, state, rank, id) index in order.
     # "next_attempt_at IS NOT NULL" repeats the partial index predicate (always true here).
     abandoned = and_(
         d.c.state == _SENDING,

@@ -223,3 +223,18 @@ def test_mark_expired_drops_claimed_deliveries(engine: Engine) -> None:
         assert mark_expired(conn, [first.id, second.id]) == 1  # a sent one stays sent
         assert _state(conn, first.id)["state"] == "expired"
         assert _state(conn, second.id)["state"] == "sent"
+
+
+def test_claims_go_round_robin_across_alerts_nearest_first(engine: Engine) -> None:
+    """A later alert's nearest subscribers are not stuck behind an earlier alert's whole list."""
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        ids = [add_sub(conn, *offset(lat, lon, north_miles=m + 1)) for m in range(6)]
+        first = write_alert(conn, make_alert(source_id="a"), channels=[SMS]).alert_id
+        second = write_alert(conn, make_alert(source_id="b"), channels=[SMS]).alert_id
+    with engine.begin() as conn:
+        claimed = claim_due(conn, "sms", limit=4, now=NOW, lease_seconds=LEASE)
+    by_alert: dict[int, set[int | None]] = {}
+    for c in claimed:
+        by_alert.setdefault(c.alert_id, set()).add(c.subscriber_id)
+    assert by_alert == {first: set(ids[:2]), second: set(ids[:2])}

@@ -200,6 +200,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(), nullable=False),
         sa.Column("wave", sa.Integer(), nullable=False),
         sa.Column("distance_miles", sa.Float(), nullable=True),
+        sa.Column("rank", sa.Integer(), nullable=False, server_default="1"),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", UTC_DATETIME, nullable=True),
         sa.Column("claimed_at", UTC_DATETIME, nullable=True),
@@ -225,8 +226,8 @@ def upgrade() -> None:
             **_where("next_attempt_at IS NOT NULL"),
         )
         batch_op.create_index(
-            "ix_delivery_channel_state_distance",
-            ["channel", "state", "distance_miles", "id"],
+            "ix_delivery_channel_state_rank",
+            ["channel", "state", "rank", "id"],
             unique=False,
             **_where("next_attempt_at IS NOT NULL"),
         )
@@ -248,7 +249,7 @@ def downgrade() -> None:
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.drop_index("ix_delivery_subscriber_created")
         batch_op.drop_index("ix_delivery_provider_message")
-        batch_op.drop_index("ix_delivery_channel_state_distance")
+        batch_op.drop_index("ix_delivery_channel_state_rank")
         batch_op.drop_index("ix_delivery_channel_state_next")
         batch_op.drop_index("ix_delivery_alert_state_wave")
 
