@@ -10,27 +10,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, func, select
 
-from notifier.channel import Channel, RateLimit, get_channel
-from notifier.config import Config
 from notifier.coordinator import PollOutcome, ProviderCoordinator
 from notifier.db import fanout, store
-from notifier.db.engine import make_engine, upgrade, write_transaction
-from notifier.db.fanout import ChannelPlan
+from notifier.db.engine import write_transaction
 from notifier.db.models import DeliveryState, alert_table, delivery_table, provider_state_table
 from notifier.diff import Change, DiffResult, KnownState, diff_provider
-from notifier.dispatch import Dispatcher, DispatchSettings
-from notifier.fetch import PoliteClient
-from notifier.metrics import Metrics
 from notifier.model import Alert, LocationAvailability, Status, merge_availability
-from notifier.operator import OperatorNotifier, carries_alerts
-from notifier.scraping import Scraper, get_scraper
+from notifier.runtime import Runtime
+from notifier.scraping import Scraper
 
-__all__ = ["PollSummary", "Runtime", "dispatch_channel", "poll_provider"]
+__all__ = ["PollSummary", "Runtime", "by_site", "dispatch_channel", "poll_provider", "record_poll"]
 
 log = logging.getLogger(__name__)
 
@@ -44,103 +37,6 @@ class PollSummary:
     changes: tuple[Change, ...] = ()
     held: str | None = None
     baseline: bool = False
-
-
-@dataclass
-class Runtime:
-    """What the tasks need, built once per process. Closing it releases every connection."""
-
-    config: Config
-    engine: Engine
-    client: PoliteClient
-    coordinators: dict[str, ProviderCoordinator]
-    channels: dict[str, Channel]
-    dispatchers: dict[str, Dispatcher]
-    metrics: Metrics
-    plans: list[ChannelPlan]
-    operator: OperatorNotifier
-    #: (provider id, scraper, reason) of configured providers whose scraper is marked broken
-    broken: list[tuple[str, str, str]] = field(default_factory=list)
-    #: called (in the event loop) after each poll; the demo's live view listens here
-    on_poll: list[Callable[[PollSummary], None]] = field(default_factory=list)
-
-    @classmethod
-    def build(
-        cls,
-        config: Config,
-        *,
-        engine: Engine | None = None,
-        client: PoliteClient | None = None,
-        dispatch: DispatchSettings | None = None,
-        migrate: bool = True,
-    ) -> Runtime:
-        engine = engine or make_engine(config.database.url)
-        if migrate:
-            upgrade(engine)
-        client = client or PoliteClient(config.http)
-        coordinators = {}
-        broken = []
-        for provider in config.enabled_providers():
-            scraper_cls = get_scraper(provider.scraper)
-            if scraper_cls.broken:
-                log.warning(
-                    "provider %s skipped: scraper %s is marked broken: %s",
-                    provider.id,
-                    scraper_cls.name,
-                    scraper_cls.broken,
-                )
-                broken.append((provider.id, scraper_cls.name, scraper_cls.broken))
-                continue
-            coordinators[provider.id] = ProviderCoordinator(
-                provider_id=provider.id,
-                scraper=scraper_cls(provider.settings),
-                client=client,
-                interval=max(
-                    provider.interval_seconds or scraper_cls.default_interval,
-                    scraper_cls.min_interval,
-                ),
-                jitter=provider.jitter_seconds,
-            )
-        metrics = Metrics()
-        channels: dict[str, Channel] = {}
-        dispatchers: dict[str, Dispatcher] = {}
-        plans: list[ChannelPlan] = []
-        for name, channel_config in config.enabled_channels().items():
-            if not carries_alerts(get_channel(name)):
-                continue  # the operator channel hears about the service, never about slots
-            channel = get_channel(name)(channel_config.settings)
-            channels[name] = channel
-            limit = channel_config.rate_limit
-            rate = RateLimit(limit.count, limit.per_seconds) if limit else None
-            dispatchers[name] = Dispatcher(
-                engine, channel, rate_limit=rate, settings=dispatch, metrics=metrics
-            )
-            plans.append(
-                ChannelPlan(
-                    channel=name,
-                    audience=channel.audience.value,
-                    wave_multiple=channel_config.wave_multiple,
-                )
-            )
-        return cls(
-            config,
-            engine,
-            client,
-            coordinators,
-            channels,
-            dispatchers,
-            metrics,
-            plans,
-            OperatorNotifier.from_config(config),
-            broken,
-        )
-
-    async def aclose(self) -> None:
-        await self.operator.aclose()
-        await self.client.aclose()
-        for channel in self.channels.values():
-            await channel.aclose()
-        self.engine.dispose()
 
 
 # --------------------------------------------------------------------------- tasks
@@ -204,11 +100,8 @@ def record_poll(
             confirming_hold=state.get("held_since") is not None,
         )
         if result.held:
-            held_run = store.PollRunRecord(
-                **{**run.__dict__, "outcome": "held", "error": result.held}
-            )
+            held_run = replace(run, outcome="held", error=result.held)
             store.save_poll(conn, provider_id, scraper_name, held_run, None, now)
-            _set_hold(conn, provider_id, now, result.held)
             if state.get("held_since") is None:
                 log.warning("provider %s held for confirmation: %s", provider_id, result.held)
             return PollSummary(provider_id, "held", len(pairs), (), held=result.held)
@@ -216,7 +109,7 @@ def record_poll(
         store.save_poll(
             conn, provider_id, scraper_name, run, [p for p in pairs if p[0] in accepted], now
         )
-        _set_hold(conn, provider_id, None, None, baseline_at=now if result.baseline else None)
+        store.clear_held(conn, provider_id)  # save_poll recorded the baseline, if this was it
         # Waves of earlier alerts move first, so this poll's new alerts start at wave one.
         _advance_waves(conn, provider_id, pairs, now)
         alert_ids = _write_alerts(runtime, conn, provider_id, result, now)
@@ -256,26 +149,6 @@ def _provider_state(conn: Connection, provider_id: str) -> dict[str, object]:
         select(t.c.baseline_at, t.c.held_since).where(t.c.provider_id == provider_id)
     ).first()
     return dict(row._mapping) if row else {}
-
-
-def _set_hold(
-    conn: Connection,
-    provider_id: str,
-    since: dt.datetime | None,
-    reason: str | None,
-    *,
-    baseline_at: dt.datetime | None = None,
-) -> None:
-    t = provider_state_table
-    values: dict[str, object] = {"held_reason": reason}
-    if since is None:
-        values["held_since"] = None
-    else:
-        # Keep the first hold time while a hold lasts, so the next poll confirms it.
-        values["held_since"] = func.coalesce(t.c.held_since, since)
-    if baseline_at is not None:
-        values["baseline_at"] = func.coalesce(t.c.baseline_at, baseline_at)
-    conn.execute(update(t).where(t.c.provider_id == provider_id).values(**values))
 
 
 def _known_states(conn: Connection, provider_id: str) -> dict[str, KnownState]:
