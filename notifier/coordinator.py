@@ -71,6 +71,7 @@ class ProviderCoordinator:
             else:
                 results = self.scraper.parse_all(responses)
                 outcome = self._finish(started, clock, responses, results, "ok")
+                self.scraper = self.scraper.advance(responses)
         except ScrapeError as exc:
             if exc.kind == "not_modified":
                 # The source said "nothing changed since last time" (a feed's _since probe).

@@ -235,6 +235,14 @@ class Scraper:
         """Turn one response into availability. Raise a ``ScrapeError`` when unsure."""
         raise NotImplementedError
 
+    def advance(self, responses: Sequence[Response]) -> Scraper:
+        """The scraper for the next poll, after a successful one. Default: this one.
+
+        A feed that supports incremental fetches returns a copy whose settings remember where
+        this poll ended (SMART's ``_since``). Pure: it returns a new object.
+        """
+        return self
+
     def next_poll_delay(self, responses: Sequence[Response]) -> float | None:
         """Seconds the source asks us to wait before the next poll (e.g. ``Cache-Control:
         max-age``), or None. The core never polls sooner than this. Pure."""

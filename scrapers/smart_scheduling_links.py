@@ -331,6 +331,13 @@ class SmartSchedulingLinks(Scraper):
         found = self._manifest_response(responses)
         return max_age_seconds(found[0]) if found else None
 
+    def advance(self, responses: Sequence[Response]) -> SmartSchedulingLinks:
+        """Remember the manifest's ``transactionTime`` as the next poll's ``since``."""
+        when = self.transaction_time(responses)
+        if when is None or when == self.settings.since:
+            return self
+        return type(self)(self.settings.model_copy(update={"since": when}))
+
     def transaction_time(self, responses: Sequence[Response]) -> dt.datetime | None:
         """The manifest's ``transactionTime``: the ``since`` to use on the next poll."""
         times = [

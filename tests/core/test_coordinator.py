@@ -41,6 +41,13 @@ class CountScraper(Scraper):
         status = Status.AVAILABLE if n else Status.NONE
         return [LocationAvailability(Location(id="a", name="A"), status, appointments=n)]
 
+    def advance(self, responses: Sequence[Response]) -> Scraper:
+        following = CountScraper(self.url)
+        following.generation = self.generation + 1
+        return following
+
+    generation = 0
+
     def next_poll_delay(self, responses: Sequence[Response]) -> float | None:
         header = responses[0].header("cache-control") if responses else None
         return float(header.split("=")[1]) if header and "max-age" in header else None
@@ -114,3 +121,12 @@ async def test_source_saying_not_modified_is_unchanged_and_healthy(
     server.queue(Reply(200, b"same"))
     outcome = await coord.poll()
     assert outcome.outcome == "unchanged" and coord.down_since is None
+
+
+async def test_only_a_successful_poll_advances_the_scraper(server: ScriptedServer) -> None:
+    coord = coordinator(server)
+    await coord.poll()
+    assert isinstance(coord.scraper, CountScraper) and coord.scraper.generation == 1
+    server.queue(Reply(500))
+    await coord.poll()
+    assert coord.scraper.generation == 1  # a failed poll teaches nothing

@@ -549,3 +549,14 @@ def test_fixture_sources_name_every_entry() -> None:
     for entry in Path(FIXTURES).iterdir():
         if entry.name != "SOURCES.md":
             assert entry.name in text
+
+
+def test_advance_remembers_transaction_time_for_the_next_since() -> None:
+    s = scraper()
+    responses = poll(s, _bodies(b""))
+    when = s.transaction_time(responses)
+    assert when is not None
+    following = s.advance(responses)
+    assert following is not s and following.settings.since == when
+    assert s.settings.since is None  # pure: the old scraper is unchanged
+    assert following.advance(responses) is following  # same time: nothing to remember
