@@ -16,7 +16,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -229,7 +229,9 @@ class PoliteClient:
                 raise Unreachable(f"network error: {type(exc).__name__}: {exc}") from exc
         fetched_at = dt.datetime.now(dt.UTC)
         if raw.status_code == 304 and cached is not None:
-            return _replace_meta(cached.response, request, fetched_at)
+            return replace(
+                cached.response, request=request, fetched_at=fetched_at, not_modified=True
+            )
         _raise_for_status(raw)
         body = raw.content
         if len(body) > self.settings.max_body_bytes:
@@ -249,18 +251,6 @@ class PoliteClient:
             while len(self._cache) > self.settings.cache_entries:
                 self._cache.popitem(last=False)
         return response
-
-
-def _replace_meta(cached: Response, request: Request, fetched_at: dt.datetime) -> Response:
-    return Response(
-        request=request,
-        url=cached.url,
-        status=cached.status,
-        headers=cached.headers,
-        body=cached.body,
-        fetched_at=fetched_at,
-        not_modified=True,
-    )
 
 
 def _raise_for_status(raw: httpx.Response) -> None:

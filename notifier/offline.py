@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -50,16 +51,7 @@ def load_response(path: Path, request: Request | None = None) -> Response:
         headers=meta.get("headers") or {},
         fetched_at=dt.datetime.fromisoformat(fetched) if fetched else None,
     )
-    if request is not None:
-        return Response(
-            request=request,
-            url=response.url,
-            status=response.status,
-            headers=response.headers,
-            body=response.body,
-            fetched_at=response.fetched_at,
-        )
-    return response
+    return replace(response, request=request) if request is not None else response
 
 
 def _find_by_url(directory: Path, url: str) -> Path | None:

@@ -29,6 +29,7 @@ from starlette.routing import Route
 from notifier.testing import prepmod_pages, routes, smart_feed
 from notifier.testing.content import HTML, Content, http_date, is_not_modified
 from notifier.testing.faults import STATIC_FAULT_PAGES, Fault, FaultRule, FaultTarget
+from notifier.testing.lifecycle import BackgroundService
 from notifier.testing.records import RequestRecord, SiteTruth
 from notifier.testing.server import BackgroundServer
 from notifier.testing.sites import MASS_VACCINATION_SITES, Site, sites_by_id
@@ -70,7 +71,7 @@ def _classify(path: str) -> str:
     return "other"
 
 
-class ProviderSimulator:
+class ProviderSimulator(BackgroundService):
     """PrepMod clinic search (HTML) and a SMART feed over one timeline, on 127.0.0.1.
 
     ``scenario`` defaults to ``eight_am_release(duration)``; ``quiet=True`` starts with no
@@ -134,12 +135,6 @@ class ProviderSimulator:
     @property
     def running(self) -> bool:
         return self._server.running
-
-    def __enter__(self) -> ProviderSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     async def __aenter__(self) -> ProviderSimulator:
         return await asyncio.to_thread(self.start)

@@ -43,11 +43,12 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from notifier.testing.lifecycle import BackgroundService
 
 __all__ = ["ReceivedMessage", "SmtpTestServer", "main", "make_self_signed_cert"]
 
@@ -169,7 +170,7 @@ class _Controller(Controller):
         return self.loop.create_server(self._factory_invoker, sock=sock, ssl=self.ssl_context)
 
 
-class SmtpTestServer:
+class SmtpTestServer(BackgroundService):
     """An SMTP server on 127.0.0.1 and a free port, running in a background thread."""
 
     def __init__(
@@ -349,17 +350,6 @@ class SmtpTestServer:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    def __enter__(self) -> SmtpTestServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main(argv: Iterable[str] | None = None) -> None:

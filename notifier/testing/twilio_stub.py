@@ -35,10 +35,10 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from notifier.testing.lifecycle import BackgroundService
 from notifier.testing.mini_http import REASONS, HttpProtocol
 
 __all__ = ["ERROR_MESSAGES", "RecordedRequest", "Reply", "TwilioStub", "main"]
@@ -115,7 +115,7 @@ class _TokenBucket:
         return False
 
 
-class TwilioStub:
+class TwilioStub(BackgroundService):
     """The stub server. Use as a context manager (runs in a thread) or ``await serve()``."""
 
     def __init__(
@@ -338,17 +338,6 @@ class TwilioStub:
             for transport in list(self._transports):
                 transport.close()
         self._server = self._loop = None
-
-    def __enter__(self) -> TwilioStub:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 _DATE_CACHE: list[object] = [0, ""]

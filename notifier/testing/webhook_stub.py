@@ -22,8 +22,9 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from notifier.testing.lifecycle import BackgroundService
 
 __all__ = ["RecordedRequest", "StubReply", "WebhookStub"]
 
@@ -55,7 +56,7 @@ class RecordedRequest:
         return json.loads(self.body)
 
 
-class WebhookStub:
+class WebhookStub(BackgroundService):
     """A threaded HTTP/1.1 server on an ephemeral loopback port; a context manager."""
 
     def __init__(self, default: StubReply | None = None) -> None:
@@ -153,14 +154,3 @@ class WebhookStub:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None
-
-    def __enter__(self) -> WebhookStub:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
