@@ -45,7 +45,7 @@ from channels._batch import latest_per_location, news_count
 from notifier.apprise_targets import AppriseTarget, notify_blocking, privacy_url
 from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, SendResult
 from notifier.model import Alert, Location
-from notifier.templates import SUPPORTED_LOCALES, alert_facts, normalize_locale, render
+from notifier.templates import Locale, alert_facts, normalize_locale, render
 
 __all__ = [
     "AppriseChannel",
@@ -102,19 +102,11 @@ class AppriseSettings(BaseModel):
 
     targets: list[RegionalTarget] = Field(min_length=1)
     #: the language of the posts (en, de, es)
-    locale: str = "en"
+    locale: Locale = "en"
     #: public URL of the web app: links become {base_url}/b/{alert_id}
     base_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     #: longest body, below each service's own limit (Bluesky 280, Mastodon 500, Telegram 4096)
     max_chars: int = Field(1000, ge=100, le=32768)
-
-    @field_validator("locale")
-    @classmethod
-    def _known_locale(cls, value: str) -> str:
-        language = value.replace("_", "-").split("-", 1)[0].lower()
-        if language not in SUPPORTED_LOCALES:
-            raise ValueError(f"use one of {', '.join(SUPPORTED_LOCALES)}")
-        return language
 
 
 @dataclass(frozen=True, slots=True)

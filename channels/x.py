@@ -43,13 +43,13 @@ from typing import Any
 
 import requests
 import tweepy
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from requests.adapters import HTTPAdapter
 
 from channels._x_posts import MAX_WEIGHTED_LENGTH, compose_posts, safe_link, weighted_length
 from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, SendResult
 from notifier.model import Alert
-from notifier.templates import SUPPORTED_LOCALES, normalize_locale
+from notifier.templates import Locale, normalize_locale
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
@@ -82,7 +82,7 @@ class XSettings(BaseModel):
     #: compose and log, post nothing
     dry_run: bool = False
     #: the feed's language (en, de, es)
-    locale: str = "en"
+    locale: Locale = "en"
     #: public URL of the web app: links become {base_url}/b/{alert_id}, summaries link to it
     base_url: str | None = Field(None, pattern=_URL_PATTERN)
     #: longest reply thread one message may become
@@ -92,14 +92,6 @@ class XSettings(BaseModel):
     #: tests point this at notifier.testing.x_stub
     api_base_url: str = Field(DEFAULT_API_BASE_URL, pattern=_URL_PATTERN)
     timeout: float = Field(10.0, gt=0)
-
-    @field_validator("locale")
-    @classmethod
-    def _known_locale(cls, value: str) -> str:
-        language = value.replace("_", "-").split("-", 1)[0].lower()
-        if language not in SUPPORTED_LOCALES:
-            raise ValueError(f"use one of {', '.join(SUPPORTED_LOCALES)}")
-        return language
 
     @model_validator(mode="after")
     def _credentials(self) -> XSettings:

@@ -35,12 +35,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from notifier.apprise_targets import AppriseTarget, notify_blocking
 from notifier.metrics import Metrics
 from notifier.privacy import mask_text
-from notifier.templates import SUPPORTED_LOCALES, normalize_locale, render
+from notifier.templates import Locale, normalize_locale, render
 
 if TYPE_CHECKING:
     from notifier.config import Config
@@ -68,20 +68,12 @@ class OperatorSettings(BaseModel):
     #: Apprise URLs (``${ENV_VAR}``); none: notices go to the log only
     targets: list[AppriseTarget] = Field(default_factory=list)
     #: the language of the notices (en, de, es)
-    locale: str = "en"
+    locale: Locale = "en"
     #: share of finished deliveries that failed for good which raises the alarm
     failure_rate_threshold: float = Field(0.2, gt=0, le=1)
     #: finished deliveries a channel needs before its rate is judged
     failure_rate_min_deliveries: int = Field(20, ge=1)
     max_notices_per_hour: int = Field(12, ge=1)
-
-    @field_validator("locale")
-    @classmethod
-    def _known_locale(cls, value: str) -> str:
-        language = value.replace("_", "-").split("-", 1)[0].lower()
-        if language not in SUPPORTED_LOCALES:
-            raise ValueError(f"use one of {', '.join(SUPPORTED_LOCALES)}")
-        return language
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jinja2
+from pydantic import AfterValidator
 
 from notifier.model import Alert
 
@@ -38,6 +39,7 @@ __all__ = [
     "SUPPORTED_LOCALES",
     "TEMPLATE_DIR",
     "AlertFacts",
+    "Locale",
     "alert_facts",
     "format_date_range",
     "format_day",
@@ -142,6 +144,17 @@ def normalize_locale(locale: str | None) -> str:
         return DEFAULT_LOCALE
     language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
     return language if language in SUPPORTED_LOCALES else DEFAULT_LOCALE
+
+
+def _supported_locale(value: str) -> str:
+    language = value.replace("_", "-").split("-", 1)[0].strip().lower()
+    if language not in SUPPORTED_LOCALES:
+        raise ValueError(f"use one of {', '.join(SUPPORTED_LOCALES)}")
+    return language
+
+
+#: a settings field for a message language: "de-DE" is stored as "de"; unsupported is an error
+Locale = Annotated[str, AfterValidator(_supported_locale)]
 
 
 def format_number(value: int | None, locale: str = DEFAULT_LOCALE) -> str:
