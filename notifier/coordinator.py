@@ -39,7 +39,6 @@ class PollOutcome:
     bytes: int = 0
     error: str | None = None
     retry_after: float | None = None
-    valid_at: dt.datetime | None = None
     responses: int = 0
 
     @property
@@ -119,7 +118,6 @@ class ProviderCoordinator:
         retry_after = error.retry_after if error else None
         if retry_after is not None:
             self._not_before = time.monotonic() + retry_after
-        valid = [r.valid_at for r in results or () if r.valid_at is not None]
         return PollOutcome(
             provider_id=self.provider_id,
             started_at=started,
@@ -130,7 +128,6 @@ class ProviderCoordinator:
             bytes=sum(len(r.body) for r in responses if not r.not_modified),
             error=" ".join(str(error).split()) if error else None,
             retry_after=retry_after,
-            valid_at=max(valid) if valid else None,
             responses=len(responses),
         )
 

@@ -109,8 +109,7 @@ class Dispatcher:
         self.name = channel.name
         self.settings = settings or DispatchSettings()
         self.metrics = metrics or Metrics()
-        self.limiter_rate = rate_limit or channel.rate_limit
-        self.limiter = make_limiter(self.limiter_rate)
+        self.limiter = make_limiter(rate_limit or channel.rate_limit)
         self.wake = asyncio.Event()
         self._clock = clock
         self._in_flight = asyncio.Semaphore(self.settings.concurrency)
@@ -259,7 +258,6 @@ class Dispatcher:
                 HandOff(
                     channel=self.name,
                     alert_ids=tuple(a.id or 0 for a in batch),
-                    location_ids=tuple(a.location.id for a in batch),
                     detected_at=min(a.detected_at for a in batch),
                     handed_off_at=now,
                 )

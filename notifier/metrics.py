@@ -31,7 +31,6 @@ class HandOff:
 
     channel: str
     alert_ids: tuple[int, ...]
-    location_ids: tuple[str, ...]
     detected_at: dt.datetime
     handed_off_at: dt.datetime
 
