@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -65,6 +66,46 @@ def _find_by_url(directory: Path, url: str) -> Path | None:
     return max(candidates, key=lambda p: len(p.name), default=None)
 
 
+def _leading_word(name: str) -> str:
+    match = re.match(r"[a-z]+", name.lower())
+    return match.group(0) if match else ""
+
+
+def _match_files(
+    directory: Path, requests: Sequence[Request], used: set[Path]
+) -> list[tuple[Request, Path | None]]:
+    """A recorded file for each request: by the URL's path suffix, else by its leading word.
+
+    Recorded feeds are not always saved under their URL's name (``location.ndjson`` listed,
+    ``locations.ndjson`` saved), so a request left unmatched falls back to the one unused file
+    with the same extension whose name starts with the same word. When that is ambiguous,
+    nothing is guessed: a wrong file would be worse than a skipped one.
+    """
+    matched = [(r, _find_by_url(directory, r.url)) for r in requests]
+    used.update(path for _, path in matched if path is not None)
+    result = []
+    for request, path in matched:
+        if path is None:
+            name = Path(unquote(urlsplit(request.url).path)).name
+            word = _leading_word(name)
+            candidates = [
+                p
+                for p in sorted(directory.iterdir())
+                if p.is_file()
+                and p not in used
+                and p.name not in MANIFEST_NAMES
+                and not p.name.endswith(META_SUFFIX)
+                and p.suffix == Path(name).suffix
+                and word
+                and _leading_word(p.name).startswith(word)
+            ]
+            if len(candidates) == 1:
+                path = candidates[0]
+                used.add(path)
+        result.append((request, path))
+    return result
+
+
 def _replay_directory(scraper: Scraper, directory: Path) -> list[Response]:
     manifest = next((directory / n for n in MANIFEST_NAMES if (directory / n).is_file()), None)
     if manifest is None:
@@ -73,16 +114,12 @@ def _replay_directory(scraper: Scraper, directory: Path) -> list[Response]:
         )
     responses: list[Response] = []
     pending: list[tuple[Request | None, Path]] = [(None, manifest)]
-    seen: set[Path] = set()
+    used: set[Path] = {manifest}
     while pending:
         request, path = pending.pop(0)
-        if path in seen:
-            continue
-        seen.add(path)
         response = load_response(path, request)
         responses.append(response)
-        for follow in scraper.follow(response):
-            found = _find_by_url(directory, follow.url)
+        for follow, found in _match_files(directory, scraper.follow(response), used):
             if found is None:
                 log.warning("%s: %s is listed but was not recorded; skipped", directory, follow.url)
                 continue
