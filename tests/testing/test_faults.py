@@ -71,11 +71,11 @@ def test_clear_faults(sim: ProviderSimulator, client: httpx.Client) -> None:
 
 
 def test_timeout_hangs_past_the_client_timeout(sim: ProviderSimulator) -> None:
-    sim.inject(Fault.TIMEOUT, hang_seconds=1.0)
+    sim.inject(Fault.TIMEOUT, hang_seconds=5.0)
     started = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
         httpx.get(sim.prepmod_url, timeout=0.3)
-    assert 0.3 <= time.monotonic() - started < 1.0
+    assert time.monotonic() - started >= 0.3  # it hung until the client gave up
     assert sim.requests()[0].fault is Fault.TIMEOUT
     assert httpx.get(sim.prepmod_url, timeout=2.0).status_code == 200
 
@@ -87,7 +87,7 @@ def test_stop_does_not_wait_for_a_hanging_request(clock: ManualClock) -> None:
         httpx.get(sim.prepmod_url, timeout=0.2)
     started = time.monotonic()
     sim.stop()
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 10.0  # far less than the 30 s hang
 
 
 def test_layout_change_keeps_the_page_title_but_not_the_clinic_blocks(
