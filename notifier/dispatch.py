@@ -142,8 +142,8 @@ class Dispatcher:
         """Claim one batch of due deliveries and send it. Returns how many were handled.
 
         The outcomes of a batch are written in one transaction when the batch is done, which
-        keeps the database out of the send loop; the batch is small enough (about two seconds
-        of the channel's rate) that a crash can only repeat what was in flight.
+        keeps the database out of the send loop; a batch is small (see ``_claim_limit``), so
+        a crash can only repeat the batch that was in flight.
         """
         now = self._clock()
         claimed = await asyncio.to_thread(self._claim, now)

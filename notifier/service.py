@@ -32,7 +32,8 @@ class Service:
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.stopping = asyncio.Event()
         self._polls: set[asyncio.Task[object]] = set()
-        self._dispatchers: list[asyncio.Task[None]] = []
+        #: dispatcher loops and the failure-rate watch, stopped after the polls
+        self._workers: list[asyncio.Task[None]] = []
         self._signalled = False
 
     async def start(self) -> None:
@@ -50,8 +51,8 @@ class Service:
             )
         self.scheduler.start()
         for dispatcher in self.runtime.dispatchers.values():
-            self._dispatchers.append(asyncio.create_task(dispatcher.run(self.stopping)))
-        self._dispatchers.append(asyncio.create_task(self._watch_failure_rates()))
+            self._workers.append(asyncio.create_task(dispatcher.run(self.stopping)))
+        self._workers.append(asyncio.create_task(self._watch_failure_rates()))
         operator = self.runtime.operator
         await operator.service_started(
             providers=list(self.runtime.coordinators), channels=list(self.runtime.dispatchers)
@@ -106,7 +107,7 @@ class Service:
         if self._polls:
             await asyncio.gather(*list(self._polls), return_exceptions=True)
         # Dispatchers see ``stopping`` and return after the batch they hold is marked.
-        await asyncio.gather(*self._dispatchers, return_exceptions=True)
+        await asyncio.gather(*self._workers, return_exceptions=True)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.runtime.operator.service_stopped("signal" if self._signalled else "")
