@@ -8,10 +8,8 @@ PostgreSQL tests skip with a reason when the server is unreachable, except in CI
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -61,25 +59,6 @@ def delete_all_rows(engine: Engine) -> None:
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite file; each test gets a copy (migrating per test is slower)."""
-    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()  # closing the last connection checkpoints the WAL into the file
-    return path
-
-
-@pytest.fixture
-def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
-    path = tmp_path / "test.db"
-    shutil.copyfile(sqlite_template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
