@@ -8,7 +8,8 @@
    connection: MAIL, RCPT, DATA). Target: at least 500 emails/s on 2 cores, every one accepted,
    and the server seeing no more connections than the pool holds (connections are reused).
 2. Limited: ``messages_per_second=100``; every send first takes a token from the dispatcher's
-   bucket (``notifier.dispatch.make_limiter``). Target: the measured rate within 2% of 100/s.
+   bucket (``notifier.pipeline.dispatch.make_limiter``). Target: the measured rate within 2% of
+   100/s.
 
 The server runs in its own process (``python -m notifier.testing.smtp_server``) so client and
 server do not share one interpreter lock; on a busy machine the figures vary by a few percent.
@@ -28,8 +29,8 @@ from collections.abc import Awaitable, Callable
 
 from channels.email import EmailChannel
 from notifier.channel import Recipient
-from notifier.dispatch import make_limiter
 from notifier.model import Alert, Location
+from notifier.pipeline.dispatch import make_limiter
 
 NOW = dt.datetime(2021, 2, 24, 15, 0, tzinfo=dt.UTC)
 AUTH = ("alerts", "bench-password")

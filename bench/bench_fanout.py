@@ -40,8 +40,8 @@ from notifier.db.fanout import (
     expire_due,
     write_alert,
 )
-from notifier.db.models import delivery_table
 from notifier.db.subscribers import bulk_insert_subscribers
+from notifier.db.tables import delivery_table
 from notifier.model import Alert, Location
 
 CENTER = (42.3736, -71.1097)

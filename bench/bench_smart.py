@@ -7,7 +7,7 @@ Slot file per state as Kroger publishes. Then it measures, with the ZIP index al
 (it is loaded once per process):
 
 * ``parse_all`` of one poll (manifest + 52 files, ~60 MB of NDJSON);
-* the diff of that poll against the previous one (``notifier.diff.diff_provider``);
+* the diff of that poll against the previous one (``notifier.pipeline.diff.diff_provider``);
 * peak memory of parse + diff (tracemalloc, in a second run), and the process's max RSS.
 
 Budget: parse + diff <= 5 s, peak <= 500 MB. Run: ``python bench/bench_smart.py``.
@@ -26,9 +26,9 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from notifier.diff import AlertPolicy, KnownState, diff_provider
 from notifier.geo import lookup_postal_code
 from notifier.model import LocationAvailability
+from notifier.pipeline.diff import AlertPolicy, KnownState, diff_provider
 from notifier.scraping import Response
 from scrapers.smart_scheduling_links import SmartSchedulingLinks
 

@@ -7,7 +7,8 @@
    ``SmsChannel.send`` (twilio ``Client.messages.create_async`` over aiohttp). Target: at least
    1,000 SMS/s on 2 cores.
 2. Limited: ``messages_per_second=100`` (a short code); every send first takes a token from the
-   dispatcher's pyrate-limiter bucket (``notifier.dispatch.make_limiter``, in memory). The stub
+   dispatcher's pyrate-limiter bucket (``notifier.pipeline.dispatch.make_limiter``, in memory).
+   The stub
    enforces the same limit with its own token bucket and answers 429/20429 above it. Target: the
    measured rate within 2% of 100/s, and no 429.
 
@@ -31,8 +32,8 @@ from collections.abc import Awaitable, Callable
 
 from channels.sms import SmsChannel
 from notifier.channel import Message, Recipient
-from notifier.dispatch import make_limiter
 from notifier.model import Alert, Location
+from notifier.pipeline.dispatch import make_limiter
 from notifier.testing.twilio_stub import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 
 NOW = dt.datetime(2021, 2, 24, 15, 0, tzinfo=dt.UTC)

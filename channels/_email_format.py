@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.header import Header
 
+from notifier.messaging.render import AlertFacts, alert_facts
 from notifier.model import Alert
-from notifier.templates import AlertFacts, alert_facts
 
 __all__ = [
     "PlaceView",

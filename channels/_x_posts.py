@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
 from channels._batch import latest_per_location, news_count
+from notifier.messaging.render import AlertFacts, alert_facts, render
 from notifier.model import Alert
-from notifier.templates import AlertFacts, alert_facts, render
 
 __all__ = [
     "MAX_WEIGHTED_LENGTH",

@@ -42,10 +42,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from channels._batch import latest_per_location, news_count
-from notifier.apprise_targets import AppriseTarget, notify_blocking, privacy_url
 from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, SendResult
+from notifier.messaging.apprise_targets import AppriseTarget, notify_blocking, privacy_url
+from notifier.messaging.render import Locale, alert_facts, normalize_locale, render
 from notifier.model import Alert, Location
-from notifier.templates import Locale, alert_facts, normalize_locale, render
 
 __all__ = [
     "AppriseChannel",

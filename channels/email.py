@@ -1,8 +1,8 @@
 """Email over SMTP (aiosmtplib): a large-type text + HTML alert with a signed one-click unsubscribe.
 
 Each message is ``multipart/alternative`` (plain text and HTML, rendered from
-``notifier/templates/<locale>/email/``) written for someone who reads with difficulty: body
-text of 22 px and more, black on white, one big booking button per place, and the count,
+``notifier/messaging/templates/<locale>/email/``) written for someone who reads with difficulty:
+body text of 22 px and more, black on white, one big booking button per place, and the count,
 place, address, days and vaccines spelled out. A digest (several alerts for one subscriber)
 names each place once, with its newest numbers.
 
@@ -11,7 +11,7 @@ plus a mailto) with ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8
 ``Message-ID`` derived from the dispatcher's idempotency key, so a resend after a crash
 carries the same id and mail systems can recognise it.
 
-Connections are pooled (``notifier.smtp_pool``) and reused; the send rate is set by
+Connections are pooled (``notifier.messaging.smtp_pool``) and reused; the send rate is set by
 ``messages_per_second`` (the dispatcher's token bucket). The server's answers map onto the
 dispatcher's outcomes (``classify_smtp_error``):
 
@@ -52,11 +52,11 @@ from notifier.channel import (
     RecipientState,
     SendResult,
 )
+from notifier.messaging.render import alert_facts, normalize_locale, render
+from notifier.messaging.smtp_pool import SmtpPool, send_transaction
+from notifier.messaging.unsubscribe_tokens import make_unsubscribe_token
 from notifier.model import Alert
 from notifier.privacy import mask, mask_text
-from notifier.smtp_pool import SmtpPool, send_transaction
-from notifier.templates import alert_facts, normalize_locale, render
-from notifier.unsubscribe import make_unsubscribe_token
 
 __all__ = [
     "EmailChannel",

@@ -4,8 +4,8 @@ Registering it as a channel puts ``channels.operator`` through ``notifier config
 (Apprise URLs validated, secrets as ``${ENV_VAR}``), lists it in ``notifier channels list``
 and lets ``notifier channels test operator`` send a test notice. It sets
 ``carries_alerts = False``: the runtime must not plan alert deliveries for it
-(``notifier.operator.carries_alerts``). Notices themselves go through
-``notifier.operator.OperatorNotifier``, not the outbox.
+(``notifier.pipeline.ops_notices.carries_alerts``). Notices themselves go through
+``notifier.pipeline.ops_notices.OperatorNotifier``, not the outbox.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, SendResult
+from notifier.messaging.render import alert_facts, normalize_locale, render
 from notifier.model import Alert
-from notifier.operator import OperatorNotifier, OperatorSettings, deliver_notice
-from notifier.templates import alert_facts, normalize_locale, render
+from notifier.pipeline.ops_notices import OperatorNotifier, OperatorSettings, deliver_notice
 
 __all__ = ["OperatorChannel"]
 

@@ -45,10 +45,10 @@ from notifier.channel import (
     RecipientState,
     SendResult,
 )
-from notifier.gsm import fit, single_segment_limit, sms_length, to_gsm
+from notifier.messaging.gsm import fit, single_segment_limit, sms_length, to_gsm
+from notifier.messaging.render import AlertFacts, alert_facts, normalize_locale, render
 from notifier.model import Alert
 from notifier.privacy import mask, mask_text
-from notifier.templates import AlertFacts, alert_facts, normalize_locale, render
 
 __all__ = [
     "INVALID_NUMBER_CODES",

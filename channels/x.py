@@ -24,8 +24,8 @@ X's answers map onto the dispatcher's outcomes:
   24-hour limit's reset), given in epoch seconds
 * 5xx, timeouts, connection errors      -> retry
 * 401, other 403 (credentials, app permissions, suspended account), 400 -> failed for good,
-  logged at ERROR. The dispatcher counts them as ``failed`` in ``notifier.metrics``, so the
-  operator notifier's failure-rate check (``notifier.operator``) reports them too.
+  logged at ERROR. The dispatcher counts them as ``failed`` in ``notifier.pipeline.metrics``, so the
+  operator notifier's failure-rate check (``notifier.pipeline.ops_notices``) reports them too.
 
 A thread that fails half way is resumed, not restarted, when the dispatcher retries it.
 """
@@ -48,8 +48,8 @@ from requests.adapters import HTTPAdapter
 
 from channels._x_posts import MAX_WEIGHTED_LENGTH, compose_posts, safe_link, weighted_length
 from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, SendResult
+from notifier.messaging.render import Locale, normalize_locale
 from notifier.model import Alert
-from notifier.templates import Locale, normalize_locale
 
 __all__ = [
     "DEFAULT_API_BASE_URL",

@@ -2,7 +2,8 @@
 
 Dropping a module into the ``channels`` package registers every ``Channel`` subclass in it
 that sets ``name``. A channel formats and sends; the outbox, retries, rate limiting, expiry and
-metrics belong to the core dispatcher (``notifier.dispatch``), so every channel gets them alike.
+metrics belong to the core dispatcher (``notifier.pipeline.dispatch``), so every channel gets
+them alike.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from notifier.channel import get_channel
-from notifier.diff import AlertPolicy
-from notifier.fetch import HttpSettings
+from notifier.pipeline.diff import AlertPolicy
+from notifier.pipeline.fetch import HttpSettings
 from notifier.scraping import get_scraper
 
 __all__ = [

@@ -1,7 +1,8 @@
 """The scraper contract: what a provider module declares, and how the core drives it.
 
 A scraper never does I/O. It declares the requests to make, and turns each response into data
-with a pure ``parse``. The core (``notifier.fetch``) owns the network, politeness and retries.
+with a pure ``parse``. The core (``notifier.pipeline.fetch``) owns the network, politeness and
+retries.
 Dropping a module into the ``scrapers`` package registers every ``Scraper`` subclass in it
 that sets ``name``.
 """

@@ -67,8 +67,8 @@ from notifier.scraping import (
     Unreachable,
     UpstreamError,
 )
-from scrapers._prepmod_html import ClinicBlock, next_page_href, read_search_page
-from scrapers._prepmod_text import clean_venue_name, slugify
+from scrapers._prepmod.html import ClinicBlock, next_page_href, read_search_page
+from scrapers._prepmod.text import clean_venue_name, slugify
 
 __all__ = ["PrepModScraper", "PrepModSettings"]
 

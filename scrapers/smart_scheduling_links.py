@@ -60,9 +60,9 @@ from notifier.scraping import (
     Unparseable,
     UpstreamError,
 )
-from scrapers._smart_examples import EXAMPLES
-from scrapers._smart_feed import FeedBuilder, FeedOptions, FileSource
-from scrapers._smart_manifest import (
+from scrapers._smart.examples import EXAMPLES
+from scrapers._smart.feed import FeedBuilder, FeedOptions, FileSource
+from scrapers._smart.manifest import (
     Manifest,
     check_status,
     iter_resources,
@@ -71,8 +71,8 @@ from scrapers._smart_manifest import (
     read_manifest,
     url_key,
 )
-from scrapers._smart_publishers import Publisher, Quirks, match_publisher, publishers
-from scrapers._smart_settings import SmartSettings
+from scrapers._smart.publishers import Publisher, Quirks, match_publisher, publishers
+from scrapers._smart.settings import SmartSettings
 
 __all__ = ["FeedUnchanged", "SmartSchedulingLinks", "SmartSettings"]
 

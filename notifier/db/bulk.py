@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Index, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
-from notifier.db.models import subscriber_table
+from notifier.db.tables import subscriber_table
 from notifier.db.types import as_utc
 from notifier.privacy import mask_text
 

@@ -49,13 +49,6 @@ from notifier.db.matching import (
     max_radius,
     within_reach,
 )
-from notifier.db.models import (
-    DeliveryState,
-    alert_table,
-    delivery_table,
-    location_table,
-    subscriber_table,
-)
 from notifier.db.outbox import (
     ClaimedDelivery,
     claim_due,
@@ -70,6 +63,13 @@ from notifier.db.outbox import (
     record_status_callback,
 )
 from notifier.db.store import stored_location_id
+from notifier.db.tables import (
+    DeliveryState,
+    alert_table,
+    delivery_table,
+    location_table,
+    subscriber_table,
+)
 from notifier.db.types import UtcDateTime, as_utc
 from notifier.model import Alert
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, func, literal, or_, select, text
 
 from notifier.db._sql import is_postgres
-from notifier.db.models import DeliveryState, delivery_table, subscriber_table
+from notifier.db.tables import DeliveryState, delivery_table, subscriber_table
 from notifier.db.types import UtcDateTime
 from notifier.geo import EARTH_RADIUS_MILES
 from notifier.model import Alert

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, and_, func, literal, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from notifier.db._sql import chunks, is_postgres
-from notifier.db.models import (
+from notifier.db.tables import (
     DeliveryState,
     alert_table,
     delivery_table,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, case, func, select, update
 
 from notifier.db._sql import dialect_insert
-from notifier.db.models import PollOutcome, availability_table, provider_state_table
+from notifier.db.tables import PollOutcome, availability_table, provider_state_table
 from notifier.db.types import as_utc
 from notifier.model import Status
 from notifier.privacy import mask_text

@@ -24,19 +24,19 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, case, delete, insert, or_, select, update
 
 from notifier.db._sql import chunks, dialect_insert
-from notifier.db.models import (
-    PollOutcome,
-    availability_table,
-    event_table,
-    location_table,
-    poll_run_table,
-)
 from notifier.db.providers import (
     ProviderStatusRow,
     clear_held,
     provider_status,
     record_poll_outcome,
     set_held,
+)
+from notifier.db.tables import (
+    PollOutcome,
+    availability_table,
+    event_table,
+    location_table,
+    poll_run_table,
 )
 from notifier.db.types import as_utc
 from notifier.model import LocationAvailability, Status

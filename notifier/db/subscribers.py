@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from notifier.db._sql import chunks
 from notifier.db.bulk import bulk_insert_subscribers
-from notifier.db.models import DeliveryState, delivery_table, subscriber_table
+from notifier.db.tables import DeliveryState, delivery_table, subscriber_table
 from notifier.db.types import as_utc
 from notifier.geo import lookup_postal_code, normalize_postal_code
 

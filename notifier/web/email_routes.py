@@ -9,10 +9,11 @@
   confirms the sign-up (``subscribers.confirm``). Confirming on GET would let a link scanner
   confirm a subscription nobody asked for.
 
-Tokens of ``/u/`` are signed (``notifier.unsubscribe``) and bound to one subscriber and the
-email channel. Bad input never yields a 500: an edited or foreign token -> 400 "does not
-work", an expired one -> 400 "too old", a subscriber who no longer exists -> 404, a database
-outage -> 503. Pages are large type, in the subscriber's language (else the browser's).
+Tokens of ``/u/`` are signed (``notifier.messaging.unsubscribe_tokens``) and bound to one
+subscriber and the email channel. Bad input never yields a 500: an edited or foreign token
+-> 400 "does not work", an expired one -> 400 "too old", a subscriber who no longer exists
+-> 404, a database outage -> 503. Pages are large type, in the subscriber's language (else
+the browser's).
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.config import Config
 from notifier.db import subscribers, write_transaction
-from notifier.db.models import subscriber_table
-from notifier.templates import normalize_locale, render
-from notifier.unsubscribe import (
+from notifier.db.tables import subscriber_table
+from notifier.messaging.render import normalize_locale, render
+from notifier.messaging.unsubscribe_tokens import (
     BadUnsubscribeToken,
     ExpiredUnsubscribeToken,
     UnsubscribeClaim,

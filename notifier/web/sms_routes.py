@@ -27,11 +27,11 @@ from sqlalchemy import Connection, Engine, select
 from twilio.twiml.messaging_response import MessagingResponse
 
 from notifier.db import outbox, subscribers, write_transaction
-from notifier.db.models import delivery_table, subscriber_table
+from notifier.db.tables import delivery_table, subscriber_table
 from notifier.geo import lookup_postal_code, normalize_postal_code
-from notifier.gsm import to_gsm
+from notifier.messaging.gsm import to_gsm
+from notifier.messaging.render import normalize_locale, render
 from notifier.privacy import mask
-from notifier.templates import normalize_locale, render
 from notifier.web.sms_commands import MAX_MILES, Command, Intent, parse_command
 from notifier.web.twilio_forms import public_url, read_signed_form, require
 

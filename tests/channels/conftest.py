@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from sms_support import sms_settings
 
 from channels.sms import SmsChannel
 from notifier.testing.twilio_stub import TwilioStub
+from tests.channels.sms_support import sms_settings
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from channels_support import NOW, batch, make_alert
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from channels.apprise import AppriseChannel, AppriseMessage, region_matches
 from notifier.channel import Audience, Message, get_channel
 from notifier.db.fanout import ChannelPlan, write_alert
-from notifier.db.models import delivery_table
-from notifier.dispatch import Dispatcher, DispatchSettings
+from notifier.db.tables import delivery_table
 from notifier.model import Location
+from notifier.pipeline.dispatch import Dispatcher, DispatchSettings
 from notifier.testing.webhook_stub import StubReply, WebhookStub
+from tests.channels.channels_support import NOW, batch, make_alert
 
 TELEGRAM = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-1001234567890"
 MASTODON = "mastodon://s3cr3t-access-token@mastodon.example"

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from channels_support import batch
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, channel_registry
-from notifier.templates import SUPPORTED_LOCALES
+from notifier.messaging.render import SUPPORTED_LOCALES
+from tests.channels.channels_support import batch
 
 SECRET = "sample-secret"
 SAMPLE_SETTINGS: dict[str, dict[str, Any]] = {

@@ -12,7 +12,19 @@ from dataclasses import replace
 from typing import Literal
 
 import pytest
-from email_support import (
+from itsdangerous import TimestampSigner
+from pydantic import ValidationError
+
+from channels.email import EmailChannel, classify_smtp_error, message_id_for
+from notifier.channel import Recipient, RecipientState, get_channel
+from notifier.messaging.unsubscribe_tokens import (
+    BadUnsubscribeToken,
+    ExpiredUnsubscribeToken,
+    make_unsubscribe_token,
+    read_unsubscribe_token,
+)
+from notifier.testing.smtp_server import SmtpTestServer
+from tests.channels.email_support import (
     BASE_URL,
     NOW,
     SECRET,
@@ -21,18 +33,6 @@ from email_support import (
     lines,
     make_alert,
     unsubscribe_link,
-)
-from itsdangerous import TimestampSigner
-from pydantic import ValidationError
-
-from channels.email import EmailChannel, classify_smtp_error, message_id_for
-from notifier.channel import Recipient, RecipientState, get_channel
-from notifier.testing.smtp_server import SmtpTestServer
-from notifier.unsubscribe import (
-    BadUnsubscribeToken,
-    ExpiredUnsubscribeToken,
-    make_unsubscribe_token,
-    read_unsubscribe_token,
 )
 
 JANE = "jane.doe@example.org"

@@ -6,16 +6,16 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from email_support import NOW, email_settings, lines, make_alert
 from sqlalchemy import Engine, select
 
 from channels.email import EmailChannel, message_id_for
 from notifier.db import outbox, subscribers
 from notifier.db.fanout import ChannelPlan, write_alert
-from notifier.db.models import delivery_table, subscriber_table
-from notifier.dispatch import Dispatcher, DispatchSettings
+from notifier.db.tables import delivery_table, subscriber_table
 from notifier.model import Alert
+from notifier.pipeline.dispatch import Dispatcher, DispatchSettings
 from notifier.testing.smtp_server import SmtpTestServer
+from tests.channels.email_support import NOW, email_settings, lines, make_alert
 
 JANE, BOB = "jane@example.org", "bob@example.org"
 PLAN = [ChannelPlan("email", "recipient")]

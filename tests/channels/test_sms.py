@@ -11,18 +11,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sms_support import SENDER, sms_settings
 from sqlalchemy import Engine, select
 
 from channels.sms import SmsChannel, classify_twilio_error, short_link
 from notifier.channel import RateLimit, Recipient, RecipientState, get_channel
 from notifier.db import subscribers
 from notifier.db.fanout import ChannelPlan, write_alert
-from notifier.db.models import delivery_table, subscriber_table
-from notifier.dispatch import Dispatcher, DispatchSettings
-from notifier.gsm import Encoding, encoding, segment_count, sms_length
+from notifier.db.tables import delivery_table, subscriber_table
+from notifier.messaging.gsm import Encoding, encoding, segment_count, sms_length
 from notifier.model import Alert, Location
+from notifier.pipeline.dispatch import Dispatcher, DispatchSettings
 from notifier.testing.twilio_stub import Reply, TwilioStub
+from tests.channels.sms_support import SENDER, sms_settings
 
 NUMBER = "+16175550123"
 NOW = dt.datetime(2021, 2, 24, 15, 0, tzinfo=dt.UTC)

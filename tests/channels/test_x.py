@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from channels_support import NOW, batch, make_alert
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
@@ -18,10 +17,11 @@ from channels._x_posts import weighted_length
 from channels.x import XChannel, classify_x_error, retry_after_seconds
 from notifier.channel import Audience, Message, RateLimit, get_channel
 from notifier.db.fanout import ChannelPlan, write_alert
-from notifier.db.models import delivery_table
-from notifier.dispatch import Dispatcher, DispatchSettings
+from notifier.db.tables import delivery_table
+from notifier.pipeline.dispatch import Dispatcher, DispatchSettings
 from notifier.testing.webhook_stub import StubReply
 from notifier.testing.x_stub import DUPLICATE_DETAIL, XStub
+from tests.channels.channels_support import NOW, batch, make_alert
 
 KEYS = {
     "consumer_key": "stub-consumer-key",

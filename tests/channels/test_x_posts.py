@@ -7,7 +7,6 @@ import datetime as dt
 import re
 
 import pytest
-from channels_support import batch, make_alert
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from channels._x_posts import (
     weighted_length,
 )
 from notifier.model import Alert
+from tests.channels.channels_support import batch, make_alert
 
 LONG_URL = "https://clinics.maimmunizations.org/appointment/en/clinic/search?location=02215&search_radius=All&q[venue_search_name_or_venue_name_i_cont]=Fenway"
 

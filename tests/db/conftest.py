@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from notifier.db.engine import make_engine, upgrade
-from notifier.db.models import metadata
+from notifier.db.tables import metadata
 
 PG_SERVER = os.environ.get("NOTIFIER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 PG_ADMIN_DB = "postgres"

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from notifier.db.models import subscriber_table
 from notifier.db.subscribers import bulk_insert_subscribers
+from notifier.db.tables import subscriber_table
 from notifier.model import Alert, Location
 
 NOW = dt.datetime(2024, 3, 1, 15, 0, tzinfo=dt.UTC)

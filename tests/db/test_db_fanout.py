@@ -6,19 +6,19 @@ import datetime as dt
 import math
 
 import pytest
-from db_support import CAMBRIDGE, NOW, add_sub, make_alert, offset
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, func, select
 
 from notifier.db.fanout import ChannelPlan, advance_waves, write_alert
-from notifier.db.models import (
+from notifier.db.tables import (
     alert_table,
     delivery_table,
     location_table,
     subscriber_table,
 )
 from notifier.geo import distance_miles
+from tests.db.db_support import CAMBRIDGE, NOW, add_sub, make_alert, offset
 
 SMS = ChannelPlan("sms", "recipient")
 

@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from notifier.db.engine import alembic_config, make_engine, upgrade
-from notifier.db.models import Location, location_table, metadata
+from notifier.db.tables import Location, location_table, metadata
 from notifier.db.types import as_utc
 
 
@@ -190,10 +190,9 @@ def test_python_math_fallback_matches(
     """SQLite builds without math functions get Python ones; fan-out still works."""
     import shutil
 
-    from db_support import CAMBRIDGE, add_sub, make_alert, offset
-
     from notifier.db import engine as engine_module
     from notifier.db.fanout import ChannelPlan, write_alert
+    from tests.db.db_support import CAMBRIDGE, add_sub, make_alert, offset
 
     monkeypatch.setattr(engine_module, "_sqlite_has_math", lambda _conn: False)
     path = tmp_path / "fallback.db"

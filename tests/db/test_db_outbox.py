@@ -6,7 +6,6 @@ import datetime as dt
 import threading
 
 import pytest
-from db_support import CAMBRIDGE, NOW, add_sub, make_alert, offset
 from sqlalchemy import Connection, Engine, select
 
 from notifier.db.fanout import (
@@ -22,7 +21,8 @@ from notifier.db.fanout import (
     record_status_callback,
     write_alert,
 )
-from notifier.db.models import delivery_table
+from notifier.db.tables import delivery_table
+from tests.db.db_support import CAMBRIDGE, NOW, add_sub, make_alert, offset
 
 SMS = ChannelPlan("sms", "recipient")
 LEASE = 60.0

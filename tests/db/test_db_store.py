@@ -6,16 +6,8 @@ import dataclasses
 import datetime as dt
 
 import pytest
-from db_support import NOW, make_location
 from sqlalchemy import Engine, func, select
 
-from notifier.db.models import (
-    availability_table,
-    event_table,
-    location_table,
-    poll_run_table,
-    provider_state_table,
-)
 from notifier.db.store import (
     EventRecord,
     PollRunRecord,
@@ -28,7 +20,15 @@ from notifier.db.store import (
     set_held,
     stored_location_id,
 )
+from notifier.db.tables import (
+    availability_table,
+    event_table,
+    location_table,
+    poll_run_table,
+    provider_state_table,
+)
 from notifier.model import LocationAvailability, Status
+from tests.db.db_support import NOW, make_location
 
 P = "prov"
 DAY = dt.date(2024, 3, 2)

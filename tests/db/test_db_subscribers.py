@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from db_support import NOW, add_sub, make_alert
 from sqlalchemy import Engine, func, inspect, select
 
 from notifier.db import bulk
 from notifier.db.fanout import ChannelPlan, write_alert
-from notifier.db.models import delivery_table, subscriber_table
 from notifier.db.subscribers import (
     add_subscriber,
     bulk_insert_subscribers,
@@ -21,6 +19,8 @@ from notifier.db.subscribers import (
     opt_out,
     opt_out_ids,
 )
+from notifier.db.tables import delivery_table, subscriber_table
+from tests.db.db_support import NOW, add_sub, make_alert
 
 PHONE = "+1 (617) 555-0142"
 SMS = ChannelPlan("sms", "recipient")

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from kit_helpers import KitWorkspace
 
-import notifier.quality
+import notifier.kit.quality
 import notifier.scraping
+from tests.kit.kit_helpers import KitWorkspace
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KitWorkspac
         return workspace.scrapers_dir if name == "scrapers" else original(name)
 
     monkeypatch.setattr(notifier.scraping, "package_dir", package_dir)
-    monkeypatch.setattr(notifier.quality, "package_dir", package_dir)
+    monkeypatch.setattr(notifier.kit.quality, "package_dir", package_dir)
     try:
         yield workspace
     finally:

@@ -112,7 +112,7 @@ NONE = {
 
 def quality_yaml(name: str, tier: str, **states: str) -> str:
     """A quality file with every rule ``done`` unless overridden (``conditional_requests=...``)."""
-    from notifier.quality import RULES
+    from notifier.kit.quality import RULES
 
     lines = [f"scraper: {name}", f"tier: {tier}", "rules:"]
     for rule in RULES:

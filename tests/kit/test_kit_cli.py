@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kit_helpers import GOOD_SCRAPER, KitWorkspace, quality_yaml
 from typer.testing import CliRunner
 
-import notifier.providers_doc
-from notifier.cli_scraper import app
-from notifier.kit_check import check_scraper
-from notifier.providers_doc import main as docs_main
-from notifier.providers_doc import provider_rows, render_markdown
-from notifier.scaffold import ScaffoldError, plan_scaffold, write_scaffold
+import notifier.kit.providers_doc
+from notifier.cli.scraper import app
+from notifier.kit.checks import check_scraper
+from notifier.kit.providers_doc import main as docs_main
+from notifier.kit.providers_doc import provider_rows, render_markdown
+from notifier.kit.scaffold import ScaffoldError, plan_scaffold, write_scaffold
+from tests.kit.kit_helpers import GOOD_SCRAPER, KitWorkspace, quality_yaml
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -74,7 +74,7 @@ def test_list_and_docs_show_project_scrapers(
     cls = kit.good()
     kit.quality("kit_fake_good", quality_yaml("kit-good", "gold"))
     # test scrapers are not project scrapers; make this one count as one for the listing
-    monkeypatch.setattr(notifier.providers_doc, "project_scrapers", lambda: [cls])
+    monkeypatch.setattr(notifier.kit.providers_doc, "project_scrapers", lambda: [cls])
     code, out = invoke("list")
     assert code == 0
     assert "kit-good" in out and "Kit Test Clinics" in out and "gold" in out and "works" in out
@@ -91,7 +91,7 @@ def test_list_and_docs_show_project_scrapers(
 
 def test_project_scrapers_exclude_ones_defined_elsewhere(kit: KitWorkspace) -> None:
     cls = kit.good()
-    assert cls not in notifier.providers_doc.project_scrapers()
+    assert cls not in notifier.kit.providers_doc.project_scrapers()
 
 
 @pytest.mark.parametrize(

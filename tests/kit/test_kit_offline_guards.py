@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from notifier.netblock import NetworkBlocked, block_network
-from notifier.source_scan import HTTP_LIBRARIES, NETWORK_MODULES, forbidden_imports
+from notifier.kit.netblock import NetworkBlocked, block_network
+from notifier.kit.source_scan import HTTP_LIBRARIES, NETWORK_MODULES, forbidden_imports
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def scan(tmp_path: Path, source: str, banned: tuple[str, ...] = NETWORK_MODULES)
         ("from urllib.request import urlopen\n", ["urllib.request", "urllib.request.urlopen"]),
         ("import importlib\nimportlib.import_module('aiohttp')\n", ["aiohttp"]),
         ("def f():\n    import socket\n", ["socket"]),
-        ("from notifier import fetch\n", ["notifier.fetch"]),
+        ("from notifier.pipeline import fetch\n", ["notifier.pipeline.fetch"]),
         ("from urllib.parse import urljoin\nimport json\nfrom http import HTTPStatus\n", []),
     ],
 )

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kit_helpers import GOOD_SCRAPER, KitWorkspace, quality_yaml
 
-from notifier.quality import (
+from notifier.kit.quality import (
     EXEMPTABLE,
     RULES,
     QualityFileError,
@@ -15,7 +14,8 @@ from notifier.quality import (
     grade,
     load_quality,
 )
-from notifier.quality_rules import verify_rules
+from notifier.kit.quality_rules import verify_rules
+from tests.kit.kit_helpers import GOOD_SCRAPER, KitWorkspace, quality_yaml
 
 # --------------------------------------------------------------------------- the file format
 

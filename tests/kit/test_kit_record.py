@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from kit_helpers import KitWorkspace
 from typer.testing import CliRunner
 
-from notifier.cli_scraper import app
-from notifier.offline import load_response
-from notifier.recorder import REDACTED, redact_headers, redact_url
+from notifier.cli.scraper import app
+from notifier.kit.record import REDACTED, redact_headers, redact_url
+from notifier.kit.replay import load_response
+from tests.kit.kit_helpers import KitWorkspace
 
 RECORD_SCRAPER = '''
 """Records from a loopback server. Rate limit: none, it is a test."""

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from notifier.offline import load_response
+from notifier.kit.replay import load_response
 from notifier.scraping import Response, Scraper, fixture_dir
 
 __all__ = ["by_id", "fixture", "fixture_json", "response_from"]

@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from notifier.cli_scraper import app
+from notifier.cli.scraper import app
+from notifier.kit.replay import load_response, parse_paths
 from notifier.model import LocationAvailability
-from notifier.offline import load_response, parse_paths
 from notifier.scraping import Request, Response, ScrapeError, Scraper, fixture_dir
 
 __all__ = [

@@ -6,17 +6,6 @@ from urllib.parse import parse_qsl
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from page_scraper_support import (
-    DATE_HEADER,
-    cli_parse,
-    damaged,
-    days,
-    fixture_path,
-    fixture_response,
-    parse_fixtures,
-    raises_only_scrape_errors,
-    response,
-)
 
 from notifier.model import LocationAvailability, Status
 from notifier.scraping import (
@@ -27,6 +16,17 @@ from notifier.scraping import (
     UpstreamError,
 )
 from scrapers.acuity import AcuityScraper
+from tests.scrapers.page_scraper_support import (
+    DATE_HEADER,
+    cli_parse,
+    damaged,
+    days,
+    fixture_path,
+    fixture_response,
+    parse_fixtures,
+    raises_only_scrape_errors,
+    response,
+)
 
 
 def example_settings(first_file: str) -> dict[str, object]:

@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from api_support import by_id, fixture, fixture_json, response_from
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -17,6 +16,7 @@ from notifier.model import LocationAvailability, Status
 from notifier.scraping import Blocked, ScrapeError, Unparseable, UpstreamError
 from scrapers._albertsons_text import mhealth_product, rxie_product, split_address
 from scrapers.albertsons import BOOKING_URL, MHEALTH_URL, RXIE_URL, Albertsons
+from tests.scrapers.api_support import by_id, fixture, fixture_json, response_from
 
 RXIE_FILES = ("rxie-08217.json", "rxie-07067.json")
 

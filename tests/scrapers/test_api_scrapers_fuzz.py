@@ -13,7 +13,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from api_support import fixture
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +25,7 @@ from scrapers.lowell_general import LowellGeneral
 from scrapers.njvss import Njvss
 from scrapers.riteaid_api import RiteAidApi
 from scrapers.riteaid_web import RiteAidWeb
+from tests.scrapers.api_support import fixture
 
 # small fixtures only: hypothesis runs each case many times
 CASES: list[tuple[type[Scraper], str]] = [

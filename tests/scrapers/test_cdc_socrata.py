@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from api_support import by_id, fixture, fixture_json, response_from
 
-from notifier.fetch import HttpSettings, PoliteClient
 from notifier.model import Status
+from notifier.pipeline.fetch import HttpSettings, PoliteClient
 from notifier.scraping import Request, Unparseable, UpstreamError
 from notifier.testing.scripted import Reply, ScriptedServer
 from scrapers.cdc_socrata import API_URL, CdcSocrata, product_name
+from tests.scrapers.api_support import by_id, fixture, fixture_json, response_from
 
 CVS_GUID = "d313cdc7-0ddb-4c38-8bb5-31dc71a5c95a"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from api_support import by_id, fixture, fixture_json, response_from
 
 from notifier.model import Status
 from notifier.scraping import Unparseable, UpstreamError
 from scrapers.heb import FILE_URL, Heb
 from scrapers.hyvee import API_URL, OPERATION, Hyvee
+from tests.scrapers.api_support import by_id, fixture, fixture_json, response_from
 
 
 def test_heb_counts_and_validity() -> None:

@@ -6,11 +6,11 @@ import datetime as dt
 import json
 
 import pytest
-from api_support import fixture, response_from
 
 from notifier.model import Status
 from notifier.scraping import Blocked, Unparseable
 from scrapers.lowell_general import HOST, LowellGeneral, _year_for
+from tests.scrapers.api_support import fixture, response_from
 
 
 def test_one_slot_in_the_column_headed_sat_mar_20() -> None:

@@ -7,7 +7,11 @@ from urllib.parse import parse_qsl
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from page_scraper_support import (
+
+from notifier.model import LocationAvailability, Status
+from notifier.scraping import Blocked, Unparseable, Unreachable, UpstreamError
+from scrapers.mercy import MercyScraper
+from tests.scrapers.page_scraper_support import (
     DATE_HEADER,
     cli_parse,
     damaged,
@@ -17,10 +21,6 @@ from page_scraper_support import (
     raises_only_scrape_errors,
     response,
 )
-
-from notifier.model import LocationAvailability, Status
-from notifier.scraping import Blocked, Unparseable, Unreachable, UpstreamError
-from scrapers.mercy import MercyScraper
 
 
 def only(results: list[LocationAvailability]) -> LocationAvailability:

@@ -19,22 +19,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from readme_values import NOT_CHECKABLE, README_VALUES, Follows, ReadmeValue, content_digest
 
-from notifier.example_check import example_label, run_example_offline
-from notifier.netblock import block_network
-from notifier.offline import META_SUFFIX, responses_for_paths
-from notifier.plugins import package_dir
-from notifier.providers_doc import (
+from notifier.kit.examples import example_label, run_example_offline
+from notifier.kit.netblock import block_network
+from notifier.kit.providers_doc import (
     default_doc_path,
     project_scrapers,
     provider_rows,
     render_markdown,
 )
-from notifier.quality import find_quality_file, grade, load_quality, quality_files
-from notifier.quality_rules import metadata_problems, sources_problems
+from notifier.kit.quality import find_quality_file, grade, load_quality, quality_files
+from notifier.kit.quality_rules import metadata_problems, sources_problems
+from notifier.kit.replay import META_SUFFIX, responses_for_paths
+from notifier.kit.source_scan import NETWORK_MODULES, forbidden_imports
+from notifier.plugins import package_dir
 from notifier.scraping import Example, Response, Scraper, fixture_dir, normalize_name
-from notifier.source_scan import NETWORK_MODULES, forbidden_imports
+from tests.scrapers.readme_values import (
+    NOT_CHECKABLE,
+    README_VALUES,
+    Follows,
+    ReadmeValue,
+    content_digest,
+)
 
 SCRAPERS_DIR = package_dir("scrapers")
 ROOT = SCRAPERS_DIR.parent
@@ -95,7 +101,7 @@ def test_metadata_complete(cls: type[Scraper]) -> None:
 @pytest.mark.parametrize("cls", SCRAPERS, ids=scraper_ids)
 def test_no_network_library_imported(cls: type[Scraper]) -> None:
     found = forbidden_imports(sys.modules[cls.__module__], NETWORK_MODULES)
-    why = "scrapers leave the network to notifier.fetch: "
+    why = "scrapers leave the network to notifier.pipeline.fetch: "
     assert found == [], why + "; ".join(map(str, found))
 
 
@@ -247,7 +253,7 @@ def test_readme_gaps_are_explained() -> None:
 
 def _notifier(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(cwd), "COLUMNS": "200", "NO_COLOR": "1"}
-    code = "import sys; sys.argv[0] = 'notifier'; from notifier.cli import main; main()"
+    code = "import sys; sys.argv[0] = 'notifier'; from notifier.cli.app import main; main()"
     return subprocess.run(
         [sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True
     )

@@ -9,7 +9,11 @@ from urllib.parse import parse_qsl
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from page_scraper_support import (
+
+from notifier.model import LocationAvailability, Status
+from notifier.scraping import Blocked, Unparseable, UpstreamError
+from scrapers.mychart import MyChartScraper
+from tests.scrapers.page_scraper_support import (
     DATE_HEADER,
     cli_parse,
     damaged,
@@ -19,10 +23,6 @@ from page_scraper_support import (
     raises_only_scrape_errors,
     response,
 )
-
-from notifier.model import LocationAvailability, Status
-from notifier.scraping import Blocked, Unparseable, UpstreamError
-from scrapers.mychart import MyChartScraper
 
 BASE = "https://mychartscheduling.bmc.org/MyChartscheduling"
 ROSLINDALE = "10098243"

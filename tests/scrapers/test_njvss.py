@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from api_support import by_id, fixture, fixture_path, response_from
 
-from notifier.fetch import HttpSettings, PoliteClient
 from notifier.model import Status
+from notifier.pipeline.fetch import HttpSettings, PoliteClient
 from notifier.scraping import Blocked, Request, Unparseable, UpstreamError
 from notifier.testing.scripted import Reply, ScriptedServer
 from scrapers.njvss import CSV_URL, Njvss, parse_njvss_csv
+from tests.scrapers.api_support import by_id, fixture, fixture_path, response_from
 
 RAY = "d591d023-b457-eb11-a812-001dd8018866"
 LAST_MODIFIED = dt.datetime(2023, 5, 2, 19, 29, 37, tzinfo=dt.UTC)

@@ -8,7 +8,16 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from prepmod_pages import (
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from notifier.cli.app import app
+from notifier.kit.replay import run_example
+from notifier.model import Status
+from notifier.scraping import Example
+from scrapers._prepmod.html import read_search_page
+from scrapers.prepmod import PrepModScraper
+from tests.scrapers.prepmod_pages import (
     FIXTURES,
     HAVERHILL,
     MARCH,
@@ -20,15 +29,6 @@ from prepmod_pages import (
     parse,
     with_nav,
 )
-from pydantic import ValidationError
-from typer.testing import CliRunner
-
-from notifier.cli import app
-from notifier.model import Status
-from notifier.offline import run_example
-from notifier.scraping import Example
-from scrapers._prepmod_html import read_search_page
-from scrapers.prepmod import PrepModScraper
 
 # --------------------------------------------------------------------------- real pages
 

@@ -1,7 +1,7 @@
 """PrepMod clinics as locations: consolidation of blocks, ordering, and ``site_key``.
 
 Each PrepMod clinic (one site on one date) is its own location; the core groups a site's
-clinics back into one place through ``Scraper.site_key`` (``notifier.pipeline.by_site``), so
+clinics back into one place through ``Scraper.site_key`` (``notifier.pipeline.poll.by_site``), so
 these tests also run that real grouping on the scraper's output.
 """
 
@@ -10,7 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from prepmod_pages import (
+from notifier.model import Location, Status
+from notifier.pipeline.poll import by_site
+from notifier.scraping import Scraper
+from scrapers.prepmod import PrepModScraper
+from tests.scrapers.prepmod_pages import (
     HAVERHILL,
     MARCH,
     MAY,
@@ -21,11 +25,6 @@ from prepmod_pages import (
     parse,
     with_nav,
 )
-
-from notifier.model import Location, Status
-from notifier.pipeline import by_site
-from notifier.scraping import Scraper
-from scrapers.prepmod import PrepModScraper
 
 MAY_LINK = "https://clinics.maimmunizations.org/appointment/en/client/registration?clinic_id="
 _FIRST_BLOCK = re.search(

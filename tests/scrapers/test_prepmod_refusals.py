@@ -8,11 +8,10 @@ import socket
 from pathlib import Path
 
 import pytest
-from prepmod_pages import FIXTURES, MAY, page, parse
 
 from notifier.geo import complete_location
+from notifier.kit.replay import load_response
 from notifier.model import Location
-from notifier.offline import load_response
 from notifier.scraping import (
     Blocked,
     Response,
@@ -22,6 +21,7 @@ from notifier.scraping import (
     get_scraper,
 )
 from scrapers.prepmod import PrepModScraper
+from tests.scrapers.prepmod_pages import FIXTURES, MAY, page, parse
 
 # --------------------------------------------------------------------------- refusals
 
@@ -120,7 +120,7 @@ def test_parse_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_modules_import_no_http_client() -> None:
     forbidden = {"httpx", "requests", "urllib.request", "aiohttp", "http.client", "socket"}
-    for module in ("prepmod.py", "_prepmod_html.py", "_prepmod_text.py"):
+    for module in ("prepmod.py", "_prepmod/html.py", "_prepmod/text.py"):
         tree = ast.parse((FIXTURES.parent.parent / module).read_text())
         imported = {
             alias.name

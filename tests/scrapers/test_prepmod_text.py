@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrapers._prepmod_text import (
+from scrapers._prepmod.text import (
     PostalAddress,
     canonical_products,
     clean_venue_name,

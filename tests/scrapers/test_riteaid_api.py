@@ -6,11 +6,11 @@ import copy
 import datetime as dt
 
 import pytest
-from api_support import by_id, fixture, fixture_json, response_from
 
 from notifier.model import Status
 from notifier.scraping import Blocked, Unparseable, UpstreamError
 from scrapers.riteaid_api import RiteAidApi
+from tests.scrapers.api_support import by_id, fixture, fixture_json, response_from
 
 D = dt.date
 

@@ -7,11 +7,11 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from api_support import by_id, fixture, fixture_json, response_from
 
 from notifier.model import Status
 from notifier.scraping import Request, Response, UpstreamError
 from scrapers.riteaid_web import API_URL, RiteAidWeb
+from tests.scrapers.api_support import by_id, fixture, fixture_json, response_from
 
 FILES = [f"ct-2023-03-17.response{i}.json" for i in range(3)]
 

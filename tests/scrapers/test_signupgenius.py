@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from page_scraper_support import (
+
+from notifier.model import LocationAvailability, Status
+from notifier.scraping import Blocked, Request, Unparseable, UpstreamError
+from scrapers.signupgenius import SignUpGeniusScraper
+from tests.scrapers.page_scraper_support import (
     DATE_HEADER,
     cli_parse,
     damaged,
@@ -14,10 +18,6 @@ from page_scraper_support import (
     raises_only_scrape_errors,
     response,
 )
-
-from notifier.model import LocationAvailability, Status
-from notifier.scraping import Blocked, Request, Unparseable, UpstreamError
-from scrapers.signupgenius import SignUpGeniusScraper
 
 INDEX = "https://www.whittierhealth.com/covid-vaccine-clinics/"
 

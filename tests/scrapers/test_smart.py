@@ -10,7 +10,23 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from smart_support import (
+from typer.testing import CliRunner
+
+from notifier.cli.app import app
+from notifier.kit.netblock import block_network
+from notifier.kit.replay import parse_paths
+from notifier.model import LocationAvailability, Status
+from notifier.scraping import (
+    Blocked,
+    Response,
+    Unparseable,
+    Unreachable,
+    UpstreamError,
+    fixture_dir,
+)
+from scrapers._smart.publishers import publishers
+from scrapers.smart_scheduling_links import FeedUnchanged, SmartSchedulingLinks
+from tests.scrapers.smart_support import (
     BASE,
     MANIFEST_URL,
     capacity,
@@ -21,22 +37,6 @@ from smart_support import (
     schedule,
     slot,
 )
-from typer.testing import CliRunner
-
-from notifier.cli import app
-from notifier.model import LocationAvailability, Status
-from notifier.netblock import block_network
-from notifier.offline import parse_paths
-from notifier.scraping import (
-    Blocked,
-    Response,
-    Unparseable,
-    Unreachable,
-    UpstreamError,
-    fixture_dir,
-)
-from scrapers._smart_publishers import publishers
-from scrapers.smart_scheduling_links import FeedUnchanged, SmartSchedulingLinks
 
 FIXTURES = fixture_dir(SmartSchedulingLinks)
 D = dt.date.fromisoformat

@@ -8,12 +8,20 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from smart_support import BASE, MANIFEST_URL, location, manifest, ndjson, poll, schedule
 
-from notifier.fuzz import fuzz_scraper
+from notifier.kit.fuzz import fuzz_scraper
 from notifier.model import LocationAvailability, Status
 from notifier.scraping import Response, ScrapeError, fixture_dir
 from scrapers.smart_scheduling_links import SmartSchedulingLinks
+from tests.scrapers.smart_support import (
+    BASE,
+    MANIFEST_URL,
+    location,
+    manifest,
+    ndjson,
+    poll,
+    schedule,
+)
 
 FIXTURES = fixture_dir(SmartSchedulingLinks)
 FILES = {"l": "Location", "s": "Schedule", "a": "Slot"}

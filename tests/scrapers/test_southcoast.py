@@ -8,7 +8,11 @@ from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from page_scraper_support import (
+
+from notifier.model import LocationAvailability, Status
+from notifier.scraping import Blocked, Unparseable, UpstreamError
+from scrapers.southcoast import SouthcoastScraper
+from tests.scrapers.page_scraper_support import (
     DATE_HEADER,
     cli_parse,
     damaged,
@@ -19,10 +23,6 @@ from page_scraper_support import (
     raises_only_scrape_errors,
     response,
 )
-
-from notifier.model import LocationAvailability, Status
-from notifier.scraping import Blocked, Unparseable, UpstreamError
-from scrapers.southcoast import SouthcoastScraper
 
 API = "https://southcoastapps.southcoast.org/OnlineAppointmentSchedulingApi/api"
 THREE_SITES = {

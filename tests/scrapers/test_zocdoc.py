@@ -6,7 +6,11 @@ import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from page_scraper_support import (
+
+from notifier.model import LocationAvailability, Status
+from notifier.scraping import Unparseable, UpstreamError
+from scrapers.zocdoc import ZocdocScraper
+from tests.scrapers.page_scraper_support import (
     DATE_HEADER,
     cli_parse,
     damaged,
@@ -16,10 +20,6 @@ from page_scraper_support import (
     raises_only_scrape_errors,
     response,
 )
-
-from notifier.model import LocationAvailability, Status
-from notifier.scraping import Unparseable, UpstreamError
-from scrapers.zocdoc import ZocdocScraper
 
 TUFTS = "pr_fSHH-Tyvm0SZvoK3pfH8tx|lo_EMLPse6C60qr6_M2rJmilx"
 SPRINGFIELD = "pr_CUmBnwtlz0C16bif5EU0IR|lo_X6zHHncQnkqyLp-rvpi1_R"

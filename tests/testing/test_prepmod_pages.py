@@ -12,7 +12,7 @@ import httpx
 import pytest
 from bs4 import BeautifulSoup, Tag
 
-from notifier.pipeline import by_site
+from notifier.pipeline.poll import by_site
 from notifier.scraping import Request, Response
 from notifier.testing.simulator import ProviderSimulator
 from notifier.testing.timeline import ManualClock

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sms_web_support import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_BASE
 from sqlalchemy import Engine
 
 from notifier.config import ChannelConfig, Config, OperatorConfig
 from notifier.web.app import create_app
+from tests.web.sms_web_support import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_BASE
 
 NOW = dt.datetime(2021, 2, 24, 15, 0, tzinfo=dt.UTC)
 

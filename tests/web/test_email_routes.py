@@ -19,10 +19,10 @@ from notifier.channel import Recipient
 from notifier.config import ChannelConfig, Config, OperatorConfig
 from notifier.db import subscribers
 from notifier.db.fanout import ChannelPlan, write_alert
-from notifier.db.models import delivery_table
+from notifier.db.tables import delivery_table
+from notifier.messaging.unsubscribe_tokens import make_unsubscribe_token
 from notifier.model import Alert, Location
 from notifier.testing.smtp_server import SmtpTestServer
-from notifier.unsubscribe import make_unsubscribe_token
 from notifier.web.app import create_app
 
 NOW = dt.datetime(2021, 2, 24, 15, 0, tzinfo=dt.UTC)

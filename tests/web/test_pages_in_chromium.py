@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from notifier.config import ChannelConfig, Config, OperatorConfig
 from notifier.db import subscribers
 from notifier.db.engine import make_engine, upgrade
-from notifier.unsubscribe import make_unsubscribe_token
+from notifier.messaging.unsubscribe_tokens import make_unsubscribe_token
 from notifier.web.app import create_app
 from notifier.web.serve import start_web
 

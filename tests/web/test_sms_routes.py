@@ -7,15 +7,15 @@ import logging
 
 import pytest
 from fastapi.testclient import TestClient
-from sms_web_support import PUBLIC_BASE, inbound, signed_post
 from sqlalchemy import Engine, select
 
 from notifier.db import make_engine, outbox, subscribers
 from notifier.db.fanout import ChannelPlan, write_alert
-from notifier.db.models import delivery_table
+from notifier.db.tables import delivery_table
 from notifier.model import Alert, Location
 from notifier.web.app import create_app
 from notifier.web.sms_commands import Intent, parse_command
+from tests.web.sms_web_support import PUBLIC_BASE, inbound, signed_post
 
 NOW = dt.datetime(2021, 2, 24, 15, 0, tzinfo=dt.UTC)
 PHONE = "+16175550123"

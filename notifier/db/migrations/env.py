@@ -14,7 +14,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from notifier.db.engine import DEFAULT_URL, make_engine
-from notifier.db.models import metadata
+from notifier.db.tables import metadata
 
 config = context.config
 

@@ -1,0 +1,1 @@
+"""The command line: the typer app, its command groups, and the demo."""

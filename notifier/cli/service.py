@@ -1,0 +1,183 @@
+"""``notifier run``, ``poll``, ``status`` and ``db upgrade``: operating the service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from notifier.cli.config import ConfigOption, load_or_exit
+from notifier.config import Config, EnvSettings
+from notifier.logs import setup_logging
+from notifier.pipeline.coordinator import PollOutcome, ProviderCoordinator
+from notifier.pipeline.fetch import PoliteClient
+from notifier.scraping import get_scraper
+
+__all__ = ["db_app", "demo", "poll", "run", "status"]
+
+db_app = typer.Typer(help="Manage the database.", no_args_is_help=True)
+
+
+def _database_url(config: Config) -> str:
+    return EnvSettings().database_url or config.database.url
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Create or migrate the database schema to the newest version (SQLite or PostgreSQL)."""
+    from notifier.db.engine import upgrade
+
+    loaded = load_or_exit(config)
+    url = _database_url(loaded)
+    upgrade(url)
+    Console().print(f"[green]database is up to date[/green] ({url.split('@')[-1]})")
+
+
+def run(
+    config: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+) -> None:
+    """Run the service: poll providers, deliver alerts and serve the web endpoints until SIGTERM."""
+    from notifier.pipeline.poll import Runtime
+    from notifier.pipeline.service import Service
+
+    setup_logging(logging.DEBUG if verbose else logging.INFO)
+    loaded = load_or_exit(config)
+    loaded = loaded.model_copy(
+        update={"database": loaded.database.model_copy(update={"url": _database_url(loaded)})}
+    )
+
+    async def main() -> None:
+        from notifier.web.app import create_app
+        from notifier.web.serve import start_web
+
+        runtime = Runtime.build(loaded)
+        web, web_task = await start_web(
+            create_app(loaded, engine=runtime.engine), loaded.web.host, loaded.web.port
+        )
+        try:
+            await Service(runtime).run_until_signalled()
+        finally:
+            web.should_exit = True
+            await web_task
+            await runtime.aclose()
+
+    asyncio.run(main())
+
+
+def poll(
+    provider: Annotated[str, typer.Argument(help="A provider id from the config file.")],
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Poll one provider once, as a dry run: nothing is stored and nobody is alerted."""
+    setup_logging(logging.WARNING)
+    loaded = load_or_exit(config)
+    matches = [p for p in loaded.providers if p.id == provider]
+    if not matches:
+        known = ", ".join(p.id for p in loaded.providers) or "none"
+        typer.echo(f"error: no provider {provider!r} in the config; known: {known}", err=True)
+        raise typer.Exit(2)
+    chosen = matches[0]
+    scraper_cls = get_scraper(chosen.scraper)
+
+    async def once() -> PollOutcome:
+        async with PoliteClient(loaded.http) as client:
+            coordinator = ProviderCoordinator(
+                chosen.id, scraper_cls(chosen.settings), client, interval=0
+            )
+            return await coordinator.poll()
+
+    with Console(stderr=True).status(f"polling {chosen.id}…"):
+        outcome = asyncio.run(once())
+    if as_json:
+        json.dump(
+            {
+                "provider": chosen.id,
+                "outcome": outcome.outcome,
+                "error": outcome.error,
+                "http_status": outcome.http_status,
+                "bytes": outcome.bytes,
+                "duration_ms": outcome.duration_ms,
+                "locations": [r.to_json() for r in outcome.results or ()],
+            },
+            sys.stdout,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+    else:
+        table = Table(title=f"{chosen.id}: {outcome.outcome} in {outcome.duration_ms} ms")
+        for column in ("location", "postal code", "status", "appointments", "booking link"):
+            table.add_column(column)
+        for r in outcome.results or ():
+            table.add_row(
+                r.location.name,
+                r.location.postal_code or "",
+                r.status.value,
+                "" if r.appointments is None else f"{r.appointments:,}",
+                r.location.booking_url or "",
+            )
+        Console().print(table)
+    if outcome.results is None:
+        typer.echo(f"{outcome.outcome}: {outcome.error}", err=True)
+        raise typer.Exit(2)
+
+
+def status(config: ConfigOption = None) -> None:
+    """For each provider: last success, last error, locations and open appointments."""
+    from notifier.db import store
+    from notifier.db.engine import make_engine, upgrade
+
+    loaded = load_or_exit(config)
+    engine = make_engine(_database_url(loaded))
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = store.provider_status(conn)
+    table = Table(title="providers")
+    for column in ("provider", "last success", "last error", "locations", "open appointments"):
+        table.add_column(column)
+    for row in rows:
+        error = ""
+        if row.last_error_at:
+            error = f"{row.last_error_at:%Y-%m-%d %H:%M:%S} {row.last_error_kind}: {row.last_error}"
+        if row.held_since:
+            error = f"HELD since {row.held_since:%H:%M:%S}: {row.held_reason}"
+        table.add_row(
+            row.provider_id,
+            f"{row.last_success_at:%Y-%m-%d %H:%M:%S}" if row.last_success_at else "never",
+            error,
+            f"{row.available_locations}/{row.locations} open",
+            f"{row.open_appointments:,}",
+        )
+    Console().print(table)
+    engine.dispose()
+
+
+def demo(
+    duration: Annotated[
+        float, typer.Option("--duration", min=15, help="Seconds the whole demo takes.")
+    ] = 60.0,
+    subscribers: Annotated[
+        int, typer.Option("--subscribers", min=0, help="Synthetic subscribers to create.")
+    ] = 3000,
+    database: Annotated[
+        Path | None, typer.Option("--db", help="Keep the demo database here (default: temp).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Also print the summary as JSON.")
+    ] = False,
+) -> None:
+    """Replay the 8 a.m. release against a local simulator and watch the whole chain run."""
+    from notifier.cli.demo import report_as_dict, run_demo
+
+    setup_logging(logging.WARNING)
+    report = asyncio.run(run_demo(duration, subscriber_count=subscribers, database=database))
+    if as_json:
+        typer.echo(json.dumps(report_as_dict(report), indent=2))

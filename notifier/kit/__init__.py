@@ -1,0 +1,1 @@
+"""The volunteer kit: scaffold, record, replay, examples, checks, quality scale, fuzz, docs."""

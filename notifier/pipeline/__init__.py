@@ -1,0 +1,1 @@
+"""The running service, in flow order: fetch, coordinate, diff, poll, fan out, dispatch."""

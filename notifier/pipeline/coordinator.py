@@ -1,0 +1,150 @@
+"""One coordinator per provider owns all of its polling (as in Home Assistant).
+
+It drives the scraper's requests through the shared polite client, follows further pages,
+parses, and turns every failure into a typed, *unknown* outcome. It logs once when the
+provider goes down and once when it recovers, not on every failed poll, and it works out when
+the next poll may happen: ``Retry-After`` and the breaker win over the configured interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+
+from notifier.model import LocationAvailability
+from notifier.pipeline.fetch import PoliteClient
+from notifier.scraping import Response, ScrapeError, Scraper, Unparseable
+
+__all__ = ["PollOutcome", "ProviderCoordinator"]
+
+log = logging.getLogger(__name__)
+
+#: a poll never follows more pages than this; a pagination loop must not become a crawl
+MAX_REQUESTS_PER_POLL = 200
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """What one poll produced. ``results`` is None when the provider's state is unknown."""
+
+    provider_id: str
+    started_at: dt.datetime
+    duration_ms: int
+    results: list[LocationAvailability] | None
+    outcome: str  # "ok" | "unchanged" | ScrapeError.kind
+    http_status: int | None = None
+    bytes: int = 0
+    error: str | None = None
+    retry_after: float | None = None
+    responses: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.results is not None
+
+
+@dataclass
+class ProviderCoordinator:
+    provider_id: str
+    scraper: Scraper
+    client: PoliteClient
+    interval: float
+    jitter: float = 0.0
+    down_since: dt.datetime | None = None
+    #: "down" or "recovered" when the last poll changed the provider's health, else None
+    transition: str | None = None
+    _not_before: float = field(default=0.0, repr=False)
+
+    async def poll(self) -> PollOutcome:
+        started = dt.datetime.now(dt.UTC)
+        clock = time.perf_counter()
+        responses: list[Response] = []
+        try:
+            responses = await self._fetch_all()
+            self._honour_source_delay(responses)
+            if responses and all(r.not_modified for r in responses):
+                outcome = self._finish(started, clock, responses, None, "unchanged")
+            else:
+                results = self.scraper.parse_all(responses)
+                outcome = self._finish(started, clock, responses, results, "ok")
+                self.scraper = self.scraper.advance(responses)
+        except ScrapeError as exc:
+            if exc.kind == "not_modified":
+                # The source said "nothing changed since last time" (a feed's _since probe).
+                outcome = self._finish(started, clock, responses, None, "unchanged")
+            else:
+                outcome = self._finish(started, clock, responses, None, exc.kind, exc)
+        except Exception as exc:  # noqa: BLE001 - a scraper bug must not stop the service
+            # A crash inside parse means the page no longer looks the way the scraper expects.
+            error = Unparseable(f"scraper crashed: {type(exc).__name__}: {exc}")
+            outcome = self._finish(started, clock, responses, None, error.kind, error)
+        self._track_health(outcome)
+        return outcome
+
+    def next_delay(self) -> float:
+        """Seconds until the next poll: the interval with jitter, or longer if told to wait."""
+        delay = self.interval + random.uniform(0, self.jitter)
+        return max(delay, self._not_before - time.monotonic())
+
+    def _honour_source_delay(self, responses: list[Response]) -> None:
+        """A source that says how long its data stays fresh (max-age) is not asked sooner."""
+        delay = self.scraper.next_poll_delay(responses)
+        if delay is not None and delay > 0:
+            self._not_before = max(self._not_before, time.monotonic() + delay)
+
+    async def _fetch_all(self) -> list[Response]:
+        pending = list(self.scraper.requests())
+        responses: list[Response] = []
+        while pending:
+            if len(responses) >= MAX_REQUESTS_PER_POLL:
+                raise Unparseable(f"more than {MAX_REQUESTS_PER_POLL} requests in one poll")
+            response = await self.client.fetch(pending.pop(0), self.provider_id)
+            responses.append(response)
+            pending.extend(self.scraper.follow(response))
+        return responses
+
+    def _finish(
+        self,
+        started: dt.datetime,
+        clock: float,
+        responses: list[Response],
+        results: list[LocationAvailability] | None,
+        outcome: str,
+        error: ScrapeError | None = None,
+    ) -> PollOutcome:
+        retry_after = error.retry_after if error else None
+        if retry_after is not None:
+            self._not_before = time.monotonic() + retry_after
+        return PollOutcome(
+            provider_id=self.provider_id,
+            started_at=started,
+            duration_ms=int((time.perf_counter() - clock) * 1000),
+            results=results,
+            outcome=outcome,
+            http_status=responses[-1].status if responses else None,
+            bytes=sum(len(r.body) for r in responses if not r.not_modified),
+            error=" ".join(str(error).split()) if error else None,
+            retry_after=retry_after,
+            responses=len(responses),
+        )
+
+    def _track_health(self, outcome: PollOutcome) -> None:
+        self.transition = None
+        if outcome.ok or outcome.outcome == "unchanged":
+            if self.down_since is not None:
+                log.info(
+                    "provider %s recovered after %s",
+                    self.provider_id,
+                    outcome.started_at - self.down_since,
+                )
+                self.down_since = None
+                self.transition = "recovered"
+        elif self.down_since is None:
+            self.down_since = outcome.started_at
+            self.transition = "down"
+            log.warning(
+                "provider %s is down: %s: %s", self.provider_id, outcome.outcome, outcome.error
+            )

@@ -1,0 +1,288 @@
+"""Tell the operator what needs a person: a provider down or back, a scraper broken or fixed,
+a channel whose deliveries fail, the service starting or stopping.
+
+Configured as the ``operator`` section of ``channels`` in config.yaml (the ``operator``
+channel, ``channels/operator.py``, which never receives alerts)::
+
+    channels:
+      operator:
+        settings:
+          targets: ["${OPERATOR_NTFY_URL}"]    # Apprise URLs (quoted in [...]); none: log only
+          failure_rate_threshold: 0.2
+
+Every notice is logged (WARNING for problems, INFO for good news) and sent to each Apprise
+target. One outage is one message: ``provider_down`` for a provider already reported down says
+nothing, and ``provider_recovered`` speaks only after a reported outage; scrapers and failure
+rates work alike. Beyond ``max_notices_per_hour`` notices go to the log only, and the next one
+sent says how many were held back. Notices name providers, scrapers, channels and counts; error
+texts are masked (``notifier.privacy.mask_text``): no phone number or email address leaves.
+
+The service calls it from the event loop::
+
+    operator = OperatorNotifier.from_config(config)
+    await operator.service_started(providers=[...], channels=[...])
+    await operator.provider_down("ma-prepmod", "unreachable", "connect timeout")
+    await operator.check_failure_rates(runtime.metrics)   # e.g. once a minute
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from notifier.messaging.apprise_targets import AppriseTarget, notify_blocking
+from notifier.messaging.render import Locale, normalize_locale, render
+from notifier.pipeline.metrics import Metrics
+from notifier.privacy import mask_text
+
+if TYPE_CHECKING:
+    from notifier.config import Config
+
+__all__ = [
+    "OPERATOR_CHANNEL",
+    "Notice",
+    "OperatorNotifier",
+    "OperatorSettings",
+    "carries_alerts",
+    "deliver_notice",
+]
+
+log = logging.getLogger(__name__)
+
+OPERATOR_CHANNEL = "operator"
+_MAX_ERROR_CHARS = 300
+
+
+class OperatorSettings(BaseModel):
+    """``channels.operator.settings`` in config.yaml."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    #: Apprise URLs (``${ENV_VAR}``); none: notices go to the log only
+    targets: list[AppriseTarget] = Field(default_factory=list)
+    #: the language of the notices (en, de, es)
+    locale: Locale = "en"
+    #: share of finished deliveries that failed for good which raises the alarm
+    failure_rate_threshold: float = Field(0.2, gt=0, le=1)
+    #: finished deliveries a channel needs before its rate is judged
+    failure_rate_min_deliveries: int = Field(20, ge=1)
+    max_notices_per_hour: int = Field(12, ge=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    event: str
+    title: str
+    body: str
+    problem: bool
+
+
+def carries_alerts(channel_cls: type) -> bool:
+    """False for channels that carry service notices only (``operator``): fan-out skips them."""
+    return bool(getattr(channel_cls, "carries_alerts", True))
+
+
+async def deliver_notice(plugins: Sequence[tuple[str, Any]], title: str, body: str) -> list[str]:
+    """Send to every ``(label, apprise plugin)`` at once; returns the labels that failed."""
+    results = await asyncio.gather(
+        *(
+            asyncio.to_thread(notify_blocking, plugin, body=body, title=title)
+            for _, plugin in plugins
+        )
+    )
+    return [label for (label, _), ok in zip(plugins, results, strict=True) if not ok]
+
+
+def _clean(text: str) -> str:
+    text = mask_text(" ".join(str(text).split()))
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
+
+
+class OperatorNotifier:
+    """Deduplicated, rate-limited notices to the operator. Methods return whether one was sent
+    (or logged): False when it repeats an open incident or there is nothing to say."""
+
+    def __init__(
+        self,
+        settings: OperatorSettings | Mapping[str, Any] | None = None,
+        *,
+        service_name: str = "Appointment Notifier",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not isinstance(settings, OperatorSettings):
+            settings = OperatorSettings.model_validate(dict(settings or {}))
+        self.settings = settings
+        self.service_name = service_name
+        self._clock = clock
+        self.plugins = [
+            (target.label or f"{plugin.service_name} #{i + 1}", plugin)
+            for i, (target, plugin) in enumerate((t, t.plugin()) for t in settings.targets)
+        ]
+        self._open: dict[tuple[str, str], float] = {}  # incident -> when it was reported
+        self._sent_at: collections.deque[float] = collections.deque()
+        self._suppressed = 0
+        self._baseline: dict[str, tuple[int, int]] = {}
+        #: the most recent notices (sent or logged), newest last
+        self.history: collections.deque[Notice] = collections.deque(maxlen=100)
+
+    @classmethod
+    def from_config(cls, config: Config) -> OperatorNotifier:
+        """From ``channels.operator`` when present and enabled; else log-only defaults."""
+        section = config.channels.get(OPERATOR_CHANNEL)
+        settings = section.settings if section is not None and section.enabled else {}
+        return cls(settings, service_name=config.operator.name)
+
+    # ------------------------------------------------------------------ events
+
+    async def provider_down(self, provider_id: str, kind: str, error: str) -> bool:
+        if not self._open_incident("provider", provider_id):
+            return False
+        return await self._emit(
+            "provider_down", True, provider=provider_id, kind=kind, error=_clean(error)
+        )
+
+    async def provider_recovered(self, provider_id: str) -> bool:
+        minutes = self._close_incident("provider", provider_id)
+        if minutes is None:
+            return False
+        return await self._emit("provider_recovered", False, provider=provider_id, minutes=minutes)
+
+    async def scraper_broken(self, scraper: str, reason: str) -> bool:
+        if not self._open_incident("scraper", scraper):
+            return False
+        return await self._emit("scraper_broken", True, scraper=scraper, reason=_clean(reason))
+
+    async def scraper_recovered(self, scraper: str) -> bool:
+        minutes = self._close_incident("scraper", scraper)
+        if minutes is None:
+            return False
+        return await self._emit("scraper_recovered", False, scraper=scraper, minutes=minutes)
+
+    async def failure_rate(
+        self, channel: str, rate: float, *, deliveries: int | None = None
+    ) -> bool:
+        """Report ``rate`` (0-1) of ``channel``'s finished deliveries failing for good.
+
+        Over the threshold opens an incident (one message); it closes, with a message, once the
+        rate falls below half the threshold, so a rate hovering at the line does not flap.
+        """
+        threshold = self.settings.failure_rate_threshold
+        percent = round(rate * 100)
+        if rate >= threshold:
+            if not self._open_incident("failure_rate", channel):
+                return False
+            return await self._emit(
+                "failure_rate",
+                True,
+                channel_name=channel,
+                percent=percent,
+                threshold=round(threshold * 100),
+                deliveries=deliveries,
+            )
+        if rate < threshold / 2 and self._close_incident("failure_rate", channel) is not None:
+            return await self._emit(
+                "failure_rate_recovered", False, channel_name=channel, percent=percent
+            )
+        return False
+
+    async def check_failure_rates(self, metrics: Metrics) -> dict[str, float]:
+        """Judge each channel's deliveries finished since the last judgement (sent + failed).
+
+        A channel is judged once it has ``failure_rate_min_deliveries`` new finished deliveries;
+        returns the rates judged this time.
+        """
+        rates: dict[str, float] = {}
+        for channel in sorted({name for name, _ in metrics.counts}):
+            sent = metrics.counts[(channel, "sent")]
+            failed = metrics.counts[(channel, "failed")]
+            base_sent, base_failed = self._baseline.get(channel, (0, 0))
+            if sent < base_sent or failed < base_failed:  # the counters were reset
+                base_sent = base_failed = 0
+            new_sent, new_failed = sent - base_sent, failed - base_failed
+            finished = new_sent + new_failed
+            if finished < self.settings.failure_rate_min_deliveries:
+                continue
+            self._baseline[channel] = (sent, failed)
+            rates[channel] = new_failed / finished
+            await self.failure_rate(channel, rates[channel], deliveries=finished)
+        return rates
+
+    async def service_started(
+        self, providers: Sequence[str] = (), channels: Sequence[str] = ()
+    ) -> bool:
+        return await self._emit(
+            "service_started", False, providers=list(providers), channels=list(channels)
+        )
+
+    async def service_stopped(self, reason: str = "") -> bool:
+        return await self._emit("service_stopped", False, reason=_clean(reason) if reason else "")
+
+    def open_incidents(self) -> list[str]:
+        """``provider:ma-prepmod``, ``failure_rate:sms`` ...: what is currently reported broken."""
+        return [f"{kind}:{name}" for kind, name in sorted(self._open)]
+
+    async def aclose(self) -> None:
+        """Nothing to release: Apprise opens a connection per notice."""
+
+    # ------------------------------------------------------------------ machinery
+
+    def _open_incident(self, kind: str, name: str) -> bool:
+        key = (kind, name)
+        if key in self._open:
+            return False
+        self._open[key] = self._clock()
+        return True
+
+    def _close_incident(self, kind: str, name: str) -> int | None:
+        """Minutes the incident lasted, or None when none was open."""
+        started = self._open.pop((kind, name), None)
+        if started is None:
+            return None
+        return round((self._clock() - started) / 60)
+
+    def _allowed(self) -> bool:
+        now = self._clock()
+        while self._sent_at and now - self._sent_at[0] >= 3600:
+            self._sent_at.popleft()
+        if len(self._sent_at) >= self.settings.max_notices_per_hour:
+            return False
+        self._sent_at.append(now)
+        return True
+
+    def render(self, event: str, **context: Any) -> tuple[str, str]:
+        """(title, body) of a notice; the first line of the template is the title."""
+        locale = normalize_locale(self.settings.locale)
+        text = render("operator", locale, f"{event}.txt", **context)
+        title, _, body = text.partition("\n")
+        return f"[{self.service_name}] {title.strip()}", body.strip()
+
+    async def _emit(self, event: str, problem: bool, **context: Any) -> bool:
+        title, body = self.render(event, **context)
+        notice = Notice(event, title, body, problem)
+        self.history.append(notice)
+        level = logging.WARNING if problem else logging.INFO
+        if not self._allowed():
+            self._suppressed += 1
+            log.log(
+                level,
+                "operator notice (hourly limit reached, log only): %s: %s",
+                title,
+                body.replace("\n", " "),
+            )
+            return True
+        if self._suppressed:
+            locale = normalize_locale(self.settings.locale)
+            body += "\n" + render("operator", locale, "suppressed.txt", count=self._suppressed)
+            self._suppressed = 0
+        log.log(level, "operator notice: %s: %s", title, body.replace("\n", " "))
+        if self.plugins:
+            for label in await deliver_notice(self.plugins, title, body):
+                log.warning("operator notice %r could not be sent to %s", event, label)
+        return True

@@ -1,0 +1,125 @@
+"""Everything the task functions need, built once per process from the config."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from notifier.channel import Channel, RateLimit, get_channel
+from notifier.config import Config
+from notifier.db.engine import make_engine, upgrade
+from notifier.db.fanout import ChannelPlan
+from notifier.pipeline.coordinator import ProviderCoordinator
+from notifier.pipeline.dispatch import Dispatcher, DispatchSettings
+from notifier.pipeline.fetch import PoliteClient
+from notifier.pipeline.metrics import Metrics
+from notifier.pipeline.ops_notices import OperatorNotifier, carries_alerts
+from notifier.scraping import get_scraper
+
+if TYPE_CHECKING:
+    from notifier.pipeline.poll import PollSummary
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What the tasks need, built once per process. Closing it releases every connection."""
+
+    config: Config
+    engine: Engine
+    client: PoliteClient
+    coordinators: dict[str, ProviderCoordinator]
+    channels: dict[str, Channel]
+    dispatchers: dict[str, Dispatcher]
+    metrics: Metrics
+    plans: list[ChannelPlan]
+    operator: OperatorNotifier
+    #: (provider id, scraper, reason) of configured providers whose scraper is marked broken
+    broken: list[tuple[str, str, str]] = field(default_factory=list)
+    #: called (in the event loop) after each poll; the demo's live view listens here
+    on_poll: list[Callable[[PollSummary], None]] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        config: Config,
+        *,
+        engine: Engine | None = None,
+        client: PoliteClient | None = None,
+        dispatch: DispatchSettings | None = None,
+        migrate: bool = True,
+    ) -> Runtime:
+        engine = engine or make_engine(config.database.url)
+        if migrate:
+            upgrade(engine)
+        client = client or PoliteClient(config.http)
+        coordinators = {}
+        broken = []
+        for provider in config.enabled_providers():
+            scraper_cls = get_scraper(provider.scraper)
+            if scraper_cls.broken:
+                log.warning(
+                    "provider %s skipped: scraper %s is marked broken: %s",
+                    provider.id,
+                    scraper_cls.name,
+                    scraper_cls.broken,
+                )
+                broken.append((provider.id, scraper_cls.name, scraper_cls.broken))
+                continue
+            coordinators[provider.id] = ProviderCoordinator(
+                provider_id=provider.id,
+                scraper=scraper_cls(provider.settings),
+                client=client,
+                interval=max(
+                    provider.interval_seconds or scraper_cls.default_interval,
+                    scraper_cls.min_interval,
+                ),
+                jitter=provider.jitter_seconds,
+            )
+        metrics = Metrics()
+        channels: dict[str, Channel] = {}
+        dispatchers: dict[str, Dispatcher] = {}
+        plans: list[ChannelPlan] = []
+        for name, channel_config in config.enabled_channels().items():
+            if not carries_alerts(get_channel(name)):
+                continue  # the operator channel hears about the service, never about slots
+            channel = get_channel(name)(channel_config.settings)
+            channels[name] = channel
+            limit = channel_config.rate_limit
+            rate = RateLimit(limit.count, limit.per_seconds) if limit else None
+            dispatchers[name] = Dispatcher(
+                engine, channel, rate_limit=rate, settings=dispatch, metrics=metrics
+            )
+            plans.append(
+                ChannelPlan(
+                    channel=name,
+                    audience=channel.audience.value,
+                    wave_multiple=channel_config.wave_multiple,
+                )
+            )
+        return cls(
+            config,
+            engine,
+            client,
+            coordinators,
+            channels,
+            dispatchers,
+            metrics,
+            plans,
+            OperatorNotifier.from_config(config),
+            broken,
+        )
+
+    async def aclose(self) -> None:
+        await self.operator.aclose()
+        await self.client.aclose()
+        for channel in self.channels.values():
+            await channel.aclose()
+        self.engine.dispose()

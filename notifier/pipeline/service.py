@@ -1,0 +1,132 @@
+"""The long-running service: APScheduler polls providers, dispatchers drain the outbox.
+
+One job per provider, with its interval and jitter, ``max_instances=1`` (a slow provider is
+never polled twice at once) and coalescing (missed runs collapse into one). On SIGINT or
+SIGTERM the scheduler stops starting polls, in-flight polls and sends finish, and only then
+does the process exit, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from notifier.pipeline.poll import Runtime, poll_provider
+
+__all__ = ["Service"]
+
+log = logging.getLogger(__name__)
+
+FAILURE_CHECK_SECONDS = 60.0
+
+
+class Service:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        self.stopping = asyncio.Event()
+        self._polls: set[asyncio.Task[object]] = set()
+        #: dispatcher loops and the failure-rate watch, stopped after the polls
+        self._workers: list[asyncio.Task[None]] = []
+        self._signalled = False
+
+    async def start(self) -> None:
+        for provider_id, coordinator in self.runtime.coordinators.items():
+            self.scheduler.add_job(
+                self._poll_job,
+                trigger=IntervalTrigger(seconds=coordinator.interval, jitter=coordinator.jitter),
+                args=[provider_id],
+                id=provider_id,
+                name=f"poll {provider_id}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=int(coordinator.interval),
+                next_run_time=dt.datetime.now(dt.UTC),
+            )
+        self.scheduler.start()
+        for dispatcher in self.runtime.dispatchers.values():
+            self._workers.append(asyncio.create_task(dispatcher.run(self.stopping)))
+        self._workers.append(asyncio.create_task(self._watch_failure_rates()))
+        operator = self.runtime.operator
+        await operator.service_started(
+            providers=list(self.runtime.coordinators), channels=list(self.runtime.dispatchers)
+        )
+        for _provider, scraper, reason in self.runtime.broken:
+            await operator.scraper_broken(scraper, reason)
+        log.info(
+            "service started: %d provider(s), channels: %s",
+            len(self.runtime.coordinators),
+            ", ".join(self.runtime.dispatchers) or "none",
+        )
+
+    async def _watch_failure_rates(self) -> None:
+        """Tell the operator when a channel's deliveries start failing, once a minute."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), FAILURE_CHECK_SECONDS)
+            if not self.stopping.is_set():
+                await self.runtime.operator.check_failure_rates(self.runtime.metrics)
+
+    async def _poll_job(self, provider_id: str) -> None:
+        if self.stopping.is_set():
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._polls.add(task)
+        try:
+            await poll_provider(self.runtime, provider_id)
+        except Exception:
+            log.exception("poll of %s failed", provider_id)
+        finally:
+            if task is not None:
+                self._polls.discard(task)
+        self._respect_backoff(provider_id)
+
+    def _respect_backoff(self, provider_id: str) -> None:
+        """Move the next run later when the provider asked us to wait (Retry-After, breaker)."""
+        coordinator = self.runtime.coordinators[provider_id]
+        delay = coordinator.next_delay()
+        if delay > coordinator.interval + coordinator.jitter and not self.stopping.is_set():
+            when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
+            with contextlib.suppress(Exception):
+                self.scheduler.modify_job(provider_id, next_run_time=when)
+
+    async def stop(self) -> None:
+        """Finish what is in flight, then stop. Safe to call more than once."""
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        if self.scheduler.running:
+            self.scheduler.pause()
+        if self._polls:
+            await asyncio.gather(*list(self._polls), return_exceptions=True)
+        # Dispatchers see ``stopping`` and return after the batch they hold is marked.
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.runtime.operator.service_stopped("signal" if self._signalled else "")
+        log.info("service stopped cleanly")
+
+    async def run_until_signalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+
+        def on_signal() -> None:
+            self._signalled = True
+            done.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+        await self.start()
+        try:
+            await done.wait()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await self.stop()

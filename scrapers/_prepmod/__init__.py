@@ -1,0 +1,1 @@
+"""The shared PrepMod engine: the clinic search HTML and its text rules."""

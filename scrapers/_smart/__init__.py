@@ -1,0 +1,1 @@
+"""The shared SMART Scheduling Links engine: manifest, FHIR resources, feeds and publishers."""
