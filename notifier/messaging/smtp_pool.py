@@ -60,6 +60,11 @@ class SmtpPool:
         #: connections opened so far (a reused pool opens few)
         self.opened = 0
 
+    @property
+    def idle_connected(self) -> int:
+        """Idle connections whose transport is still open (a server may close the others)."""
+        return sum(1 for conn in self._idle if conn.smtp.is_connected)
+
     def _bind(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._slots is None or self._loop is not loop:

@@ -65,7 +65,10 @@ class WebhookStub(BackgroundService):
         #: path prefix -> reply, for every request to it (checked after the queue)
         self.routes: dict[str, StubReply] = {}
         self.requests: list[RecordedRequest] = []
+        #: requests whose reply has been written (or abandoned by the client)
+        self.answered = 0
         self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -86,6 +89,17 @@ class WebhookStub(BackgroundService):
             self.replies.clear()
             self.routes.clear()
             self.requests.clear()
+            self.answered = 0
+
+    def wait_until_answered(self, timeout: float = 10.0) -> None:
+        """Block until every request received so far has been answered.
+
+        Tests wait on this instead of sleeping "long enough" for a slow reply to finish.
+        """
+        with self._answered:
+            done = self._answered.wait_for(lambda: self.answered >= len(self.requests), timeout)
+        if not done:
+            raise TimeoutError(f"the stub still owes {len(self.requests) - self.answered} reply")
 
     def respond(self, request: RecordedRequest) -> StubReply:
         """The reply to ``request``: the next queued one, else its route's, else the default."""
@@ -133,6 +147,10 @@ class WebhookStub(BackgroundService):
                     self.wfile.write(reply.body)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client gave up waiting (a timeout test)
+                finally:
+                    with stub._answered:
+                        stub.answered += 1
+                        stub._answered.notify_all()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 

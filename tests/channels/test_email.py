@@ -24,6 +24,7 @@ from notifier.messaging.unsubscribe_tokens import (
     read_unsubscribe_token,
 )
 from notifier.testing.smtp_server import SmtpTestServer
+from notifier.testing.waiting import eventually
 from tests.channels.email_support import (
     BASE_URL,
     NOW,
@@ -249,9 +250,9 @@ async def test_a_connection_the_server_closed_is_replaced(
     assert (await channel.send(message)).ok
     server.drop_connections()  # the client has not noticed yet when it sends again
     assert (await channel.send(message)).ok
-    await asyncio.sleep(0.05)
     server.drop_connections()
-    await asyncio.sleep(0.05)  # now it has: the pool opens a new one up front
+    # Once the client has seen the close, the pool opens a new connection up front.
+    await eventually(lambda: channel.pool.idle_connected == 0)
     assert (await channel.send(message)).ok
     assert server.counts["messages"] == 3 and server.counts["connections"] == 3
 

@@ -339,7 +339,8 @@ async def test_a_thread_cut_by_the_dispatcher_timeout_resumes(x_stub: XStub) -> 
     x_stub.queue(XStub.passthrough(), StubReply(503, b"{}", delay=1.0))
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(channel.send(message), 0.5)  # what Dispatcher does
-    await asyncio.sleep(0.7)  # the abandoned request finishes (503) in its thread
+    # the abandoned request still finishes (503) in its thread before the thread resumes
+    await asyncio.to_thread(x_stub.wait_until_answered)
     result = await channel.send(message)
     await channel.aclose()
     assert result.ok
