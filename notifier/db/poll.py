@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, RowMapping, func, or_, select, update
 
 from notifier.db import fanout, store
 from notifier.db.fanout import ChannelPlan
@@ -142,14 +142,13 @@ def load_poll_context(conn: Connection, provider_id: str) -> PollContext:
     )
 
 
-def _health_of(row: Mapping[str, object]) -> ProviderHealth:
-    failures = row["consecutive_failures"]
+def _health_of(row: RowMapping) -> ProviderHealth:
     return ProviderHealth(
-        consecutive_failures=int(failures) if isinstance(failures, int) else 0,
-        next_poll_at=row["next_poll_at"],  # type: ignore[arg-type]
-        not_before=row["not_before"],  # type: ignore[arg-type]
-        down_since=row["down_since"],  # type: ignore[arg-type]
-        last_failure_kind=row["last_error_kind"],  # type: ignore[arg-type]
+        consecutive_failures=int(row["consecutive_failures"] or 0),
+        next_poll_at=row["next_poll_at"],
+        not_before=row["not_before"],
+        down_since=row["down_since"],
+        last_failure_kind=row["last_error_kind"],
     )
 
 

@@ -24,6 +24,5 @@ def alert_places(conn: Connection) -> dict[int, AlertPlace]:
         loc, loc.c.id == a.c.location_id
     )
     return {
-        int(row.id): AlertPlace(row.appointments, row.postal_code)
-        for row in conn.execute(query)
+        int(row.id): AlertPlace(row.appointments, row.postal_code) for row in conn.execute(query)
     }

@@ -94,7 +94,9 @@ def next_health(
     if retry_after is not None:
         # The source said when: exactly then, unless that is sooner than a normal poll.
         not_before = now + dt.timedelta(seconds=max(0.0, retry_after))
-        return ProviderHealth(failures, max(not_before, now + normal), not_before, down_since, outcome)
+        return ProviderHealth(
+            failures, max(not_before, now + normal), not_before, down_since, outcome
+        )
     factor = delay_factor(policy, failures, outcome, rand)
     wait = dt.timedelta(seconds=policy.interval * max(budget, factor))
     return ProviderHealth(failures, now + wait, None, down_since, outcome)

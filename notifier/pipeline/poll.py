@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import random
 from dataclasses import dataclass, replace
 
-import random
 from notifier.db import poll as db_poll
 from notifier.db.engine import write_transaction
 from notifier.model import LocationAvailability, Status, merge_availability

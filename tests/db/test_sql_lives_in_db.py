@@ -64,9 +64,12 @@ def sql_outside_db(path: Path) -> list[str]:
             for alias in node.names:
                 if alias.name == "sqlalchemy" or alias.name.startswith("sqlalchemy."):
                     sqlalchemy_aliases.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in {"execute", "exec_driver_sql"}:
-                found.append(f"{where}:{node.lineno}: runs .{node.func.attr}(...)")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in {"execute", "exec_driver_sql"}
+        ):
+            found.append(f"{where}:{node.lineno}: runs .{node.func.attr}(...)")
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Attribute)

@@ -50,7 +50,7 @@ def decide(
     )
 
 
-@given(contexts(), polls(), st.sampled_from(FAILURES + ["unchanged"]))
+@given(contexts(), polls(), st.sampled_from([*FAILURES, "unchanged"]))
 def test_an_unknown_poll_changes_nothing_and_alerts_nobody(
     context: PollContext, pairs: list, kind: str
 ) -> None:

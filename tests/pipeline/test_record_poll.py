@@ -119,7 +119,7 @@ async def test_backoff_is_stored_survives_a_restart_and_answers_due_providers(
 ) -> None:
     coordinator = runtime.coordinators["ma-prepmod"]
     interval = dt.timedelta(seconds=coordinator.interval)
-    for n in range(3):
+    for _ in range(3):
         summary = record_poll(runtime, coordinator, outcome(None, "unparseable"), now=T0)
     assert summary.next_poll_at == T0 + 4 * interval  # the third failure waits the whole cap
     with runtime.engine.connect() as conn:
