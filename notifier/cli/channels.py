@@ -21,7 +21,6 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import make_url
 
 from notifier.channel import (
@@ -224,8 +223,8 @@ def stats(
     hours: Annotated[float, typer.Option(help="Deliveries created in the last HOURS.")] = 24.0,
 ) -> None:
     """Deliveries per channel and state in the outbox, and each channel's failure rate."""
-    from notifier.db.engine import make_engine
-    from notifier.db.tables import delivery_table
+    from notifier.db.engine import has_table, make_engine
+    from notifier.db.outbox import delivery_counts
 
     loaded = load_or_exit(config)
     url = EnvSettings().database_url or loaded.database.url
@@ -235,18 +234,13 @@ def stats(
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
     try:
         with engine.connect() as conn:
-            if not inspect(conn).has_table("delivery"):
+            if not has_table(conn, "delivery"):
                 raise _error("the database has no outbox yet: run `notifier db upgrade` first")
-            d = delivery_table.c
-            rows = conn.execute(
-                select(d.channel, d.state, func.count())
-                .where(d.created_at >= since)
-                .group_by(d.channel, d.state)
-            ).all()
+            rows = delivery_counts(conn, since)
     finally:
         engine.dispose()
     counts: dict[str, dict[str, int]] = {}
-    for channel, state, n in rows:
+    for (channel, state), n in rows.items():
         counts.setdefault(channel, {})[state] = n
     table = Table(title=f"deliveries of the last {hours:g} h")
     for column in ("channel", *_STATES, "failure rate"):

@@ -25,13 +25,12 @@ from typing import Any
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
-from sqlalchemy import select
 
 from notifier.channel import channel_registry
 from notifier.config import ChannelConfig, Config, DatabaseConfig, OperatorConfig, ProviderConfig
 from notifier.db import subscribers
 from notifier.db.fanout import delivery_counts
-from notifier.db.tables import alert_table, location_table
+from notifier.db.reports import alert_places
 from notifier.pipeline.diff import AlertPolicy
 from notifier.pipeline.fetch import HttpSettings
 from notifier.pipeline.metrics import HandOff, percentile
@@ -203,14 +202,8 @@ def _latencies(
     queue, not the pipeline, so the figures here time the first message of each alert on each
     channel, from the poll that detected it and from the simulator's publish time.
     """
-    a, loc = alert_table, location_table
     with runtime.engine.connect() as conn:
-        rows = conn.execute(
-            select(a.c.id, a.c.appointments, loc.c.postal_code).join(
-                loc, loc.c.id == a.c.location_id
-            )
-        ).all()
-    facts = {row.id: row for row in rows}
+        facts = alert_places(conn)
     first: dict[tuple[int, str], HandOff] = {}
     last: dict[tuple[int, str], HandOff] = {}
     for hand_off in runtime.metrics.hand_offs:

@@ -18,13 +18,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 __all__ = [
     "DEFAULT_URL",
     "MIGRATIONS_DIR",
     "alembic_config",
+    "database_reachable",
+    "has_table",
     "make_engine",
     "upgrade",
     "write_transaction",
@@ -122,6 +125,21 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
                 yield conn
         finally:
             conn.info.pop("sqlite_begin_immediate", None)
+
+
+def database_reachable(engine: Engine) -> bool:
+    """Whether a trivial query succeeds (the health check)."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    return True
+
+
+def has_table(conn: Connection, name: str) -> bool:
+    """Whether the schema has table ``name`` yet (before ``notifier db upgrade``, it does not)."""
+    return bool(inspect(conn).has_table(name))
 
 
 def alembic_config(url: str | None = None) -> Any:

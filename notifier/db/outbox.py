@@ -41,6 +41,7 @@ __all__ = [
     "mark_retry",
     "mark_sent",
     "record_status_callback",
+    "subscribers_of_message",
 ]
 
 _SENDING = DeliveryState.SENDING.value
@@ -327,8 +328,23 @@ def record_status_callback(
     return int(conn.execute(stmt).rowcount)
 
 
-def delivery_counts(conn: Connection) -> dict[tuple[str, str], int]:
-    """Number of deliveries per (channel, state)."""
+def delivery_counts(
+    conn: Connection, since: dt.datetime | None = None
+) -> dict[tuple[str, str], int]:
+    """Number of deliveries per (channel, state), of those created since ``since`` if given."""
     d = delivery_table
     query = select(d.c.channel, d.c.state, func.count()).group_by(d.c.channel, d.c.state)
+    if since is not None:
+        query = query.where(d.c.created_at >= as_utc(since))
     return {(channel, state): int(n) for channel, state, n in conn.execute(query)}
+
+
+def subscribers_of_message(conn: Connection, channel: str, provider_message_id: str) -> list[int]:
+    """The subscribers a provider's message id was sent to (for its delivery reports)."""
+    d = delivery_table
+    query = select(d.c.subscriber_id).where(
+        d.c.channel == channel,
+        d.c.provider_message_id == provider_message_id,
+        d.c.subscriber_id.is_not(None),
+    )
+    return sorted({int(i) for i in conn.execute(query).scalars()})

@@ -26,9 +26,12 @@ __all__ = [
     "SubscriberRow",
     "add_subscriber",
     "bulk_insert_subscribers",
+    "channel_and_locale",
     "confirm",
+    "confirm_token_for",
     "delete_subscriber",
     "find_by_address",
+    "locale_for_confirm_token",
     "mark_invalid",
     "normalize_address",
     "opt_in",
@@ -267,3 +270,27 @@ def find_by_address(conn: Connection, channel: str, address: str) -> SubscriberR
         return None
     fields = {name: row[name] for name in SubscriberRow.__slots__}
     return SubscriberRow(**fields)
+
+
+def channel_and_locale(conn: Connection, subscriber_id: int) -> tuple[str, str | None] | None:
+    """A subscriber's channel and language, or None when there is no such subscriber."""
+    s = subscriber_table
+    row = conn.execute(select(s.c.channel, s.c.locale).where(s.c.id == subscriber_id)).first()
+    return (str(row.channel), row.locale) if row is not None else None
+
+
+def locale_for_confirm_token(conn: Connection, token: str) -> str | None:
+    """The language of the sign-up this confirmation token belongs to (None: unknown token)."""
+    s = subscriber_table
+    found = conn.execute(select(s.c.locale).where(s.c.confirm_token == token)).scalar()
+    return str(found) if found is not None else None
+
+
+def confirm_token_for(conn: Connection, channel: str, address: str) -> str | None:
+    """The confirmation token of an address's sign-up (``SubscriberRow`` does not carry it)."""
+    s = subscriber_table
+    query = select(s.c.confirm_token).where(
+        s.c.channel == channel, s.c.address == normalize_address(channel, address)
+    )
+    token = conn.execute(query).scalar_one_or_none()
+    return str(token) if token else None

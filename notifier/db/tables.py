@@ -158,6 +158,10 @@ class ProviderState(SQLModel, table=True):
     baseline_at: dt.datetime | None = _utc()  # first good poll: sets state, raises no alerts
     held_since: dt.datetime | None = _utc()
     held_reason: str | None = None
+    # The per-provider backoff (notifier/pipeline/backoff.py), shared by every node.
+    consecutive_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_poll_at: dt.datetime | None = _utc(index=True)  # the earliest start of the next poll
+    not_before: dt.datetime | None = _utc()  # what the source asked for (Retry-After, max-age)
 
 
 class PollRun(SQLModel, table=True):

@@ -2,8 +2,9 @@
 
 It drives the scraper's requests through the shared polite client, follows further pages,
 parses, and turns every failure into a typed, *unknown* outcome. It logs once when the
-provider goes down and once when it recovers, not on every failed poll, and it works out when
-the next poll may happen: ``Retry-After`` and the breaker win over the configured interval.
+provider goes down and once when it recovers, not on every failed poll. The outcome carries
+what the shared backoff (``pipeline.backoff``) needs: Retry-After, the source's max-age, and
+how many requests the poll really sent.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from notifier.model import LocationAvailability
 from notifier.pipeline.fetch import PoliteClient
@@ -40,6 +41,13 @@ class PollOutcome:
     error: str | None = None
     retry_after: float | None = None
     responses: int = 0
+    #: "down" or "recovered" when this poll changed the provider's health, else None
+    transition: str | None = None
+    #: how long the source said its data stays fresh (max-age), in seconds
+    source_delay: float | None = None
+    #: pages the poll asked for, and HTTP requests it really sent (retries included)
+    requests: int = 0
+    attempts: int = 0
 
     @property
     def ok(self) -> bool:
@@ -54,14 +62,17 @@ class ProviderCoordinator:
     interval: float
     jitter: float = 0.0
     down_since: dt.datetime | None = None
-    #: "down" or "recovered" when the last poll changed the provider's health, else None
-    transition: str | None = None
     _not_before: float = field(default=0.0, repr=False)
+    _source_delay: float | None = field(default=None, repr=False)
+    _requests: int = field(default=0, repr=False)
 
     async def poll(self) -> PollOutcome:
         started = dt.datetime.now(dt.UTC)
         clock = time.perf_counter()
         responses: list[Response] = []
+        self._source_delay = None
+        self._requests = 0
+        sent_before = self.client.sent(self.provider_id)
         try:
             responses = await self._fetch_all()
             self._honour_source_delay(responses)
@@ -81,8 +92,13 @@ class ProviderCoordinator:
             # A crash inside parse means the page no longer looks the way the scraper expects.
             error = Unparseable(f"scraper crashed: {type(exc).__name__}: {exc}")
             outcome = self._finish(started, clock, responses, None, error.kind, error)
-        self._track_health(outcome)
-        return outcome
+        outcome = replace(
+            outcome,
+            source_delay=self._source_delay,
+            requests=self._requests,
+            attempts=self.client.sent(self.provider_id) - sent_before,
+        )
+        return replace(outcome, transition=self._track_health(outcome))
 
     def next_delay(self) -> float:
         """Seconds until the next poll: the interval with jitter, or longer if told to wait."""
@@ -93,6 +109,7 @@ class ProviderCoordinator:
         """A source that says how long its data stays fresh (max-age) is not asked sooner."""
         delay = self.scraper.next_poll_delay(responses)
         if delay is not None and delay > 0:
+            self._source_delay = delay
             self._not_before = max(self._not_before, time.monotonic() + delay)
 
     async def _fetch_all(self) -> list[Response]:
@@ -101,7 +118,11 @@ class ProviderCoordinator:
         while pending:
             if len(responses) >= MAX_REQUESTS_PER_POLL:
                 raise Unparseable(f"more than {MAX_REQUESTS_PER_POLL} requests in one poll")
-            response = await self.client.fetch(pending.pop(0), self.provider_id)
+            # A provider that is already failing gets no retries inside a poll: the backoff
+            # between polls is the only retry, so an outage never multiplies our requests.
+            retries = 0 if self.down_since is not None else None
+            self._requests += 1
+            response = await self.client.fetch(pending.pop(0), self.provider_id, retries=retries)
             responses.append(response)
             pending.extend(self.scraper.follow(response))
         return responses
@@ -131,8 +152,8 @@ class ProviderCoordinator:
             responses=len(responses),
         )
 
-    def _track_health(self, outcome: PollOutcome) -> None:
-        self.transition = None
+    def _track_health(self, outcome: PollOutcome) -> str | None:
+        """Log once when the provider goes down and once when it recovers; say which."""
         if outcome.ok or outcome.outcome == "unchanged":
             if self.down_since is not None:
                 log.info(
@@ -141,10 +162,11 @@ class ProviderCoordinator:
                     outcome.started_at - self.down_since,
                 )
                 self.down_since = None
-                self.transition = "recovered"
+                return "recovered"
         elif self.down_since is None:
             self.down_since = outcome.started_at
-            self.transition = "down"
             log.warning(
                 "provider %s is down: %s: %s", self.provider_id, outcome.outcome, outcome.error
             )
+            return "down"
+        return None

@@ -2,8 +2,10 @@
 
 Politeness is the default, as in Scrapy: an honest User-Agent with the operator's contact, a
 per-host concurrency limit, conditional requests (a 304 costs the provider almost nothing),
-``Retry-After`` honoured, exponential backoff with jitter, and a circuit breaker per provider
-so that a site that is already down is not hammered by us as well.
+``Retry-After`` honoured, and a few retries with jitter for a healthy provider's blips. Each
+request sent is counted per provider, so the backoff between polls (``pipeline/backoff.py``)
+can charge retries against the polling rate; a provider that is already failing gets no
+retries at all. (An in-process circuit breaker remains available, off by default.)
 """
 
 from __future__ import annotations
@@ -52,10 +54,17 @@ class HttpSettings(BaseModel):
     max_retries: int = Field(2, ge=0, le=5)
     backoff_base_seconds: float = Field(1.0, ge=0)
     backoff_max_seconds: float = Field(30.0, ge=0)
-    breaker_failures: int = Field(3, ge=1)
+    #: an in-process breaker, off by default: the per-provider backoff (pipeline/backoff.py)
+    #: already spaces polls of a failing provider, and keeps its state in the database
+    breaker_failures: int | None = Field(None, ge=1)
     breaker_reset_seconds: float = Field(300.0, gt=0)
     max_body_bytes: int = Field(50_000_000, gt=0)
     cache_entries: int = Field(2048, ge=0)
+    backoff_cap_factor: float = Field(
+        4.0,
+        ge=1.0,
+        description="Longest wait between polls of a failing provider, in intervals.",
+    )
 
     @property
     def user_agent(self) -> str:
@@ -126,6 +135,7 @@ class PoliteClient:
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
         self._breakers: dict[str, _Breaker] = {}
+        self._sent: dict[str, int] = {}
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -138,16 +148,26 @@ class PoliteClient:
 
     # ------------------------------------------------------------------ public
 
-    async def fetch(self, request: Request, provider_id: str) -> Response:
-        """One request, with retries for transient failures. A 304 returns our cached copy."""
+    async def fetch(
+        self, request: Request, provider_id: str, *, retries: int | None = None
+    ) -> Response:
+        """One request, with retries for transient failures. A 304 returns our cached copy.
+
+        ``retries`` overrides ``max_retries`` (the coordinator passes 0 for a failing provider).
+        """
         self._check_breaker(provider_id)
+        limit = self.settings.max_retries if retries is None else retries
         try:
-            response = await self._fetch_with_retries(request)
+            response = await self._fetch_with_retries(request, provider_id, limit)
         except (Unreachable, Blocked) as exc:
             self._record_failure(provider_id)
             raise exc
         self._breakers.pop(provider_id, None)
         return response
+
+    def sent(self, provider_id: str) -> int:
+        """HTTP requests sent for ``provider_id`` so far, retries included."""
+        return self._sent.get(provider_id, 0)
 
     def breaker_open(self, provider_id: str) -> bool:
         breaker = self._breakers.get(provider_id)
@@ -167,9 +187,11 @@ class PoliteClient:
             )
         # Half-open: let this one request through; one more failure re-opens at once.
         breaker.opened_at = None
-        breaker.failures = self.settings.breaker_failures - 1
+        breaker.failures = (self.settings.breaker_failures or 1) - 1
 
     def _record_failure(self, provider_id: str) -> None:
+        if self.settings.breaker_failures is None:
+            return
         breaker = self._breakers.setdefault(provider_id, _Breaker())
         breaker.failures += 1
         if breaker.failures >= self.settings.breaker_failures:
@@ -182,14 +204,17 @@ class PoliteClient:
         )
         return random.uniform(0, cap)
 
-    async def _fetch_with_retries(self, request: Request) -> Response:
+    async def _fetch_with_retries(
+        self, request: Request, provider_id: str, max_retries: int
+    ) -> Response:
         attempt = 0
         while True:
             try:
+                self._sent[provider_id] = self._sent.get(provider_id, 0) + 1
                 return await self._fetch_once(request)
             except Unreachable as exc:
                 # Retry-After from the server, or a breaker, means "not now": never retry early.
-                if exc.retry_after is not None or attempt >= self.settings.max_retries:
+                if exc.retry_after is not None or attempt >= max_retries:
                     raise
                 await self._sleep(self._backoff(attempt))
                 attempt += 1

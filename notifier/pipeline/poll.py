@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import random
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, func, select
-
-from notifier.db import fanout, store
+from notifier.db import poll as db_poll
 from notifier.db.engine import write_transaction
-from notifier.db.tables import DeliveryState, alert_table, delivery_table, provider_state_table
-from notifier.model import Alert, LocationAvailability, Status, merge_availability
+from notifier.model import LocationAvailability, Status, merge_availability
+from notifier.pipeline.backoff import BackoffPolicy
 from notifier.pipeline.coordinator import PollOutcome, ProviderCoordinator
-from notifier.pipeline.diff import Change, DiffResult, KnownState, diff_provider
+from notifier.pipeline.decide import decide_poll
+from notifier.pipeline.diff import Change
 from notifier.pipeline.runtime import Runtime
 from notifier.scraping import Scraper
 
@@ -37,19 +37,21 @@ class PollSummary:
     changes: tuple[Change, ...] = ()
     held: str | None = None
     baseline: bool = False
+    #: the earliest start of this provider's next poll (the shared backoff)
+    next_poll_at: dt.datetime | None = None
 
 
 # --------------------------------------------------------------------------- tasks
 
 
 async def poll_provider(runtime: Runtime, provider_id: str) -> PollSummary:
-    """Poll one provider, diff, and write alerts with their whole outbox in one transaction."""
+    """Poll one provider, then record, decide and write its outcome in one transaction."""
     coordinator = runtime.coordinators[provider_id]
     outcome = await coordinator.poll()
     summary = await asyncio.to_thread(record_poll, runtime, coordinator, outcome)
-    if coordinator.transition == "down":
+    if outcome.transition == "down":
         await runtime.operator.provider_down(provider_id, outcome.outcome, outcome.error or "")
-    elif coordinator.transition == "recovered":
+    elif outcome.transition == "recovered":
         await runtime.operator.provider_recovered(provider_id)
     if summary.alerts:
         for dispatcher in runtime.dispatchers.values():
@@ -68,59 +70,52 @@ async def dispatch_channel(runtime: Runtime, channel: str) -> int:
 
 
 def record_poll(
-    runtime: Runtime, coordinator: ProviderCoordinator, outcome: PollOutcome
+    runtime: Runtime,
+    coordinator: ProviderCoordinator,
+    outcome: PollOutcome,
+    *,
+    now: dt.datetime | None = None,
 ) -> PollSummary:
-    """Store a poll's outcome and act on its diff. Runs in a worker thread."""
+    """Store a poll's outcome and act on it: one read, one pure decision, one write.
+
+    Runs in a worker thread, inside one write transaction.
+    """
     provider_id = outcome.provider_id
-    scraper_name = coordinator.scraper.name
-    now = dt.datetime.now(dt.UTC)
-    run = store.PollRunRecord(
-        started_at=outcome.started_at,
-        duration_ms=outcome.duration_ms,
-        http_status=outcome.http_status,
-        bytes=outcome.bytes,
-        outcome=outcome.outcome,
-        error=outcome.error,
-        locations=len(outcome.results) if outcome.results is not None else None,
+    now = now or dt.datetime.now(dt.UTC)
+    pairs = (
+        by_site(provider_id, coordinator.scraper, outcome.results)
+        if outcome.results is not None
+        else None
+    )
+    backoff = BackoffPolicy(
+        interval=coordinator.interval, cap_factor=runtime.config.http.backoff_cap_factor
     )
     with write_transaction(runtime.engine) as conn:
-        if outcome.results is None:
-            # Unknown (or unchanged): the last good state stands; only the run is recorded.
-            store.save_poll(conn, provider_id, scraper_name, run, None, now)
-            return PollSummary(provider_id, outcome.outcome, 0, ())
-        pairs = by_site(provider_id, coordinator.scraper, outcome.results)
-        state = _provider_state(conn, provider_id)
-        previous = _known_states(conn, provider_id)
-        result = diff_provider(
-            previous,
+        context = db_poll.load_poll_context(conn, provider_id)
+        decision = decide_poll(
+            context,
+            outcome,
             pairs,
-            runtime.config.alerts,
-            now,
-            first_poll=state.get("baseline_at") is None,
-            confirming_hold=state.get("held_since") is not None,
+            scraper=coordinator.scraper.name,
+            alerts=runtime.config.alerts,
+            backoff=backoff,
+            now=now,
+            rand=random.random(),
         )
-        if result.held:
-            held_run = replace(run, outcome="held", error=result.held)
-            store.save_poll(conn, provider_id, scraper_name, held_run, None, now)
-            if state.get("held_since") is None:
-                log.warning("provider %s held for confirmation: %s", provider_id, result.held)
-            return PollSummary(provider_id, "held", len(pairs), (), held=result.held)
-        accepted = set(result.accepted)
-        store.save_poll(
-            conn, provider_id, scraper_name, run, [p for p in pairs if p[0] in accepted], now
-        )
-        store.clear_held(conn, provider_id)  # save_poll recorded the baseline, if this was it
-        # Waves of earlier alerts move first, so this poll's new alerts start at wave one.
-        _advance_waves(conn, provider_id, pairs, now)
-        alert_ids = _write_alerts(runtime, conn, provider_id, result, now)
-        return PollSummary(
-            provider_id,
-            outcome.outcome,
-            len(pairs),
-            tuple(alert_ids),
-            result.changes,
-            baseline=result.baseline,
-        )
+        alert_ids = db_poll.write_poll(conn, decision.write, runtime.plans)
+    if decision.newly_held:
+        log.warning("provider %s held for confirmation: %s", provider_id, decision.held)
+    health = decision.write.health
+    return PollSummary(
+        provider_id,
+        decision.outcome,
+        decision.locations,
+        tuple(alert_ids),
+        decision.changes,
+        held=decision.held,
+        baseline=decision.baseline,
+        next_poll_at=health.next_poll_at if health else None,
+    )
 
 
 def by_site(
@@ -141,103 +136,3 @@ def by_site(
         for r in results
     ]
     return [(f"{provider_id}:{r.location.id}", r) for r in merge_availability(keyed)]
-
-
-def _provider_state(conn: Connection, provider_id: str) -> dict[str, object]:
-    t = provider_state_table
-    row = conn.execute(
-        select(t.c.baseline_at, t.c.held_since).where(t.c.provider_id == provider_id)
-    ).first()
-    return dict(row._mapping) if row else {}
-
-
-def _known_states(conn: Connection, provider_id: str) -> dict[str, KnownState]:
-    a = alert_table
-    last_alerts = dict(
-        conn.execute(
-            select(a.c.location_id, func.max(a.c.detected_at))
-            .where(a.c.provider_id == provider_id)
-            .group_by(a.c.location_id)
-        ).all()
-    )
-    return {
-        loc_id: KnownState(stored.status, stored.appointments, last_alerts.get(loc_id))
-        for loc_id, stored in store.load_current(conn, provider_id).items()
-        if stored.status is not Status.UNKNOWN
-    }
-
-
-def _write_alerts(
-    runtime: Runtime, conn: Connection, provider_id: str, result: DiffResult, now: dt.datetime
-) -> list[int]:
-    ttl = dt.timedelta(minutes=runtime.config.alerts.ttl_minutes)
-    ids = []
-    events = []
-    for change in result.changes:
-        item = change.current
-        events.append(
-            store.EventRecord(
-                location_id=change.location_id,
-                provider_id=provider_id,
-                kind=change.kind,
-                appointments=item.appointments if item else 0,
-                at=now,
-            )
-        )
-        if not change.alert or item is None:
-            continue
-        alert = _alert_for(provider_id, change.location_id, change, item, now, ttl)
-        written = fanout.write_alert(
-            conn, alert, channels=runtime.plans, published_at=item.valid_at
-        )
-        ids.append(written.alert_id)
-    if events:
-        store.record_events(conn, events)
-    return ids
-
-
-def _alert_for(
-    provider_id: str,
-    location_id: str,
-    change: Change,
-    item: LocationAvailability,
-    now: dt.datetime,
-    ttl: dt.timedelta,
-) -> Alert:
-    return Alert(
-        provider_id=provider_id,
-        location=replace(item.location, id=location_id),
-        kind=change.kind,
-        appointments=item.appointments,
-        increase=change.increase,
-        by_date=dict(item.by_date),
-        products=item.products,
-        age_groups=item.age_groups,
-        detected_at=now,
-        expires_at=now + ttl,
-        valid_at=item.valid_at,
-    )
-
-
-def _advance_waves(
-    conn: Connection,
-    provider_id: str,
-    pairs: list[tuple[str, LocationAvailability]],
-    now: dt.datetime,
-) -> None:
-    """Release the next SMS/email wave only where this poll still shows openings."""
-    a, d = alert_table, delivery_table
-    waiting = set(
-        conn.execute(
-            select(a.c.location_id)
-            .distinct()
-            .join(d, d.c.alert_id == a.c.id)
-            .where(a.c.provider_id == provider_id, d.c.state == DeliveryState.HELD.value)
-        ).scalars()
-    )
-    current = dict(pairs)
-    for loc_id in waiting:
-        item = current.get(loc_id)
-        if item is None or item.status is not Status.UNKNOWN:
-            still_open = item is not None and item.status is Status.AVAILABLE
-            fanout.advance_waves(conn, loc_id, still_open=still_open, now=now)

@@ -79,23 +79,28 @@ class Service:
         task = asyncio.current_task()
         if task is not None:
             self._polls.add(task)
+        next_poll_at = None
         try:
-            await poll_provider(self.runtime, provider_id)
+            next_poll_at = (await poll_provider(self.runtime, provider_id)).next_poll_at
         except Exception:
             log.exception("poll of %s failed", provider_id)
         finally:
             if task is not None:
                 self._polls.discard(task)
-        self._respect_backoff(provider_id)
+        self._respect_backoff(provider_id, next_poll_at)
 
-    def _respect_backoff(self, provider_id: str) -> None:
-        """Move the next run later when the provider asked us to wait (Retry-After, breaker)."""
+    def _respect_backoff(self, provider_id: str, next_poll_at: dt.datetime | None) -> None:
+        """Move the next run later when the shared backoff says so (failures, Retry-After,
+        max-age, retries paid for); the interval trigger covers the normal case."""
         coordinator = self.runtime.coordinators[provider_id]
-        delay = coordinator.next_delay()
-        if delay > coordinator.interval + coordinator.jitter and not self.stopping.is_set():
-            when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
+        if next_poll_at is None or self.stopping.is_set():
+            return
+        normal = dt.datetime.now(dt.UTC) + dt.timedelta(
+            seconds=coordinator.interval + coordinator.jitter
+        )
+        if next_poll_at > normal:
             with contextlib.suppress(Exception):
-                self.scheduler.modify_job(provider_id, next_run_time=when)
+                self.scheduler.modify_job(provider_id, next_run_time=next_poll_at)
 
     async def stop(self) -> None:
         """Finish what is in flight, then stop. Safe to call more than once."""

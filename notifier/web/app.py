@@ -13,11 +13,11 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine
 
 from notifier.config import Config
 from notifier.db import make_engine
+from notifier.db.engine import database_reachable
 
 __all__ = ["create_app"]
 
@@ -39,14 +39,7 @@ def create_app(
     app.state.config = config
 
     def database_ok() -> bool:
-        if engine is None:
-            return True
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            return False
-        return True
+        return engine is None or database_reachable(engine)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

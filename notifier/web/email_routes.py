@@ -29,12 +29,11 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.config import Config
 from notifier.db import subscribers, write_transaction
-from notifier.db.tables import subscriber_table
 from notifier.messaging.render import normalize_locale, render
 from notifier.messaging.unsubscribe_tokens import (
     BadUnsubscribeToken,
@@ -108,16 +107,14 @@ async def is_one_click(request: Request) -> bool:
 
 def _subscriber_locale(conn: Connection, claim: UnsubscribeClaim) -> str | None:
     """The subscriber's language, or None when the token names nobody we know."""
-    s = subscriber_table
-    row = conn.execute(select(s.c.channel, s.c.locale).where(s.c.id == claim.subscriber_id)).first()
-    if row is None or row.channel != claim.channel:
+    found = subscribers.channel_and_locale(conn, claim.subscriber_id)
+    if found is None or found[0] != claim.channel:
         return None
-    return normalize_locale(row.locale)
+    return normalize_locale(found[1])
 
 
 def _confirm_locale(conn: Connection, token: str) -> str | None:
-    s = subscriber_table
-    found = conn.execute(select(s.c.locale).where(s.c.confirm_token == token)).scalar()
+    found = subscribers.locale_for_confirm_token(conn, token)
     return normalize_locale(found) if found is not None else None
 
 

@@ -23,11 +23,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, RedirectResponse
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 from twilio.twiml.messaging_response import MessagingResponse
 
 from notifier.db import outbox, subscribers, write_transaction
-from notifier.db.tables import delivery_table, subscriber_table
 from notifier.geo import lookup_postal_code, normalize_postal_code
 from notifier.messaging.gsm import to_gsm
 from notifier.messaging.render import normalize_locale, render
@@ -82,13 +81,7 @@ def _miles(value: float | None) -> str:
 
 def _pending_token(conn: Connection, address: str) -> str | None:
     """The confirmation token of this number's sign-up (``SubscriberRow`` does not carry it)."""
-    s = subscriber_table
-    query = select(s.c.confirm_token).where(
-        s.c.channel == SMS_CHANNEL,
-        s.c.address == subscribers.normalize_address(SMS_CHANNEL, address),
-    )
-    token = conn.execute(query).scalar_one_or_none()
-    return str(token) if token else None
+    return subscribers.confirm_token_for(conn, SMS_CHANNEL, address)
 
 
 def _opt_in_or_confirm(conn: Connection, address: str, now: dt.datetime) -> str:
@@ -197,13 +190,7 @@ def _record_status(
 ) -> int:
     updated = outbox.record_status_callback(conn, SMS_CHANNEL, sid, status)
     if status in ("undelivered", "failed") and error_code:
-        d = delivery_table
-        query = select(d.c.subscriber_id).where(
-            d.c.channel == SMS_CHANNEL,
-            d.c.provider_message_id == sid,
-            d.c.subscriber_id.is_not(None),
-        )
-        ids = sorted({int(i) for i in conn.execute(query).scalars()})
+        ids = outbox.subscribers_of_message(conn, SMS_CHANNEL, sid)
         if ids and error_code in INVALID_NUMBER_CALLBACK_CODES:
             subscribers.mark_invalid(conn, ids, now)
         elif ids and error_code in OPTED_OUT_CALLBACK_CODES:

@@ -1,0 +1,214 @@
+"""One poll in two calls: read everything the decision needs, then write everything it decided.
+
+``record_poll`` (notifier/pipeline/poll.py) opens one write transaction and makes exactly one
+``load_poll_context`` and one ``write_poll`` call in it, with a pure decision in between. The
+provider's polling health (the shared backoff) is read and written in the same two calls, so
+every node that polls sees the same schedule; ``due_providers`` is what a multi-node
+scheduler asks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, RowMapping, func, or_, select, update
+
+from notifier.db import fanout, store
+from notifier.db.fanout import ChannelPlan
+from notifier.db.tables import DeliveryState, alert_table, delivery_table, provider_state_table
+from notifier.db.types import as_utc
+from notifier.model import Alert, LocationAvailability, Status
+
+__all__ = [
+    "KnownLocation",
+    "PollContext",
+    "PollWrite",
+    "ProviderHealth",
+    "WaveMove",
+    "due_providers",
+    "load_health",
+    "load_poll_context",
+    "save_health",
+    "write_poll",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownLocation:
+    """What we last knew for sure about a location (never ``unknown``), and its last alert."""
+
+    status: Status
+    appointments: int | None
+    last_alert_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderHealth:
+    """A provider's polling health: the backoff columns of ``provider_state``.
+
+    ``pipeline.backoff.next_health`` computes the next one from the last and a poll's outcome.
+    """
+
+    consecutive_failures: int = 0
+    #: the earliest moment the next poll may start
+    next_poll_at: dt.datetime | None = None
+    #: what the source itself asked for (Retry-After, max-age)
+    not_before: dt.datetime | None = None
+    down_since: dt.datetime | None = None
+    last_failure_kind: str | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.consecutive_failures > 0
+
+
+@dataclass(frozen=True, slots=True)
+class PollContext:
+    """Everything the poll decision reads, taken in one call."""
+
+    provider_id: str
+    baseline_at: dt.datetime | None = None
+    held_since: dt.datetime | None = None
+    known: Mapping[str, KnownLocation] = field(default_factory=dict)
+    #: locations with a later wave of an earlier alert still held back
+    waiting_waves: frozenset[str] = frozenset()
+    health: ProviderHealth = ProviderHealth()
+
+
+@dataclass(frozen=True, slots=True)
+class WaveMove:
+    """Release (still open) or cancel (full again) the held waves of a location."""
+
+    location_id: str
+    still_open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PollWrite:
+    """Everything one poll writes, as data (built by ``pipeline.decide``)."""
+
+    provider_id: str
+    scraper: str
+    run: store.PollRunRecord
+    now: dt.datetime
+    #: the state to store; None leaves the last good state standing (unknown, unchanged, held)
+    accepted: Sequence[tuple[str, LocationAvailability]] | None = None
+    clear_held: bool = False
+    wave_moves: Sequence[WaveMove] = ()
+    alerts: Sequence[Alert] = ()
+    events: Sequence[store.EventRecord] = ()
+    health: ProviderHealth | None = None
+
+
+# --------------------------------------------------------------------------- read
+
+
+def load_poll_context(conn: Connection, provider_id: str) -> PollContext:
+    """The provider's state, its known locations, their last alerts and held waves."""
+    ps = provider_state_table
+    state = conn.execute(select(ps).where(ps.c.provider_id == provider_id)).mappings().first()
+    a, d = alert_table, delivery_table
+    last_alerts = dict(
+        conn.execute(
+            select(a.c.location_id, func.max(a.c.detected_at))
+            .where(a.c.provider_id == provider_id)
+            .group_by(a.c.location_id)
+        ).all()
+    )
+    known = {
+        loc_id: KnownLocation(stored.status, stored.appointments, last_alerts.get(loc_id))
+        for loc_id, stored in store.load_current(conn, provider_id).items()
+        if stored.status is not Status.UNKNOWN
+    }
+    waiting = frozenset(
+        conn.execute(
+            select(a.c.location_id)
+            .distinct()
+            .join(d, d.c.alert_id == a.c.id)
+            .where(a.c.provider_id == provider_id, d.c.state == DeliveryState.HELD.value)
+        ).scalars()
+    )
+    if state is None:
+        return PollContext(provider_id, known=known, waiting_waves=waiting)
+    return PollContext(
+        provider_id,
+        baseline_at=state["baseline_at"],
+        held_since=state["held_since"],
+        known=known,
+        waiting_waves=waiting,
+        health=_health_of(state),
+    )
+
+
+def _health_of(row: RowMapping) -> ProviderHealth:
+    return ProviderHealth(
+        consecutive_failures=int(row["consecutive_failures"] or 0),
+        next_poll_at=row["next_poll_at"],
+        not_before=row["not_before"],
+        down_since=row["down_since"],
+        last_failure_kind=row["last_error_kind"],
+    )
+
+
+def load_health(conn: Connection, provider_id: str) -> ProviderHealth | None:
+    """The stored backoff of one provider (None: never polled)."""
+    ps = provider_state_table
+    row = conn.execute(select(ps).where(ps.c.provider_id == provider_id)).mappings().first()
+    return _health_of(row) if row is not None else None
+
+
+def due_providers(conn: Connection, now: dt.datetime) -> list[str]:
+    """Providers whose next poll may start at ``now``, soonest first.
+
+    A provider never polled has no row: the scheduler treats its configured providers that are
+    missing here as due.
+    """
+    ps = provider_state_table
+    query = (
+        select(ps.c.provider_id)
+        .where(or_(ps.c.next_poll_at.is_(None), ps.c.next_poll_at <= as_utc(now)))
+        .order_by(ps.c.next_poll_at, ps.c.provider_id)
+    )
+    return list(conn.execute(query).scalars())
+
+
+# --------------------------------------------------------------------------- write
+
+
+def save_health(conn: Connection, provider_id: str, health: ProviderHealth) -> None:
+    """Store the backoff of a provider whose ``provider_state`` row exists."""
+    ps = provider_state_table
+    conn.execute(
+        update(ps)
+        .where(ps.c.provider_id == provider_id)
+        .values(
+            consecutive_failures=health.consecutive_failures,
+            next_poll_at=health.next_poll_at,
+            not_before=health.not_before,
+            down_since=health.down_since,
+        )
+    )
+
+
+def write_poll(conn: Connection, poll: PollWrite, plans: Sequence[ChannelPlan]) -> list[int]:
+    """Write one poll's decision in the caller's transaction; returns the new alert ids.
+
+    Order matters: the state first, then the waves of earlier alerts move, so this poll's new
+    alerts start at wave one, then the alerts with their outbox, then the events.
+    """
+    store.save_poll(conn, poll.provider_id, poll.scraper, poll.run, poll.accepted, poll.now)
+    if poll.clear_held:
+        store.clear_held(conn, poll.provider_id)  # save_poll recorded the baseline, if it was
+    if poll.health is not None:
+        save_health(conn, poll.provider_id, poll.health)
+    for move in poll.wave_moves:
+        fanout.advance_waves(conn, move.location_id, still_open=move.still_open, now=poll.now)
+    ids = [
+        fanout.write_alert(conn, alert, channels=plans, published_at=alert.valid_at).alert_id
+        for alert in poll.alerts
+    ]
+    if poll.events:
+        store.record_events(conn, poll.events)
+    return ids
