@@ -28,7 +28,8 @@ from typing import Any, TypeVar
 
 from notifier.geo import lookup_postal_code
 from notifier.model import LocationAvailability
-from notifier.pipeline.diff import AlertPolicy, KnownState, diff_provider
+from notifier.pipeline.diff import KnownState, diff_provider
+from notifier.policies import AlertPolicy
 from notifier.scraping import Response
 from scrapers.smart_scheduling_links import SmartSchedulingLinks
 

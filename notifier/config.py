@@ -20,8 +20,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from notifier.channel import get_channel
-from notifier.pipeline.diff import AlertPolicy
-from notifier.pipeline.fetch import HttpSettings
+from notifier.policies import AlertPolicy, HttpSettings
 from notifier.scraping import get_scraper
 
 __all__ = [

@@ -31,11 +31,10 @@ from notifier.config import ChannelConfig, Config, DatabaseConfig, OperatorConfi
 from notifier.db import subscribers
 from notifier.db.fanout import delivery_counts
 from notifier.db.reports import alert_places
-from notifier.pipeline.diff import AlertPolicy
-from notifier.pipeline.fetch import HttpSettings
 from notifier.pipeline.metrics import HandOff, percentile
 from notifier.pipeline.poll import PollSummary, Runtime, poll_provider
 from notifier.pipeline.service import Service
+from notifier.policies import AlertPolicy, HttpSettings
 from notifier.testing.simulator import ProviderSimulator
 from notifier.testing.subscribers import synthetic_subscribers
 

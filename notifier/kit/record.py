@@ -33,7 +33,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from notifier.kit.replay import MANIFEST_NAMES, META_SUFFIX
-from notifier.pipeline.fetch import HttpSettings, PoliteClient
+from notifier.pipeline.fetch import PoliteClient
+from notifier.policies import HttpSettings
 from notifier.privacy import mask_text
 from notifier.scraping import Request, Response, ScrapeError, Scraper
 

@@ -17,9 +17,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from notifier.model import LocationAvailability, Status
+from notifier.policies import AlertPolicy, SanityPolicy
 
 __all__ = [
     "AlertPolicy",
@@ -29,31 +28,6 @@ __all__ = [
     "SanityPolicy",
     "diff_provider",
 ]
-
-
-class SanityPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    #: hold when one location claims more open appointments than this
-    max_per_location: int = Field(50_000, ge=1)
-    #: hold when the number of locations grows by this factor (and by min_new_locations)
-    location_growth_factor: float = Field(5.0, gt=1)
-    min_new_locations: int = Field(20, ge=1)
-    #: hold when at least this many locations that were open all read zero in one poll
-    min_locations_for_zero_drop: int = Field(3, ge=2)
-
-
-class AlertPolicy(BaseModel):
-    """The ``alerts:`` section of config.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    min_appointments: int = Field(1, ge=1, description="Open appointments needed to alert.")
-    min_increase: int = Field(10, ge=1, description="Rise that counts as news when already open.")
-    cooldown_minutes: float = Field(10.0, ge=0)
-    ttl_minutes: float = Field(30.0, gt=0, description="A delivery later than this is dropped.")
-    alert_on_first_poll: bool = False
-    sanity: SanityPolicy = SanityPolicy()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
 
-from notifier import __version__
+from notifier.policies import HttpSettings
 from notifier.scraping import (
     Blocked,
     Request,
@@ -37,38 +36,6 @@ from notifier.scraping import (
 __all__ = ["CircuitOpen", "HttpSettings", "PoliteClient", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
-
-
-class HttpSettings(BaseModel):
-    """The ``http:`` section of config.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    contact: str = Field(
-        "https://github.com/appointment-notifier/appointment-notifier",
-        description="How a provider's operator can reach you; sent in the User-Agent.",
-    )
-    timeout_seconds: float = Field(20.0, gt=0)
-    connect_timeout_seconds: float = Field(5.0, gt=0)
-    per_host_concurrency: int = Field(2, ge=1, le=16)
-    max_retries: int = Field(2, ge=0, le=5)
-    backoff_base_seconds: float = Field(1.0, ge=0)
-    backoff_max_seconds: float = Field(30.0, ge=0)
-    #: an in-process breaker, off by default: the per-provider backoff (pipeline/backoff.py)
-    #: already spaces polls of a failing provider, and keeps its state in the database
-    breaker_failures: int | None = Field(None, ge=1)
-    breaker_reset_seconds: float = Field(300.0, gt=0)
-    max_body_bytes: int = Field(50_000_000, gt=0)
-    cache_entries: int = Field(2048, ge=0)
-    backoff_cap_factor: float = Field(
-        4.0,
-        ge=1.0,
-        description="Longest wait between polls of a failing provider, in intervals.",
-    )
-
-    @property
-    def user_agent(self) -> str:
-        return f"AppointmentNotifier/{__version__} (+{self.contact})"
 
 
 class CircuitOpen(Unreachable):

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from notifier.config import ChannelConfig, Config, DatabaseConfig, OperatorConfig, ProviderConfig
-from notifier.pipeline.diff import AlertPolicy
-from notifier.pipeline.fetch import HttpSettings
 from notifier.pipeline.poll import PollSummary, Runtime, dispatch_channel, poll_provider
+from notifier.policies import AlertPolicy, HttpSettings
 from notifier.testing.simulator import ProviderSimulator
 
 FIRST_CLINIC_DATE = dt.date.today() + dt.timedelta(days=1)

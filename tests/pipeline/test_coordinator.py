@@ -9,7 +9,8 @@ import pytest
 
 from notifier.model import Location, LocationAvailability, Status
 from notifier.pipeline.coordinator import ProviderCoordinator
-from notifier.pipeline.fetch import HttpSettings, PoliteClient
+from notifier.pipeline.fetch import PoliteClient
+from notifier.policies import HttpSettings
 from notifier.scraping import Request, Response, ScrapeError, Scraper, Unparseable
 from notifier.testing.scripted import Reply, ScriptedServer
 

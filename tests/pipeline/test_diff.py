@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notifier.model import Location, LocationAvailability, Status
-from notifier.pipeline.diff import AlertPolicy, KnownState, SanityPolicy, diff_provider
+from notifier.pipeline.diff import KnownState, diff_provider
+from notifier.policies import AlertPolicy, SanityPolicy
 
 NOW = dt.datetime(2021, 2, 18, 13, 0, tzinfo=dt.UTC)
 POLICY = AlertPolicy(min_increase=10, min_appointments=1, cooldown_minutes=10)

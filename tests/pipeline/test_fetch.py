@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.pipeline.fetch import HttpSettings, PoliteClient, parse_retry_after
+from notifier.pipeline.fetch import PoliteClient, parse_retry_after
+from notifier.policies import HttpSettings
 from notifier.scraping import Blocked, Request, Unparseable, Unreachable, UpstreamError
 from notifier.testing.scripted import Reply, ScriptedServer
 

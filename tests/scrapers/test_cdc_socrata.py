@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from notifier.model import Status
-from notifier.pipeline.fetch import HttpSettings, PoliteClient
+from notifier.pipeline.fetch import PoliteClient
+from notifier.policies import HttpSettings
 from notifier.scraping import Request, Unparseable, UpstreamError
 from notifier.testing.scripted import Reply, ScriptedServer
 from scrapers.cdc_socrata import API_URL, CdcSocrata, product_name

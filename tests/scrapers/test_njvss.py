@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from notifier.model import Status
-from notifier.pipeline.fetch import HttpSettings, PoliteClient
+from notifier.pipeline.fetch import PoliteClient
+from notifier.policies import HttpSettings
 from notifier.scraping import Blocked, Request, Unparseable, UpstreamError
 from notifier.testing.scripted import Reply, ScriptedServer
 from scrapers.njvss import CSV_URL, Njvss, parse_njvss_csv
