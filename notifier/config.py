@@ -296,6 +296,14 @@ def _validate_settings(
         model.model_validate(settings)
     except ValidationError as exc:
         yield from _problems_from(exc, file, lines, where, skip=sorted(missing_env, key=str))
+    except Exception as exc:  # noqa: BLE001 - a plugin's validator that crashes is a config problem too, never a traceback
+        yield ConfigProblem(
+            file,
+            _line_for(lines, where),
+            _where(where),
+            f"these settings are not accepted ({type(exc).__name__}: {exc})",
+            "compare them with the settings in docs/providers.md or `notifier channels list`",
+        )
 
 
 def _section(data: dict[str, Any], path: DataPath) -> dict[str, Any]:

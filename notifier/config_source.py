@@ -173,6 +173,10 @@ def _syntax_problem(text: str, exc: yaml.YAMLError, source: Source) -> None:
     problem_mark = getattr(exc, "problem_mark", None)
     context_mark = getattr(exc, "context_mark", None)
     line = problem_mark.line + 1 if problem_mark is not None else 1
+    last_line = max(1, len(text.splitlines()))
+    if line > last_line:
+        # YAML gave up at the end of the file: the thing it was reading started earlier.
+        line = context_mark.line + 1 if context_mark is not None else last_line
     fix = "check indentation and quoting on this line (indent with spaces, never tabs)"
     opened = _quote_spanning_lines(text, line)
     if opened is not None:

@@ -223,3 +223,17 @@ def test_every_kind_of_problem_in_one_cli_run(
     assert "4 problem(s)" in result.output
     for where in (":2: encoding", ":3: operator.contact", ":7: providers", ":11: channels"):
         assert f"{path}{where}" in result.output
+
+
+def test_key_without_colon_on_the_last_line_is_reported_on_that_line(tmp_path: Path) -> None:
+    [problem] = load_problems(tmp_path, GOOD + "bogus\n")  # YAML fails past the end
+    assert problem.line == 11 and problem.where == "syntax"
+
+
+def test_plugin_settings_of_the_wrong_shape_are_a_problem_not_a_crash(tmp_path: Path) -> None:
+    text = GOOD + "  - id: cvs-ma\n    scraper: smart-scheduling-links\n    settings: {states: 5}\n"
+    text = text.replace("channels:\n  console:\n    enabled: true\n", "") + (
+        "channels:\n  console:\n    enabled: true\n"
+    )
+    found = load_problems(tmp_path, text)
+    assert found and all(p.line is not None and 8 <= p.line <= 10 for p in found), found
