@@ -7,19 +7,25 @@ from the environment when the file is read.
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from notifier.channel import get_channel
+from notifier.config_source import (
+    ConfigError,
+    ConfigProblem,
+    DataPath,
+    EnvRef,
+    Lines,
+    read_source,
+)
+from notifier.config_source import line_for as _line_for
+from notifier.config_source import where_text as _where
 from notifier.policies import AlertPolicy, HttpSettings
 from notifier.scraping import get_scraper
 
@@ -32,8 +38,6 @@ __all__ = [
     "ProviderConfig",
     "load_config",
 ]
-
-_ENV_REF = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)(?::-(.*))?\}$")
 
 
 class EnvSettings(BaseSettings):
@@ -116,107 +120,36 @@ class Config(BaseModel):
 # --------------------------------------------------------------------------- errors
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
-    file: str
-    line: int | None
-    where: str
-    problem: str
-    fix: str
-
-    def __str__(self) -> str:
-        place = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{place}: {self.where}: {self.problem}. Fix: {self.fix}"
-
-
-class ConfigError(Exception):
-    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = list(problems)
-
-
-# --------------------------------------------------------------------------- YAML with lines
-
-
-@dataclass
-class _Ref:
-    """A ``${VAR}`` reference seen in the file, and whether the environment filled it."""
-
-    path: tuple[str | int, ...]
-    var: str
-    line: int
-    missing: bool
-
-
-def _to_python(
-    node: yaml.Node,
-    path: tuple[str | int, ...],
-    lines: dict[tuple[str | int, ...], int],
-    refs: list[_Ref],
-) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = _to_python(value_node, (*path, key), lines, refs)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(n, (*path, i), lines, refs) for i, n in enumerate(node.value)]
-    assert isinstance(node, yaml.ScalarNode)
-    if node.tag == "tag:yaml.org,2002:str" or node.style:
-        match = _ENV_REF.match(node.value.strip())
-        if match:
-            var, default = match.group(1), match.group(2)
-            value = os.environ.get(var, default)
-            refs.append(_Ref(path, var, node.start_mark.line + 1, value is None))
-            return value
-        return node.value
-    return yaml.safe_load(yaml.serialize(node))
-
-
-def _line_for(lines: dict[tuple[str | int, ...], int], loc: Sequence[str | int]) -> int | None:
-    path = tuple(loc)
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
-    return lines.get(())
-
-
-def _where(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def _fix_for(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "remove this key, or check its spelling against the config reference in README.md"
     if kind == "missing":
         return "add this key"
+    if kind == "string_pattern_mismatch" and error["loc"][-1:] == ("id",):
+        return "use lower-case letters, digits and dashes"
+    if kind == "string_pattern_mismatch":
+        return "write a value of the form the pattern above shows"
     if kind.startswith(("int", "float", "bool", "string")):
         return f"use a value of the right type ({kind.split('_')[0]})"
     if kind in ("greater_than", "greater_than_equal", "less_than_equal", "less_than"):
         return "use a value inside the allowed range"
-    if kind == "string_pattern_mismatch":
-        return "use lower-case letters, digits and dashes"
     return "see the config reference in README.md"
 
 
 def _problems_from(
     exc: ValidationError,
     file: str,
-    lines: dict[tuple[str | int, ...], int],
-    prefix: tuple[str | int, ...] = (),
+    lines: Lines,
+    prefix: DataPath = (),
+    skip: Sequence[DataPath] = (),
 ) -> list[ConfigProblem]:
+    """Pydantic's errors with their lines; errors at or under a ``skip`` path are left out."""
     problems = []
     for error in exc.errors():
         loc = (*prefix, *error["loc"])
+        if any(loc[: len(s)] == s for s in skip):
+            continue  # an unset ${VAR} is reported once, by _check_env, naming the variable
         problems.append(
             ConfigProblem(file, _line_for(lines, loc), _where(loc), error["msg"], _fix_for(error))
         )
@@ -227,11 +160,15 @@ def _problems_from(
 
 
 def load_config(path: Path | str) -> Config:
-    """Read, substitute and validate a config file; raises ``ConfigError`` listing every problem."""
+    """Read, substitute and validate a config file; raises ``ConfigError`` listing every problem.
+
+    All problems come out in one pass: what the file could not be read as (encoding, YAML,
+    tags, duplicate keys), what does not validate, and every unset ``${VAR}``.
+    """
     path = Path(path)
     file = str(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(
             [
@@ -244,55 +181,39 @@ def load_config(path: Path | str) -> Config:
                 )
             ]
         ) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    file,
-                    line,
-                    "syntax",
-                    f"not valid YAML ({reason})",
-                    "check indentation and quoting on this line",
-                )
-            ]
-        ) from None
-    lines: dict[tuple[str | int, ...], int] = {}
-    refs: list[_Ref] = []
-    data = _to_python(root, (), lines, refs) if root is not None else {}
+    source = read_source(raw, file)
+    problems = list(source.problems)
+    if not source.parsed:
+        raise ConfigError(problems)  # no structure to check when YAML itself failed
+    data, lines, refs = source.data, source.lines, source.refs
     if not isinstance(data, dict):
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    file,
-                    1,
-                    "(top level)",
-                    "the file must be a mapping of sections",
-                    "start from the example config.yaml",
-                )
-            ]
+        problems.append(
+            ConfigProblem(
+                file,
+                1,
+                "(top level)",
+                "the file must be a mapping of sections",
+                "start from the example config.yaml",
+            )
         )
-    problems: list[ConfigProblem] = []
+        raise ConfigError(problems)
+    missing = [r.path for r in refs if r.missing]
     config: Config | None = None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_problems_from(exc, file, lines))
-    # Plugin checks read the raw data, so they report even when the structure has errors.
+        problems.extend(_problems_from(exc, file, lines, skip=missing))
+    # These read the raw data, so they report even when the structure has errors.
     problems.extend(_check_plugins(data, file, lines, refs))
-    if config is not None:
-        problems.extend(_check_secrets(config, data, file, lines, refs))
+    problems.extend(_check_secrets(data, file, lines, refs))
+    problems.extend(_check_env(data, file, refs))
     if problems or config is None:
         raise ConfigError(problems)
     return config
 
 
 def _check_plugins(
-    data: dict[str, Any], file: str, lines: dict[tuple[str | int, ...], int], refs: list[_Ref]
+    data: dict[str, Any], file: str, lines: Lines, refs: list[EnvRef]
 ) -> Iterator[ConfigProblem]:
     """Scraper and channel names, their own settings, and the scrapers' minimum intervals."""
     missing_env = {r.path for r in refs if r.missing}
@@ -301,7 +222,7 @@ def _check_plugins(
     for i, provider in enumerate(providers if isinstance(providers, list) else []):
         if not isinstance(provider, dict):
             continue
-        where: tuple[str | int, ...] = ("providers", i)
+        where: DataPath = ("providers", i)
         provider_id = provider.get("id")
         if isinstance(provider_id, str) and provider_id in seen:
             yield ConfigProblem(
@@ -365,39 +286,57 @@ def _check_plugins(
 def _validate_settings(
     model: type[BaseModel],
     settings: Any,
-    where: tuple[str | int, ...],
+    where: DataPath,
     file: str,
-    lines: dict[tuple[str | int, ...], int],
-    missing_env: set[tuple[str | int, ...]],
+    lines: Lines,
+    missing_env: set[DataPath],
 ) -> Iterator[ConfigProblem]:
     try:
         model.model_validate(settings)
     except ValidationError as exc:
-        for problem, error in zip(
-            _problems_from(exc, file, lines, where), exc.errors(), strict=True
-        ):
-            # An unset ${VAR} is reported once, by the secrets check, with its own fix.
-            if (*where, *error["loc"]) not in missing_env:
-                yield problem
+        yield from _problems_from(exc, file, lines, where, skip=sorted(missing_env, key=str))
+    except Exception as exc:  # noqa: BLE001 - a plugin's validator that crashes is a config problem too, never a traceback
+        yield ConfigProblem(
+            file,
+            _line_for(lines, where),
+            _where(where),
+            f"these settings are not accepted ({type(exc).__name__}: {exc})",
+            "compare them with the settings in docs/providers.md or `notifier channels list`",
+        )
+
+
+def _section(data: dict[str, Any], path: DataPath) -> dict[str, Any]:
+    """The provider or channel mapping that ``path`` lies in, or {} when it is in neither."""
+    node: Any = data
+    if path[:1] == ("providers",) and len(path) > 1:
+        node = data.get("providers")
+        node = node[path[1]] if isinstance(node, list) and isinstance(path[1], int) else None
+    elif path[:1] == ("channels",) and len(path) > 1:
+        node = data.get("channels")
+        node = node.get(path[1]) if isinstance(node, dict) else None
+    else:
+        return {}
+    return node if isinstance(node, dict) else {}
 
 
 def _check_secrets(
-    config: Config,
-    data: dict[str, Any],
-    file: str,
-    lines: dict[tuple[str | int, ...], int],
-    refs: list[_Ref],
+    data: dict[str, Any], file: str, lines: Lines, refs: list[EnvRef]
 ) -> Iterator[ConfigProblem]:
+    """Fields typed ``SecretStr`` must be ``${ENV}`` references, never written in the file."""
     referenced = {r.path for r in refs}
-    for name, channel in config.channels.items():
+    channels = data.get("channels")
+    for name, channel in (channels if isinstance(channels, dict) else {}).items():
+        settings = channel.get("settings") if isinstance(channel, dict) else None
+        if not isinstance(settings, dict):
+            continue
         try:
             fields = get_channel(name).Settings.model_fields
         except KeyError:
-            continue
+            continue  # reported by _check_plugins
         for field_name, info in fields.items():
-            path: tuple[str | int, ...] = ("channels", name, "settings", field_name)
+            path: DataPath = ("channels", name, "settings", field_name)
             secret = info.annotation is SecretStr or "SecretStr" in str(info.annotation)
-            if secret and field_name in channel.settings and path not in referenced:
+            if secret and settings.get(field_name) is not None and path not in referenced:
                 yield ConfigProblem(
                     file,
                     _line_for(lines, path),
@@ -406,8 +345,9 @@ def _check_secrets(
                     f"write ${{{name.upper()}_{field_name.upper()}}} and set that environment "
                     "variable",
                 )
-    secret_key_path: tuple[str | int, ...] = ("web", "secret_key")
-    if data.get("web", {}).get("secret_key") and secret_key_path not in referenced:
+    web = data.get("web")
+    secret_key_path: DataPath = ("web", "secret_key")
+    if isinstance(web, dict) and web.get("secret_key") and secret_key_path not in referenced:
         yield ConfigProblem(
             file,
             _line_for(lines, secret_key_path),
@@ -415,17 +355,18 @@ def _check_secrets(
             "a secret is written in the file",
             "write ${NOTIFIER_SECRET_KEY} and set that environment variable",
         )
-    enabled = set(config.enabled_channels())
+
+
+def _check_env(data: dict[str, Any], file: str, refs: list[EnvRef]) -> Iterator[ConfigProblem]:
+    """Every unset ``${VAR}``, by name, except in a disabled provider or channel."""
     for ref in refs:
-        if not ref.missing:
-            continue
-        section = ref.path[1] if ref.path[:1] == ("channels",) and len(ref.path) > 1 else None
-        if section is not None and section not in enabled:
-            continue  # a disabled channel may leave its secrets unset
+        if not ref.missing or _section(data, ref.path).get("enabled") is False:
+            continue  # a disabled provider or channel may leave its variables unset
+        disable = ", or disable this section" if _section(data, ref.path) else ""
         yield ConfigProblem(
             file,
             ref.line,
             _where(ref.path),
             f"environment variable {ref.var} is not set",
-            f"export {ref.var}=..., or disable this section",
+            f"set {ref.var}, or write ${{{ref.var}:-default}}{disable}",
         )

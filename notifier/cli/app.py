@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from notifier import __version__
 from notifier.cli import channels as cli_channels
 from notifier.cli import config as cli_config
 from notifier.cli import scraper as cli_scraper
@@ -13,11 +16,36 @@ app = typer.Typer(
     help="Appointment Notifier: alerts people the moment scarce appointments open up.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich panels label every flag with its Python type (`<bool>`).
+    rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"notifier {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Options that come before any command."""
+
+
 app.command("run")(cli_service.run)
 app.command("poll")(cli_service.poll)
 app.command("status")(cli_service.status)
-app.command("demo")(cli_service.demo)
+# The first sentence would end at "a.m.": give the command list a whole one.
+app.command("demo", short_help="Replay the 8 a.m. release against a local simulator.")(
+    cli_service.demo
+)
 app.add_typer(cli_config.app, name="config")
 app.add_typer(cli_service.db_app, name="db")
 app.add_typer(cli_scraper.app, name="scraper")

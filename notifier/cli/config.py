@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from notifier.config import Config, ConfigError, EnvSettings, load_config
+from notifier.scraping import get_scraper
 
 app = typer.Typer(help="Check the configuration file.", no_args_is_help=True)
 
@@ -48,3 +49,11 @@ def check(config: ConfigOption = None) -> None:
         f"  {len(loaded.enabled_channels())} channel(s) enabled: "
         + (", ".join(loaded.enabled_channels()) or "none")
     )
+    for provider in loaded.enabled_providers():
+        scraper = get_scraper(provider.scraper)
+        if scraper.broken:
+            console.print(
+                f"[yellow]warning:[/yellow] provider {provider.id} will be skipped: scraper "
+                f"{scraper.name} is marked broken ({scraper.broken})",
+                soft_wrap=True,
+            )

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,8 @@ from notifier.pipeline.fetch import PoliteClient
 from notifier.scraping import get_scraper
 
 __all__ = ["db_app", "demo", "poll", "run", "status"]
+
+logger = logging.getLogger("notifier.run")
 
 db_app = typer.Typer(help="Manage the database.", no_args_is_help=True)
 
@@ -36,8 +38,22 @@ def db_upgrade(config: ConfigOption = None) -> None:
 
     loaded = load_or_exit(config)
     url = _database_url(loaded)
-    upgrade(url)
-    Console().print(f"[green]database is up to date[/green] ({url.split('@')[-1]})")
+    change = upgrade(url)
+    where = url.split("@")[-1]  # never print the password part of the URL
+    Console(highlight=False).print(f"[green]{change.describe()}[/green] ({where})")
+
+
+def _listening_on(web: Any, host: str, port: int) -> str:
+    """http://host:port as bound (port 0 in the config means any free port)."""
+    for server in getattr(web, "servers", None) or ():
+        for sock in server.sockets:
+            bound_host, bound_port = sock.getsockname()[:2]
+            return f"http://{_url_host(bound_host)}:{bound_port}"
+    return f"http://{_url_host(host)}:{port}"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def run(
@@ -61,6 +77,11 @@ def run(
         runtime = Runtime.build(loaded)
         web, web_task = await start_web(
             create_app(loaded, engine=runtime.engine), loaded.web.host, loaded.web.port
+        )
+        logger.info(
+            "web app listening on %s, public URL %s",
+            _listening_on(web, loaded.web.host, loaded.web.port),
+            loaded.web.public_url,
         )
         try:
             await Service(runtime).run_until_signalled()

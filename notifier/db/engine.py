@@ -15,6 +15,7 @@ import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 __all__ = [
     "DEFAULT_URL",
     "MIGRATIONS_DIR",
+    "SchemaChange",
     "alembic_config",
     "database_reachable",
     "has_table",
@@ -154,16 +156,35 @@ def alembic_config(url: str | None = None) -> Any:
     return config
 
 
-def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
-    """Run the migrations up to ``revision`` (default: the newest)."""
+@dataclass(frozen=True, slots=True)
+class SchemaChange:
+    """What ``upgrade()`` did: revisions before and after (``None``: no schema yet)."""
+
+    before: str | None
+    after: str | None
+
+    def describe(self) -> str:
+        if self.before is None:
+            return f"created the database schema (revision {self.after})"
+        if self.before == self.after:
+            return f"the database schema is already up to date (revision {self.after})"
+        return f"migrated the database schema from revision {self.before} to {self.after}"
+
+
+def upgrade(engine_or_url: Engine | str, revision: str = "head") -> SchemaChange:
+    """Run the migrations up to ``revision`` (default: the newest); says what changed."""
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
 
     engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     config = alembic_config()
     try:
         with engine.begin() as conn:
+            before = MigrationContext.configure(conn).get_current_revision()
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
+            after = MigrationContext.configure(conn).get_current_revision()
     finally:
         if isinstance(engine_or_url, str):
             engine.dispose()
+    return SchemaChange(before, after)
