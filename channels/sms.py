@@ -45,6 +45,7 @@ from notifier.channel import (
     RecipientState,
     SendResult,
 )
+from notifier.http_rules import parse_retry_after
 from notifier.messaging.gsm import fit, single_segment_limit, sms_length, to_gsm
 from notifier.messaging.render import AlertFacts, alert_facts, normalize_locale, render
 from notifier.model import Alert
@@ -177,16 +178,6 @@ def classify_twilio_error(
     return SendResult.failed(error)
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP date: let the dispatcher's back-off decide
-    return max(0.0, seconds)
-
-
 @functools.lru_cache(maxsize=8)
 def _basic_auth(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
@@ -250,7 +241,7 @@ class _AiohttpTwilioClient(AsyncTwilioHttpClient):
             allow_redirects=allow_redirects,
         ) as response:
             text = (await response.read()).decode("utf-8", "replace")
-            _retry_after.set(_parse_retry_after(response.headers.get("Retry-After")))
+            _retry_after.set(parse_retry_after(response.headers.get("Retry-After")))
             return TwilioResponse(response.status, text, response.headers)
 
     async def close(self) -> None:

@@ -48,6 +48,7 @@ from requests.adapters import HTTPAdapter
 
 from channels._x_posts import MAX_WEIGHTED_LENGTH, compose_posts, safe_link, weighted_length
 from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, SendResult
+from notifier.http_rules import MAX_RETRY_AFTER_SECONDS, parse_retry_after
 from notifier.messaging.render import Locale, normalize_locale
 from notifier.model import Alert
 
@@ -136,11 +137,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
         except ValueError:
             continue
     if resets:
-        return max(1.0, max(resets) - now)
-    try:
-        return max(0.0, float(lower["retry-after"]))
-    except (KeyError, ValueError):
-        return None
+        return min(max(1.0, max(resets) - now), MAX_RETRY_AFTER_SECONDS)
+    return parse_retry_after(lower.get("retry-after"))
 
 
 def _detail(body: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from notifier.http_rules import parse_retry_after
 from notifier.model import Location, LocationAvailability, merge_availability
 from notifier.plugins import import_all, package_dir
 
@@ -47,7 +48,12 @@ SCRAPERS_PACKAGE = "scrapers"
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One HTTP request a scraper wants made. ``label`` says what it fetches, for logs."""
+    """One HTTP request a scraper wants made. ``label`` says what it fetches, for logs.
+
+    ``listed`` is True when the address comes from the provider's own data (a feed manifest's
+    file list, a page's "next" link) rather than from the scraper's code; it decides what a 404
+    means (see ``Response.raise_for_status``).
+    """
 
     url: str
     method: Literal["GET", "POST"] = "GET"
@@ -56,6 +62,7 @@ class Request:
     json: Any = None
     data: bytes | None = None
     label: str = ""
+    listed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,52 @@ class Response:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the server asked us to wait (``Retry-After``), measured from ``fetched_at``."""
+        return parse_retry_after(self.header("retry-after"), self.fetched_at)
+
+    def raise_for_status(self) -> None:
+        """Raise the ``ScrapeError`` an HTTP error status stands for; return for a usable answer.
+
+        The one mapping from status to failure, used by the live client, by replayed fixtures
+        and by every scraper (a stored response may carry any status). Every failure makes the
+        provider *unknown*, never "no appointments"; the type says who has to act:
+
+        * 2xx, and a 304 that carries our cached copy: usable. The live client sets
+          ``not_modified`` and replays its copy; a recording stores the copy beside the 304.
+        * 304 without a copy (an empty body): ``Unparseable``, there is nothing to read.
+        * 401, 403, 407, 429, 451: ``Blocked``, we were turned away (with ``Retry-After``).
+        * 408 and 5xx: ``Unreachable``, the provider did not answer usefully; worth retrying
+          unless it said when to come back (``Retry-After``).
+        * 404 and 410, on an address the scraper was built for (``request.listed`` False):
+          ``Unparseable``. The page the scraper knows has moved or gone, which is a change of
+          the site under us like a new layout; only a person updating the scraper fixes it, so
+          it must show up with the layout changes, not as the provider's passing trouble.
+        * 404 and 410, on an address the provider itself listed (a file in a feed manifest, a
+          "next page" link; ``request.listed`` True): ``UpstreamError``. The scraper did its
+          part; the publisher lists something it does not serve, and that is theirs to fix (a
+          feed republished mid-poll usually heals by the next poll).
+        * Any other status (other 4xx, 1xx, an unfollowed 3xx): ``UpstreamError``, the
+          provider answered with an error we have no better name for.
+        """
+        status = self.status
+        if 200 <= status < 300 or (status == 304 and (self.not_modified or self.body)):
+            return
+        where = f"HTTP {status} from {self.url.split('?', 1)[0]}"
+        if status == 304:
+            raise Unparseable(f"{where}: 304 Not Modified without the cached copy")
+        retry_after = self.retry_after
+        if status in _BLOCKED_STATUSES:
+            raise Blocked(f"turned away: {where}", retry_after=retry_after)
+        if status == 408 or status >= 500:
+            raise Unreachable(f"no useful answer: {where}", retry_after=retry_after)
+        if status in _GONE_STATUSES and not self.request.listed:
+            raise Unparseable(f"{where}: the provider moved or removed this page")
+        if status in _GONE_STATUSES:
+            raise UpstreamError(f"{where}: the provider lists a document it does not serve")
+        raise UpstreamError(f"unexpected {where}")
 
     def text(self) -> str:
         match = re.search(r"charset=([\w-]+)", self.header("content-type") or "", re.I)
@@ -109,6 +162,10 @@ class Response:
             body=raw,
             fetched_at=fetched_at or dt.datetime.now(dt.UTC),
         )
+
+
+_BLOCKED_STATUSES = frozenset({401, 403, 407, 429, 451})
+_GONE_STATUSES = frozenset({404, 410})
 
 
 # --------------------------------------------------------------------------- failures

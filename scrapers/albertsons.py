@@ -57,7 +57,6 @@ from scrapers._albertsons_text import BRANDS, mhealth_product, rxie_product, spl
 from scrapers._api_common import (
     as_dict,
     as_list,
-    check_status,
     decode_json,
     finish_location,
     opt_float,
@@ -278,7 +277,7 @@ class Albertsons(Scraper):
         ]
 
     def parse(self, response: Response) -> list[LocationAvailability]:
-        check_status(response)
+        response.raise_for_status()
         s3_error = _S3_ERROR.search(response.body[:2000])
         if s3_error:  # S3 answers errors as XML, which a proxy may pass on with a 200
             raise UpstreamError(f"Albertsons' file host refused: {s3_error[1].decode('latin-1')}")

@@ -32,7 +32,6 @@ from notifier.scraping import Example, Request, Response, Scraper, Unparseable, 
 from scrapers._api_common import (
     as_dict,
     as_list,
-    check_status,
     decode_json,
     finish_location,
     opt_float,
@@ -124,7 +123,7 @@ class Heb(Scraper):
         return [Request(url=self.settings.file_url, label="H-E-B vaccine locations")]
 
     def parse(self, response: Response) -> list[LocationAvailability]:
-        check_status(response)
+        response.raise_for_status()
         code = re.search(rb"<Error>\s*<Code>([^<]*)</Code>", response.body[:2000])
         if code:  # S3/CloudFront answer errors as XML, sometimes with a 200
             raise UpstreamError(f"H-E-B's file host refused: {code[1].decode(errors='replace')}")

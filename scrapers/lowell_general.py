@@ -28,7 +28,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from notifier.model import Location, LocationAvailability
 from notifier.scraping import Example, Request, Response, Scraper, Unparseable
-from scrapers._api_common import check_status, finish_location, query_param, refuse_html
+from scrapers._api_common import finish_location, query_param, refuse_html
 
 __all__ = ["LowellGeneral", "LowellGeneralSettings", "Station"]
 
@@ -151,7 +151,7 @@ class LowellGeneral(Scraper):
         ]
 
     def parse(self, response: Response) -> list[LocationAvailability]:
-        check_status(response)
+        response.raise_for_status()
         refuse_html(response, response.body.lstrip())
         payload = self._payload(response)
         html = payload.get("time_slots_div")

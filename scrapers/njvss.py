@@ -37,7 +37,7 @@ from notifier.scraping import (
     Unparseable,
     UpstreamError,
 )
-from scrapers._api_common import check_status, finish_location, opt_float, opt_str
+from scrapers._api_common import finish_location, opt_float, opt_str
 
 __all__ = ["Njvss", "NjvssSettings", "parse_njvss_csv"]
 
@@ -198,7 +198,7 @@ class Njvss(Scraper):
         return [Request(url=url, params=params, label="NJVSS open appointments export")]
 
     def parse(self, response: Response) -> list[LocationAvailability]:
-        check_status(response)
+        response.raise_for_status()
         text = response.body.decode("utf-8-sig", errors="replace")
         head = text.lstrip()[:200]
         if head.startswith("<"):

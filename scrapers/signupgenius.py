@@ -205,7 +205,8 @@ class SignUpGeniusScraper(Scraper):
             href = urljoin(response.url, str(anchor.get("href", "")).strip())
             if _SHEET_LINK.match(href) and href not in known and href not in links:
                 links.append(href)
-        return [Request(url=u, label="sign-up sheet") for u in links[: self.config.max_sheets]]
+        sheets = links[: self.config.max_sheets]
+        return [Request(url=u, label="sign-up sheet", listed=True) for u in sheets]
 
     # ------------------------------------------------------------------ parsing
 

@@ -64,7 +64,6 @@ from scrapers._smart.examples import EXAMPLES
 from scrapers._smart.feed import FeedBuilder, FeedOptions, FileSource
 from scrapers._smart.manifest import (
     Manifest,
-    check_status,
     iter_resources,
     max_age_seconds,
     raise_for_error_body,
@@ -181,7 +180,9 @@ class SmartSchedulingLinks(Scraper):
             ]
         requests: dict[tuple[str, str, str], Request] = {}
         for entry in manifest.wanted(self._states()):
-            request = Request(url=entry.url, headers=headers, label=f"smart {entry.type} file")
+            request = Request(
+                url=entry.url, headers=headers, label=f"smart {entry.type} file", listed=True
+            )
             requests.setdefault(url_key(entry.url), request)
         return list(requests.values())
 
@@ -242,7 +243,7 @@ class SmartSchedulingLinks(Scraper):
         probes: list[Manifest] = []
         files: list[Response] = []
         for response in responses:
-            check_status(response)
+            response.raise_for_status()
             if response.request.label in FILE_LABELS:
                 files.append(response)
                 continue
