@@ -16,7 +16,15 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, SendResult
+from notifier.channel import (
+    Audience,
+    Channel,
+    ChannelLimit,
+    Message,
+    RateLimit,
+    Recipient,
+    SendResult,
+)
 from notifier.messaging.render import alert_facts, normalize_locale, render
 from notifier.model import Alert
 from notifier.pipeline.ops_notices import OperatorNotifier, OperatorSettings, deliver_notice
@@ -26,19 +34,16 @@ __all__ = ["OperatorChannel"]
 log = logging.getLogger(__name__)
 
 
-class OperatorChannel(Channel):
+class OperatorChannel(Channel[OperatorSettings]):
     name = "operator"
     audience = Audience.BROADCAST
-    max_length = None
-    rate_limit = RateLimit(12, 3600.0)  # the notifier's default max_notices_per_hour
+    rate_limit = ChannelLimit(RateLimit(12, 3600.0))  # the notifier's default max_notices_per_hour
     max_batch = 20
-    Settings = OperatorSettings
     #: service notices only: fan-out must skip this channel
     carries_alerts: ClassVar[bool] = False
 
     def __init__(self, settings: BaseModel | Mapping[str, Any] | None = None) -> None:
         super().__init__(settings)
-        assert isinstance(self.settings, OperatorSettings)
         self.notifier = OperatorNotifier(self.settings)
 
     def compose(self, alerts: Sequence[Alert], recipient: Recipient | None) -> Message:

@@ -15,13 +15,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
 from notifier.http_rules import parse_retry_after
 from notifier.model import Location, LocationAvailability, merge_availability
-from notifier.plugins import import_all, package_dir
+from notifier.plugins import declared_settings, import_all, package_dir, validated_settings
 
 __all__ = [
     "Blocked",
@@ -31,6 +31,7 @@ __all__ = [
     "Response",
     "ScrapeError",
     "Scraper",
+    "SettingsT",
     "Unparseable",
     "Unreachable",
     "UpstreamError",
@@ -237,11 +238,19 @@ class Example:
     note: str = ""
 
 
-_REGISTRY: dict[str, type[Scraper]] = {}
+_REGISTRY: dict[str, type[Scraper[Any]]] = {}
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
 
-class Scraper:
-    """Base class of every provider scraper. Subclasses set the metadata class attributes."""
+class Scraper(Generic[SettingsT]):
+    """Base class of every provider scraper. Subclasses set the metadata class attributes.
+
+    A scraper names its settings model as the type argument, ``class Heb(Scraper[HebSettings])``:
+    ``self.settings`` is then a ``HebSettings`` for the type checker and at run time, and
+    ``Settings`` (what config validation and the docs read) is set from it. A scraper without
+    settings subclasses ``Scraper[NoSettings]``.
+    """
 
     # ---- metadata (checked by the meta-tests and shown by ``notifier scraper list``)
     name: ClassVar[str] = ""
@@ -256,10 +265,15 @@ class Scraper:
     #: "html" for pages, "api" for a JSON/CSV API, "feed" for a standard feed (SMART)
     source_format: ClassVar[Literal["html", "api", "feed"]] = "html"
     examples: ClassVar[tuple[Example, ...]] = ()
+    #: the settings model; set from the type argument (``Scraper[HebSettings]``)
     Settings: ClassVar[type[BaseModel]] = NoSettings
+    settings: SettingsT
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        declared = declared_settings(cls, Scraper)
+        if declared is not None:
+            cls.Settings = declared
         # Only a class that names itself registers; a subclass of a scraper does not.
         if "name" in cls.__dict__ and cls.name:
             key = normalize_name(cls.name)
@@ -271,10 +285,9 @@ class Scraper:
             _REGISTRY[key] = cls
 
     def __init__(self, settings: BaseModel | Mapping[str, Any] | None = None) -> None:
-        if isinstance(settings, BaseModel):
-            self.settings = settings
-        else:
-            self.settings = self.Settings.model_validate(dict(settings or {}))
+        # ``Settings`` is the class's type argument (``__init_subclass__``), so the value
+        # validated or checked against it is a ``SettingsT``.
+        self.settings = cast(SettingsT, validated_settings(type(self), self.Settings, settings))
 
     @property
     def works(self) -> bool:
@@ -293,7 +306,7 @@ class Scraper:
         """Turn one response into availability. Raise a ``ScrapeError`` when unsure."""
         raise NotImplementedError
 
-    def advance(self, responses: Sequence[Response]) -> Scraper:
+    def advance(self, responses: Sequence[Response]) -> Scraper[SettingsT]:
         """The scraper for the next poll, after a successful one. Default: this one.
 
         A feed that supports incremental fetches returns a copy whose settings remember where
@@ -328,13 +341,13 @@ def normalize_name(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
-def registry() -> dict[str, type[Scraper]]:
+def registry() -> dict[str, type[Scraper[Any]]]:
     """Every registered scraper by normalized name, after importing the ``scrapers`` package."""
     import_all(SCRAPERS_PACKAGE)
     return dict(sorted(_REGISTRY.items()))
 
 
-def get_scraper(name: str) -> type[Scraper]:
+def get_scraper(name: str) -> type[Scraper[Any]]:
     scrapers = registry()
     try:
         return scrapers[normalize_name(name)]
@@ -343,6 +356,6 @@ def get_scraper(name: str) -> type[Scraper]:
         raise KeyError(f"no scraper named {name!r}; known scrapers: {known}") from None
 
 
-def fixture_dir(scraper: type[Scraper]) -> Path:
+def fixture_dir(scraper: type[Scraper[Any]]) -> Path:
     """Where a scraper's recorded fixtures live: ``scrapers/fixtures/<name>/``."""
     return package_dir(SCRAPERS_PACKAGE) / "fixtures" / normalize_name(scraper.name)

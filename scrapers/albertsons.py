@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import re
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -146,7 +146,7 @@ def _refuse_error_object(document: dict[str, Any], url: str) -> None:
     raise UpstreamError(f"Albertsons answered an error ({code or 'no code'}): {message}")
 
 
-class Albertsons(Scraper):
+class Albertsons(Scraper[AlbertsonsSettings]):
     """Albertsons Companies pharmacies, available when Albertsons lists COVID-19 openings."""
 
     name = "albertsons"
@@ -156,7 +156,6 @@ class Albertsons(Scraper):
     default_interval = 600.0
     min_interval = 120.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = AlbertsonsSettings
     examples = (
         Example(
             files=("rxie-08217.json", "rxie-07067.json"),
@@ -250,8 +249,6 @@ class Albertsons(Scraper):
         Example(files=("s3-access-denied.xml",), raises=Blocked),
         Example(files=("vaccineAvailability.304.json",), raises=Unparseable),
     )
-
-    settings: AlbertsonsSettings
 
     def requests(self) -> list[Request]:
         if self.settings.source == "mhealth":

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import re
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -71,7 +71,7 @@ def _products(raw: object) -> list[str]:
     ]
 
 
-class Heb(Scraper):
+class Heb(Scraper[HebSettings]):
     """Every H-E-B pharmacy with its count of open COVID-19 appointments."""
 
     name = "heb"
@@ -81,7 +81,6 @@ class Heb(Scraper):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = HebSettings
     examples = (
         Example(
             files=("vaccine_locations.json",),
@@ -116,8 +115,6 @@ class Heb(Scraper):
         Example(files=("access-denied.xml",), raises=UpstreamError),
         Example(files=("vaccine_locations.304.json",), raises=Unparseable),
     )
-
-    settings: HebSettings
 
     def requests(self) -> list[Request]:
         return [Request(url=self.settings.file_url, label="H-E-B vaccine locations")]

@@ -23,7 +23,6 @@ import datetime as dt
 import email.utils
 import io
 import re
-from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -124,7 +123,7 @@ def _valid_at(response: Response) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-class Njvss(Scraper):
+class Njvss(Scraper[NjvssSettings]):
     """Every NJVSS location with open appointments, and how many."""
 
     name = "njvss"
@@ -134,7 +133,6 @@ class Njvss(Scraper):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = NjvssSettings
     examples = (
         Example(
             files=("njvss-available-appointments.csv",),
@@ -189,8 +187,6 @@ class Njvss(Scraper):
         Example(files=("s3-access-denied.xml",), raises=Blocked),
         Example(files=("njvss-available-appointments.304.csv",), raises=Unparseable),
     )
-
-    settings: NjvssSettings
 
     def requests(self) -> list[Request]:
         url = self.settings.csv_url

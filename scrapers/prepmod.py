@@ -49,7 +49,6 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import ClassVar
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -174,7 +173,7 @@ _EXAMPLE_ALL_FULL = {
 }
 
 
-class PrepModScraper(Scraper):
+class PrepModScraper(Scraper[PrepModSettings]):
     """PrepMod clinic search (HTML): one location per clinic date, grouped by site for alerts."""
 
     name = "prepmod"
@@ -187,7 +186,6 @@ class PrepModScraper(Scraper):
     default_interval = 120.0
     min_interval = 60.0
     source_format = "html"
-    Settings: ClassVar[type[BaseModel]] = PrepModSettings
     examples = (
         Example(files=("maimmunizations-2021-05.html",), expect=_EXAMPLE_MAY,
                 note="real page, May 2021 layout"),
@@ -214,8 +212,6 @@ class PrepModScraper(Scraper):
         Example(files=("unrecognised-layout.html",), raises=Unparseable,
                 note="synthetic: clinic blocks without the 'Name on date' title"),
     )  # fmt: skip
-
-    settings: PrepModSettings
 
     # ---------------------------------------------------------------- requests
 

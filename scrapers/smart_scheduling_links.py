@@ -97,7 +97,7 @@ def _origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}/" if parts.scheme in ("http", "https") else None
 
 
-class SmartSchedulingLinks(Scraper):
+class SmartSchedulingLinks(Scraper[SmartSettings]):
     name = "smart-scheduling-links"
     provider = "SMART Scheduling Links publishers (FHIR $bulk-publish)"
     regions = ("US",)
@@ -105,10 +105,7 @@ class SmartSchedulingLinks(Scraper):
     default_interval = 60.0
     min_interval = 60.0  # the specification: clients poll at most once a minute
     source_format = "feed"
-    Settings = SmartSettings
     examples = EXAMPLES
-
-    settings: SmartSettings
 
     # ------------------------------------------------------------------ configuration
 
