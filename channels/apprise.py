@@ -149,6 +149,16 @@ class AppriseChannel(Channel[AppriseSettings]):
         self.budgets = [self._budget(plugin) for plugin in self.plugins]
         self._delivered: OrderedDict[str, set[int]] = OrderedDict()
 
+    @classmethod
+    def sample_settings(cls, secret: str = "sample-secret") -> dict[str, Any]:
+        return {
+            "targets": [
+                f"mastodon://{secret}-token@mastodon.example",
+                {"url": f"tgram://123456789:{secret}-bot/-1001234567890", "regions": ["MA"]},
+                {"url": f"json://user:{secret}-pw@127.0.0.1:9/hook", "regions": ["NH", "030"]},
+            ]
+        }
+
     def max_length_for_settings(self) -> int:
         """The longest body any target accepts: min(service limit, max_chars) per target."""
         return max(body for body, _ in self.budgets)

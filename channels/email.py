@@ -174,6 +174,7 @@ class EmailChannel(Channel[EmailSettings]):
     name = "email"
     audience = Audience.RECIPIENT
     rate_limit = ChannelLimit(RateLimit(10, 1.0))  # per instance: settings.messages_per_second
+    sample_address = "jane@example.org"
     #: alerts one email may summarise (a digest); places are named once each
     max_batch = 10
 
@@ -194,6 +195,19 @@ class EmailChannel(Channel[EmailSettings]):
         self._reply_to_header = (
             encode_header("Reply-To", self.settings.reply_to) if self.settings.reply_to else None
         )
+
+    @classmethod
+    def sample_settings(cls, secret: str = "sample-secret") -> dict[str, Any]:
+        return {
+            "host": "127.0.0.1",
+            "port": 2525,
+            "security": "none",
+            "from_address": "alerts@example.org",
+            "base_url": "https://alerts.example.org",
+            "secret": f"{secret}-email-signing",
+            "username": "alerts",
+            "password": f"{secret}-smtp",
+        }
 
     def rate_limit_for_settings(self) -> RateLimit:
         """What the SMTP relay accepts: ``settings.messages_per_second``."""

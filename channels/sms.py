@@ -255,6 +255,7 @@ class SmsChannel(Channel[SmsSettings]):
     name = "sms"
     audience = Audience.RECIPIENT
     max_length = ChannelLimit(160)
+    sample_address = "+16175550123"  # 555-01xx: reserved for fiction
     rate_limit = ChannelLimit(RateLimit(1, 1.0))  # a long code; per instance: see below
     max_batch = 1
 
@@ -267,6 +268,15 @@ class SmsChannel(Channel[SmsSettings]):
             http_client=self._http,
         )
         self.client.api.base_url = self.settings.api_base_url.rstrip("/")
+
+    @classmethod
+    def sample_settings(cls, secret: str = "sample-secret") -> dict[str, Any]:
+        return {
+            "account_sid": "AC" + "0" * 32,
+            "auth_token": f"{secret}-twilio",
+            "from_number": "+16175550000",
+            "base_url": "https://alerts.example.org",
+        }
 
     def rate_limit_for_settings(self) -> RateLimit:
         """The sender's throughput depends on what number the operator rents."""

@@ -233,6 +233,16 @@ class XChannel(Channel[XSettings]):
         # idempotency key -> ids of the thread's posts already on X (None: duplicate, no id)
         self._progress: OrderedDict[str, list[str | None]] = OrderedDict()
 
+    @classmethod
+    def sample_settings(cls, secret: str = "sample-secret") -> dict[str, Any]:
+        return {
+            "consumer_key": f"{secret}-ck",
+            "consumer_secret": f"{secret}-cs",
+            "access_token": f"{secret}-at",
+            "access_token_secret": f"{secret}-ats",
+            "base_url": "https://alerts.example.org",
+        }
+
     def rate_limit_for_settings(self) -> RateLimit:
         """Full threads within the account's posts per 24 hours."""
         return x_rate_limit(self.settings.posts_per_24h, self.settings.max_thread_posts)

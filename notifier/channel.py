@@ -175,6 +175,20 @@ class Channel(Generic[SettingsT]):
         # validated or checked against it is a ``SettingsT``.
         self.settings = cast(SettingsT, validated_settings(type(self), self.Settings, settings))
 
+    #: a made-up address of the kind this channel sends to (per-recipient channels), for
+    #: samples and the contract tests; never a real person's
+    sample_address: ClassVar[str | None] = None
+
+    @classmethod
+    def sample_settings(cls, secret: str = "sample-secret") -> dict[str, Any]:
+        """Working settings for this channel, as a config.yaml ``settings`` mapping, with
+        ``secret`` inside every credential (so a test can check that none ever shows).
+
+        The contract tests build every channel from its own sample, so a new channel needs no
+        entry elsewhere. Default: no settings needed.
+        """
+        return {}
+
     def max_length_for_settings(self) -> int | None:
         """This instance's ``max_length``; override when the settings change it."""
         return type(self).max_length

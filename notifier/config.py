@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from notifier.channel import get_channel
 from notifier.pipeline.diff import AlertPolicy
 from notifier.pipeline.fetch import HttpSettings
+from notifier.pipeline.ops_notices import OpsNoticeSettings
 from notifier.scraping import get_scraper
 
 __all__ = [
@@ -75,6 +76,8 @@ class ChannelConfig(BaseModel):
 
 
 class OperatorConfig(BaseModel):
+    """Who runs this service: named in ops notices, reachable through the User-Agent."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = "Appointment Notifier"
@@ -105,6 +108,8 @@ class Config(BaseModel):
     alerts: AlertPolicy = AlertPolicy()
     providers: list[ProviderConfig] = Field(default_factory=list)
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    #: where notices about the service itself go (``notifier.pipeline.ops_notices``)
+    ops_notices: OpsNoticeSettings = Field(default_factory=OpsNoticeSettings)
     web: WebConfig = WebConfig()
 
     def enabled_providers(self) -> list[ProviderConfig]:
