@@ -25,7 +25,7 @@ X's answers map onto the dispatcher's outcomes:
 * 5xx, timeouts, connection errors      -> retry
 * 401, other 403 (credentials, app permissions, suspended account), 400 -> failed for good,
   logged at ERROR. The dispatcher counts them as ``failed`` in ``notifier.pipeline.metrics``, so the
-  operator notifier's failure-rate check (``notifier.pipeline.ops_notices``) reports them too.
+  ops notices' failure-rate check (``notifier.pipeline.ops_notices``) reports them too.
 
 A thread that fails half way is resumed, not restarted, when the dispatcher retries it.
 """
