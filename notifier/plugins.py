@@ -27,7 +27,17 @@ def package_dir(package_name: str) -> Path:
 
 def declared_settings(cls: type, generic_base: type) -> type[BaseModel] | None:
     """The settings model a plugin class names as its base's argument, e.g. ``HebSettings``
-    in ``class Heb(Scraper[HebSettings])``; None when this class names none itself."""
+    in ``class Heb(Scraper[HebSettings])``; None when this class names none itself.
+
+    A class that assigns ``Settings = ...`` instead is refused: the type argument is the one
+    way to declare settings, because only it also types ``self.settings``.
+    """
+    if "Settings" in cls.__dict__:
+        model = getattr(cls.__dict__["Settings"], "__name__", "YourSettings")
+        raise TypeError(
+            f"{cls.__name__}: declare the settings model as the type argument, "
+            f"class {cls.__name__}({generic_base.__name__}[{model}]), not Settings = {model}"
+        )
     for base in cls.__dict__.get("__orig_bases__", ()):
         origin = typing.get_origin(base)
         if not (isinstance(origin, type) and issubclass(origin, generic_base)):
