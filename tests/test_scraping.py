@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from notifier.scraping import (
     Blocked,
@@ -99,3 +101,24 @@ def test_retry_after_travels_with_the_failure(
     with pytest.raises(error) as caught:
         answer(status, headers=headers).raise_for_status()
     assert caught.value.retry_after == seconds  # a date counts from when we fetched it
+
+
+@given(
+    status=st.integers(min_value=100, max_value=599),
+    listed=st.booleans(),
+    body=st.binary(max_size=4),
+    retry_after=st.one_of(st.none(), st.text(max_size=12)),
+)
+def test_every_status_is_usable_or_a_typed_failure(
+    status: int, listed: bool, body: bytes, retry_after: str | None
+) -> None:
+    headers = {"retry-after": retry_after} if retry_after is not None else {}
+    response = answer(status, LISTED if listed else OWN, body, headers)
+    try:
+        response.raise_for_status()
+    except ScrapeError as error:
+        assert type(error) in (Blocked, Unreachable, Unparseable, UpstreamError)
+        assert error.retry_after is None or error.retry_after >= 0
+        assert not 200 <= status < 300
+    else:  # never an error status read as data
+        assert 200 <= status < 300 or (status == 304 and body)

@@ -24,6 +24,8 @@ from notifier import __version__
 from notifier.http_rules import parse_retry_after
 from notifier.scraping import Blocked, Request, Response, Unparseable, Unreachable
 
+# ``parse_retry_after`` lives in the contracts (``notifier.http_rules``) so that scrapers and
+# channels read the header the same way; it stays importable from here for the client's users.
 __all__ = ["CircuitOpen", "HttpSettings", "PoliteClient", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
