@@ -42,7 +42,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from channels._batch import latest_per_location, news_count
-from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, SendResult
+from notifier.channel import (
+    Audience,
+    Channel,
+    ChannelLimit,
+    Message,
+    RateLimit,
+    Recipient,
+    SendResult,
+)
 from notifier.messaging.apprise_targets import AppriseTarget, notify_blocking, privacy_url
 from notifier.messaging.render import Locale, alert_facts, normalize_locale, render
 from notifier.model import Alert, Location
@@ -125,30 +133,40 @@ class AppriseMessage(Message):
     posts: tuple[TargetPost, ...] = ()
 
 
-class AppriseChannel(Channel):
+class AppriseChannel(Channel[AppriseSettings]):
     name = "apprise"
     audience = Audience.BROADCAST
-    max_length = 1000  # the default max_chars; each target gets min(service limit, max_chars)
+    max_length = ChannelLimit(1000)  # the default max_chars; per instance: see below
     # 100 an hour with bursts of 20: inside Mastodon's 300 posts/3 h, Telegram's 20/min per
     # group, Discord's 30/min per webhook and ntfy.sh's default burst of 60.
-    rate_limit = RateLimit(20, 720.0)
+    rate_limit = ChannelLimit(RateLimit(20, 720.0))
     max_batch = 10
-    Settings = AppriseSettings
 
     def __init__(self, settings: BaseModel | Mapping[str, Any] | None = None) -> None:
         super().__init__(settings)
-        assert isinstance(self.settings, AppriseSettings)
-        self.apprise: AppriseSettings = self.settings
-        self.targets = list(self.apprise.targets)
+        self.targets = list(self.settings.targets)
         self.plugins = [target.plugin() for target in self.targets]
         self.budgets = [self._budget(plugin) for plugin in self.plugins]
-        self.max_length = max(b for b, _ in self.budgets)  # type: ignore[misc]
         self._delivered: OrderedDict[str, set[int]] = OrderedDict()
+
+    @classmethod
+    def sample_settings(cls, secret: str = "sample-secret") -> dict[str, Any]:
+        return {
+            "targets": [
+                f"mastodon://{secret}-token@mastodon.example",
+                {"url": f"tgram://123456789:{secret}-bot/-1001234567890", "regions": ["MA"]},
+                {"url": f"json://user:{secret}-pw@127.0.0.1:9/hook", "regions": ["NH", "030"]},
+            ]
+        }
+
+    def max_length_for_settings(self) -> int:
+        """The longest body any target accepts: min(service limit, max_chars) per target."""
+        return max(body for body, _ in self.budgets)
 
     def _budget(self, plugin: Any) -> tuple[int, int]:
         """(body characters, title characters) this target's service accepts."""
         body = int(getattr(plugin, "body_maxlen", 0) or 0)
-        body = min(body, self.apprise.max_chars) if body > 0 else self.apprise.max_chars
+        body = min(body, self.settings.max_chars) if body > 0 else self.settings.max_chars
         title = max(0, int(getattr(plugin, "title_maxlen", 0) or 0))
         return body, min(title, 120)
 
@@ -172,8 +190,8 @@ class AppriseChannel(Channel):
     # ------------------------------------------------------------------ compose (pure)
 
     def _link(self, alert: Alert) -> str | None:
-        if self.apprise.base_url and alert.id is not None:
-            return f"{self.apprise.base_url.rstrip('/')}/b/{alert.id}"
+        if self.settings.base_url and alert.id is not None:
+            return f"{self.settings.base_url.rstrip('/')}/b/{alert.id}"
         return alert.location.booking_url
 
     def _post(self, index: int, alerts: Sequence[Alert], locale: str) -> TargetPost:
@@ -209,7 +227,7 @@ class AppriseChannel(Channel):
         return self._compose(alerts, regional=False)
 
     def _compose(self, alerts: Sequence[Alert], *, regional: bool) -> AppriseMessage:
-        locale = normalize_locale(self.apprise.locale)
+        locale = normalize_locale(self.settings.locale)
         posts = []
         for index, target in enumerate(self.targets):
             matching = [

@@ -13,7 +13,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, SendResult
+from notifier.channel import (
+    Audience,
+    Channel,
+    ChannelLimit,
+    Message,
+    RateLimit,
+    Recipient,
+    SendResult,
+)
 from notifier.model import Alert
 
 __all__ = ["ConsoleChannel"]
@@ -40,20 +48,17 @@ def _summary(alert: Alert) -> str:
     return f"{place}: {count}{span}.{link}"
 
 
-class ConsoleChannel(Channel):
+class ConsoleChannel(Channel[ConsoleSettings]):
     name = "console"
     audience = Audience.BROADCAST
-    max_length = None
-    rate_limit = RateLimit(1000, 1.0)
+    rate_limit = ChannelLimit(RateLimit(1000, 1.0))
     max_batch = 20
-    Settings = ConsoleSettings
 
     def compose(self, alerts: Sequence[Alert], recipient: Recipient | None) -> Message:
         return Message(text="\n".join(_summary(a) for a in alerts))
 
     async def send(self, message: Message) -> SendResult:
         settings = self.settings
-        assert isinstance(settings, ConsoleSettings)
         if settings.path is not None:
             record = {
                 "keys": message.idempotency_key.split(),

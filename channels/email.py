@@ -46,6 +46,7 @@ from channels._email_format import encode_header, mime_message, place_views
 from notifier.channel import (
     Audience,
     Channel,
+    ChannelLimit,
     Message,
     RateLimit,
     Recipient,
@@ -169,35 +170,48 @@ def message_id_for(idempotency_key: str, domain: str) -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
-class EmailChannel(Channel):
+class EmailChannel(Channel[EmailSettings]):
     name = "email"
     audience = Audience.RECIPIENT
-    max_length = None
-    rate_limit = RateLimit(10, 1.0)  # replaced per instance by settings.messages_per_second
+    rate_limit = ChannelLimit(RateLimit(10, 1.0))  # per instance: settings.messages_per_second
+    sample_address = "jane@example.org"
     #: alerts one email may summarise (a digest); places are named once each
     max_batch = 10
-    Settings = EmailSettings
 
     def __init__(self, settings: BaseModel | dict[str, Any] | None = None) -> None:
         super().__init__(settings)
-        assert isinstance(self.settings, EmailSettings)
-        self.email: EmailSettings = self.settings
-        self.rate_limit = email_rate_limit(self.email.messages_per_second)  # type: ignore[misc]
-        self.pool = SmtpPool(self._new_smtp, self.email.pool_size)
-        self._secret = self.email.secret.get_secret_value()
-        self._base_url = self.email.base_url.rstrip("/")
+        self.pool = SmtpPool(self._new_smtp, self.settings.pool_size)
+        self._secret = self.settings.secret.get_secret_value()
+        self._base_url = self.settings.base_url.rstrip("/")
         self._login_refused: tuple[float, SendResult] | None = None
         self._renders: dict[tuple[str, bool, str], _Rendered] = {}
-        name, sender = email.utils.parseaddr(self.email.from_address)
+        name, sender = email.utils.parseaddr(self.settings.from_address)
         # Parsed once: parseaddr costs more than a whole SMTP exchange at hundreds a second.
         self._sender = sender
         self._domain = sender.rpartition("@")[2].lower()
         self._from_header = encode_header("From", email.utils.formataddr((name, sender)))
-        mailbox = self.email.unsubscribe_mailbox or self.email.reply_to or sender
+        mailbox = self.settings.unsubscribe_mailbox or self.settings.reply_to or sender
         self._unsubscribe_mailto = f"mailto:{email.utils.parseaddr(mailbox)[1]}?subject=unsubscribe"
         self._reply_to_header = (
-            encode_header("Reply-To", self.email.reply_to) if self.email.reply_to else None
+            encode_header("Reply-To", self.settings.reply_to) if self.settings.reply_to else None
         )
+
+    @classmethod
+    def sample_settings(cls, secret: str = "sample-secret") -> dict[str, Any]:
+        return {
+            "host": "127.0.0.1",
+            "port": 2525,
+            "security": "none",
+            "from_address": "alerts@example.org",
+            "base_url": "https://alerts.example.org",
+            "secret": f"{secret}-email-signing",
+            "username": "alerts",
+            "password": f"{secret}-smtp",
+        }
+
+    def rate_limit_for_settings(self) -> RateLimit:
+        """What the SMTP relay accepts: ``settings.messages_per_second``."""
+        return email_rate_limit(self.settings.messages_per_second)
 
     # ------------------------------------------------------------------ links
 
@@ -311,7 +325,7 @@ class EmailChannel(Channel):
     # ------------------------------------------------------------------ send
 
     def _new_smtp(self) -> aiosmtplib.SMTP:
-        s = self.email
+        s = self.settings
         return aiosmtplib.SMTP(
             hostname=s.host,
             port=s.smtp_port,
@@ -367,8 +381,8 @@ class EmailChannel(Channel):
         if needs_operator(exc):
             log.error(
                 "email: the SMTP server at %s:%s refused us (%s); fix channels.email.settings",
-                self.email.host,
-                self.email.smtp_port,
+                self.settings.host,
+                self.settings.smtp_port,
                 result.error,
             )
             if isinstance(exc, aiosmtplib.SMTPAuthenticationError):

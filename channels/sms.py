@@ -39,12 +39,14 @@ from twilio.rest import Client as TwilioClient
 from notifier.channel import (
     Audience,
     Channel,
+    ChannelLimit,
     Message,
     RateLimit,
     Recipient,
     RecipientState,
     SendResult,
 )
+from notifier.http_rules import parse_retry_after
 from notifier.messaging.gsm import fit, single_segment_limit, sms_length, to_gsm
 from notifier.messaging.render import AlertFacts, alert_facts, normalize_locale, render
 from notifier.model import Alert
@@ -177,16 +179,6 @@ def classify_twilio_error(
     return SendResult.failed(error)
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP date: let the dispatcher's back-off decide
-    return max(0.0, seconds)
-
-
 @functools.lru_cache(maxsize=8)
 def _basic_auth(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
@@ -250,7 +242,7 @@ class _AiohttpTwilioClient(AsyncTwilioHttpClient):
             allow_redirects=allow_redirects,
         ) as response:
             text = (await response.read()).decode("utf-8", "replace")
-            _retry_after.set(_parse_retry_after(response.headers.get("Retry-After")))
+            _retry_after.set(parse_retry_after(response.headers.get("Retry-After")))
             return TwilioResponse(response.status, text, response.headers)
 
     async def close(self) -> None:
@@ -259,27 +251,36 @@ class _AiohttpTwilioClient(AsyncTwilioHttpClient):
         self._aio = None
 
 
-class SmsChannel(Channel):
+class SmsChannel(Channel[SmsSettings]):
     name = "sms"
     audience = Audience.RECIPIENT
-    max_length = 160
-    rate_limit = RateLimit(1, 1.0)  # a long code; replaced by settings.messages_per_second
+    max_length = ChannelLimit(160)
+    sample_address = "+16175550123"  # 555-01xx: reserved for fiction
+    rate_limit = ChannelLimit(RateLimit(1, 1.0))  # a long code; per instance: see below
     max_batch = 1
-    Settings = SmsSettings
 
     def __init__(self, settings: BaseModel | dict[str, Any] | None = None) -> None:
         super().__init__(settings)
-        assert isinstance(self.settings, SmsSettings)
-        self.sms: SmsSettings = self.settings
-        # Per instance: the sender's throughput depends on what number the operator rents.
-        self.rate_limit = sender_rate_limit(self.sms.messages_per_second)  # type: ignore[misc]
-        self._http = _AiohttpTwilioClient(self.sms.timeout, self.sms.max_connections)
+        self._http = _AiohttpTwilioClient(self.settings.timeout, self.settings.max_connections)
         self.client = TwilioClient(
-            self.sms.account_sid,
-            self.sms.auth_token.get_secret_value(),
+            self.settings.account_sid,
+            self.settings.auth_token.get_secret_value(),
             http_client=self._http,
         )
-        self.client.api.base_url = self.sms.api_base_url.rstrip("/")
+        self.client.api.base_url = self.settings.api_base_url.rstrip("/")
+
+    @classmethod
+    def sample_settings(cls, secret: str = "sample-secret") -> dict[str, Any]:
+        return {
+            "account_sid": "AC" + "0" * 32,
+            "auth_token": f"{secret}-twilio",
+            "from_number": "+16175550000",
+            "base_url": "https://alerts.example.org",
+        }
+
+    def rate_limit_for_settings(self) -> RateLimit:
+        """The sender's throughput depends on what number the operator rents."""
+        return sender_rate_limit(self.settings.messages_per_second)
 
     # ------------------------------------------------------------------ compose (pure)
 
@@ -287,9 +288,9 @@ class SmsChannel(Channel):
         facts = alert_facts(alerts)
         locale = normalize_locale(recipient.locale if recipient else None)
         if facts.alert_id is not None:
-            link = short_link(self.sms.base_url, facts.alert_id)
+            link = short_link(self.settings.base_url, facts.alert_id)
         else:
-            link = facts.booking_url or self.sms.base_url
+            link = facts.booking_url or self.settings.base_url
         text = fit_sms(facts, locale, link)
         key = "sms:" + ",".join(str(i) for i in facts.alert_ids)
         if recipient is not None:
@@ -304,12 +305,12 @@ class SmsChannel(Channel):
             return SendResult.failed("an SMS needs a recipient phone number")
         who = mask(recipient.address)
         kwargs: dict[str, Any] = {"to": recipient.address, "body": message.text}
-        if self.sms.messaging_service_sid:
-            kwargs["messaging_service_sid"] = self.sms.messaging_service_sid
+        if self.settings.messaging_service_sid:
+            kwargs["messaging_service_sid"] = self.settings.messaging_service_sid
         else:
-            kwargs["from_"] = self.sms.from_number
-        if self.sms.status_callback_url:
-            kwargs["status_callback"] = self.sms.status_callback_url
+            kwargs["from_"] = self.settings.from_number
+        if self.settings.status_callback_url:
+            kwargs["status_callback"] = self.settings.status_callback_url
         _retry_after.set(None)
         try:
             created = await self.client.messages.create_async(**kwargs)
@@ -319,7 +320,7 @@ class SmsChannel(Channel):
             text = exc.detail or exc.title
             result = classify_twilio_error(exc.status, exc.code, text, _retry_after.get())
         except TimeoutError:
-            result = SendResult.retry(f"Twilio did not answer within {self.sms.timeout:g}s")
+            result = SendResult.retry(f"Twilio did not answer within {self.settings.timeout:g}s")
         except aiohttp.ClientError as exc:
             result = SendResult.retry(f"cannot reach Twilio: {type(exc).__name__}")
         except ValueError as exc:  # a 2xx whose body is not the JSON Twilio sends

@@ -25,7 +25,7 @@ X's answers map onto the dispatcher's outcomes:
 * 5xx, timeouts, connection errors      -> retry
 * 401, other 403 (credentials, app permissions, suspended account), 400 -> failed for good,
   logged at ERROR. The dispatcher counts them as ``failed`` in ``notifier.pipeline.metrics``, so the
-  operator notifier's failure-rate check (``notifier.pipeline.ops_notices``) reports them too.
+  ops notices' failure-rate check (``notifier.pipeline.ops_notices``) reports them too.
 
 A thread that fails half way is resumed, not restarted, when the dispatcher retries it.
 """
@@ -47,7 +47,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from requests.adapters import HTTPAdapter
 
 from channels._x_posts import MAX_WEIGHTED_LENGTH, compose_posts, safe_link, weighted_length
-from notifier.channel import Audience, Channel, Message, RateLimit, Recipient, SendResult
+from notifier.channel import (
+    Audience,
+    Channel,
+    ChannelLimit,
+    Message,
+    RateLimit,
+    Recipient,
+    SendResult,
+)
+from notifier.http_rules import MAX_RETRY_AFTER_SECONDS, parse_retry_after
 from notifier.messaging.render import Locale, normalize_locale
 from notifier.model import Alert
 
@@ -136,11 +145,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
         except ValueError:
             continue
     if resets:
-        return max(1.0, max(resets) - now)
-    try:
-        return max(0.0, float(lower["retry-after"]))
-    except (KeyError, ValueError):
-        return None
+        return min(max(1.0, max(resets) - now), MAX_RETRY_AFTER_SECONDS)
+    return parse_retry_after(lower.get("retry-after"))
 
 
 def _detail(body: str) -> str:
@@ -208,13 +214,12 @@ def _make_client(settings: XSettings) -> tweepy.Client:
     return client
 
 
-class XChannel(Channel):
+class XChannel(Channel[XSettings]):
     name = "x"
     audience = Audience.BROADCAST
-    max_length = MAX_WEIGHTED_LENGTH  # weighted: URLs count 23, CJK 2
-    rate_limit = x_rate_limit(17, 4)  # replaced per instance from the settings
+    max_length = ChannelLimit(MAX_WEIGHTED_LENGTH)  # weighted: URLs count 23, CJK 2
+    rate_limit = ChannelLimit(x_rate_limit(17, 4))  # per instance: see below
     max_batch = 25
-    Settings = XSettings
 
     @staticmethod
     def measure(text: str) -> int:
@@ -223,29 +228,40 @@ class XChannel(Channel):
 
     def __init__(self, settings: BaseModel | Mapping[str, Any] | None = None) -> None:
         super().__init__(settings)
-        assert isinstance(self.settings, XSettings)
-        self.x: XSettings = self.settings
-        self.rate_limit = x_rate_limit(self.x.posts_per_24h, self.x.max_thread_posts)  # type: ignore[misc]
-        has_credentials = self.x.oauth1 or self.x.bearer_token is not None
-        self.client: tweepy.Client | None = _make_client(self.x) if has_credentials else None
+        has_credentials = self.settings.oauth1 or self.settings.bearer_token is not None
+        self.client: tweepy.Client | None = _make_client(self.settings) if has_credentials else None
         # idempotency key -> ids of the thread's posts already on X (None: duplicate, no id)
         self._progress: OrderedDict[str, list[str | None]] = OrderedDict()
+
+    @classmethod
+    def sample_settings(cls, secret: str = "sample-secret") -> dict[str, Any]:
+        return {
+            "consumer_key": f"{secret}-ck",
+            "consumer_secret": f"{secret}-cs",
+            "access_token": f"{secret}-at",
+            "access_token_secret": f"{secret}-ats",
+            "base_url": "https://alerts.example.org",
+        }
+
+    def rate_limit_for_settings(self) -> RateLimit:
+        """Full threads within the account's posts per 24 hours."""
+        return x_rate_limit(self.settings.posts_per_24h, self.settings.max_thread_posts)
 
     # ------------------------------------------------------------------ compose (pure)
 
     def _link(self, alert: Alert) -> str | None:
-        if self.x.base_url and alert.id is not None:
-            return f"{self.x.base_url.rstrip('/')}/b/{alert.id}"
+        if self.settings.base_url and alert.id is not None:
+            return f"{self.settings.base_url.rstrip('/')}/b/{alert.id}"
         url = alert.location.booking_url
         return safe_link(url) if url else None
 
     def compose(self, alerts: Sequence[Alert], recipient: Recipient | None) -> Message:
         posts = compose_posts(
             alerts,
-            locale=normalize_locale(self.x.locale),
+            locale=normalize_locale(self.settings.locale),
             link_for=self._link,
-            max_posts=self.x.max_thread_posts,
-            details_link=self.x.base_url,
+            max_posts=self.settings.max_thread_posts,
+            details_link=self.settings.base_url,
         )
         key = "x:" + ",".join(str(a.id) for a in alerts if a.id is not None)
         return Message(text=posts[0], parts=tuple(posts), idempotency_key=key)
@@ -257,13 +273,13 @@ class XChannel(Channel):
         assert self.client is not None
         try:
             response = self.client.create_tweet(
-                text=text, in_reply_to_tweet_id=reply_to, user_auth=self.x.oauth1
+                text=text, in_reply_to_tweet_id=reply_to, user_auth=self.settings.oauth1
             )
         except tweepy.HTTPException as exc:
             answer = exc.response
             return classify_x_error(answer.status_code, answer.text, answer.headers, time.time())
         except requests.Timeout:
-            return SendResult.retry(f"X did not answer within {self.x.timeout:g}s")
+            return SendResult.retry(f"X did not answer within {self.settings.timeout:g}s")
         except requests.RequestException as exc:
             return SendResult.retry(f"cannot reach X: {type(exc).__name__}")
         except ValueError as exc:  # a 2xx whose body is not X's JSON
@@ -284,7 +300,7 @@ class XChannel(Channel):
         if not posts:
             return SendResult.failed("nothing to post")
         key = message.idempotency_key or hashlib.sha256("\n".join(posts).encode()).hexdigest()
-        if self.x.dry_run:
+        if self.settings.dry_run:
             for number, post in enumerate(posts, 1):
                 log.info("x dry run, post %d/%d: %s", number, len(posts), post)
             return SendResult.sent("dry-run-" + hashlib.sha256(key.encode()).hexdigest()[:16])

@@ -26,7 +26,7 @@ from notifier.config_source import (
 )
 from notifier.config_source import line_for as _line_for
 from notifier.config_source import where_text as _where
-from notifier.policies import AlertPolicy, HttpSettings
+from notifier.policies import AlertPolicy, HttpSettings, OpsNoticeSettings
 from notifier.scraping import get_scraper
 
 __all__ = [
@@ -78,6 +78,8 @@ class ChannelConfig(BaseModel):
 
 
 class OperatorConfig(BaseModel):
+    """Who runs this service: named in ops notices, reachable through the User-Agent."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = "Appointment Notifier"
@@ -108,6 +110,8 @@ class Config(BaseModel):
     alerts: AlertPolicy = AlertPolicy()
     providers: list[ProviderConfig] = Field(default_factory=list)
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    #: where notices about the service itself go (``notifier.pipeline.ops_notices``)
+    ops_notices: OpsNoticeSettings = Field(default_factory=OpsNoticeSettings)
     web: WebConfig = WebConfig()
 
     def enabled_providers(self) -> list[ProviderConfig]:

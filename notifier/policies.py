@@ -1,4 +1,4 @@
-"""The rules the pipeline obeys, as config.yaml spells them: the polite client and the alert policy.
+"""The rules the pipeline obeys, as config.yaml spells them: client, alerts and ops notices.
 
 They live here, among the contracts, so that the config can validate them without importing
 the pipeline; the pipeline reads them from the loaded config.
@@ -9,8 +9,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from notifier import __version__
+from notifier.messaging.apprise_targets import AppriseTarget
+from notifier.messaging.render import Locale
 
-__all__ = ["AlertPolicy", "HttpSettings", "SanityPolicy"]
+__all__ = ["AlertPolicy", "HttpSettings", "OpsNoticeSettings", "SanityPolicy"]
 
 
 class HttpSettings(BaseModel):
@@ -68,3 +70,19 @@ class AlertPolicy(BaseModel):
     ttl_minutes: float = Field(30.0, gt=0, description="A delivery later than this is dropped.")
     alert_on_first_poll: bool = False
     sanity: SanityPolicy = SanityPolicy()
+
+
+class OpsNoticeSettings(BaseModel):
+    """The ``ops_notices`` section of config.yaml."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    #: Apprise URLs (``${ENV_VAR}``); none: notices go to the log only
+    targets: list[AppriseTarget] = Field(default_factory=list)
+    #: the language of the notices (en, de, es)
+    locale: Locale = "en"
+    #: share of finished deliveries that failed for good which raises the alarm
+    failure_rate_threshold: float = Field(0.2, gt=0, le=1)
+    #: finished deliveries a channel needs before its rate is judged
+    failure_rate_min_deliveries: int = Field(20, ge=1)
+    max_notices_per_hour: int = Field(12, ge=1)

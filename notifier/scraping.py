@@ -15,12 +15,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
+from notifier.http_rules import parse_retry_after
 from notifier.model import Location, LocationAvailability, merge_availability
-from notifier.plugins import import_all, package_dir
+from notifier.plugins import declared_settings, import_all, package_dir, validated_settings
 
 __all__ = [
     "Blocked",
@@ -30,6 +31,7 @@ __all__ = [
     "Response",
     "ScrapeError",
     "Scraper",
+    "SettingsT",
     "Unparseable",
     "Unreachable",
     "UpstreamError",
@@ -47,7 +49,12 @@ SCRAPERS_PACKAGE = "scrapers"
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One HTTP request a scraper wants made. ``label`` says what it fetches, for logs."""
+    """One HTTP request a scraper wants made. ``label`` says what it fetches, for logs.
+
+    ``listed`` is True when the address comes from the provider's own data (a feed manifest's
+    file list, a page's "next" link) rather than from the scraper's code; it decides what a 404
+    means (see ``Response.raise_for_status``).
+    """
 
     url: str
     method: Literal["GET", "POST"] = "GET"
@@ -56,6 +63,7 @@ class Request:
     json: Any = None
     data: bytes | None = None
     label: str = ""
+    listed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +81,52 @@ class Response:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the server asked us to wait (``Retry-After``), measured from ``fetched_at``."""
+        return parse_retry_after(self.header("retry-after"), self.fetched_at)
+
+    def raise_for_status(self) -> None:
+        """Raise the ``ScrapeError`` an HTTP error status stands for; return for a usable answer.
+
+        The one mapping from status to failure, used by the live client, by replayed fixtures
+        and by every scraper (a stored response may carry any status). Every failure makes the
+        provider *unknown*, never "no appointments"; the type says who has to act:
+
+        * 2xx, and a 304 that carries our cached copy: usable. The live client sets
+          ``not_modified`` and replays its copy; a recording stores the copy beside the 304.
+        * 304 without a copy (an empty body): ``Unparseable``, there is nothing to read.
+        * 401, 403, 407, 429, 451: ``Blocked``, we were turned away (with ``Retry-After``).
+        * 408 and 5xx: ``Unreachable``, the provider did not answer usefully; worth retrying
+          unless it said when to come back (``Retry-After``).
+        * 404 and 410, on an address the scraper was built for (``request.listed`` False):
+          ``Unparseable``. The page the scraper knows has moved or gone, which is a change of
+          the site under us like a new layout; only a person updating the scraper fixes it, so
+          it must show up with the layout changes, not as the provider's passing trouble.
+        * 404 and 410, on an address the provider itself listed (a file in a feed manifest, a
+          "next page" link; ``request.listed`` True): ``UpstreamError``. The scraper did its
+          part; the publisher lists something it does not serve, and that is theirs to fix (a
+          feed republished mid-poll usually heals by the next poll).
+        * Any other status (other 4xx, 1xx, an unfollowed 3xx): ``UpstreamError``, the
+          provider answered with an error we have no better name for.
+        """
+        status = self.status
+        if 200 <= status < 300 or (status == 304 and (self.not_modified or self.body)):
+            return
+        where = f"HTTP {status} from {self.url.split('?', 1)[0]}"
+        if status == 304:
+            raise Unparseable(f"{where}: 304 Not Modified without the cached copy")
+        retry_after = self.retry_after
+        if status in _BLOCKED_STATUSES:
+            raise Blocked(f"turned away: {where}", retry_after=retry_after)
+        if status == 408 or status >= 500:
+            raise Unreachable(f"no useful answer: {where}", retry_after=retry_after)
+        if status in _GONE_STATUSES and not self.request.listed:
+            raise Unparseable(f"{where}: the provider moved or removed this page")
+        if status in _GONE_STATUSES:
+            raise UpstreamError(f"{where}: the provider lists a document it does not serve")
+        raise UpstreamError(f"unexpected {where}")
 
     def text(self) -> str:
         match = re.search(r"charset=([\w-]+)", self.header("content-type") or "", re.I)
@@ -109,6 +163,10 @@ class Response:
             body=raw,
             fetched_at=fetched_at or dt.datetime.now(dt.UTC),
         )
+
+
+_BLOCKED_STATUSES = frozenset({401, 403, 407, 429, 451})
+_GONE_STATUSES = frozenset({404, 410})
 
 
 # --------------------------------------------------------------------------- failures
@@ -180,11 +238,19 @@ class Example:
     note: str = ""
 
 
-_REGISTRY: dict[str, type[Scraper]] = {}
+_REGISTRY: dict[str, type[Scraper[Any]]] = {}
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
 
-class Scraper:
-    """Base class of every provider scraper. Subclasses set the metadata class attributes."""
+class Scraper(Generic[SettingsT]):
+    """Base class of every provider scraper. Subclasses set the metadata class attributes.
+
+    A scraper names its settings model as the type argument, ``class Heb(Scraper[HebSettings])``:
+    ``self.settings`` is then a ``HebSettings`` for the type checker and at run time, and
+    ``Settings`` (what config validation and the docs read) is set from it. A scraper without
+    settings subclasses ``Scraper[NoSettings]``.
+    """
 
     # ---- metadata (checked by the meta-tests and shown by ``notifier scraper list``)
     name: ClassVar[str] = ""
@@ -199,10 +265,15 @@ class Scraper:
     #: "html" for pages, "api" for a JSON/CSV API, "feed" for a standard feed (SMART)
     source_format: ClassVar[Literal["html", "api", "feed"]] = "html"
     examples: ClassVar[tuple[Example, ...]] = ()
+    #: the settings model; set from the type argument (``Scraper[HebSettings]``)
     Settings: ClassVar[type[BaseModel]] = NoSettings
+    settings: SettingsT
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        declared = declared_settings(cls, Scraper)
+        if declared is not None:
+            cls.Settings = declared
         # Only a class that names itself registers; a subclass of a scraper does not.
         if "name" in cls.__dict__ and cls.name:
             key = normalize_name(cls.name)
@@ -214,10 +285,9 @@ class Scraper:
             _REGISTRY[key] = cls
 
     def __init__(self, settings: BaseModel | Mapping[str, Any] | None = None) -> None:
-        if isinstance(settings, BaseModel):
-            self.settings = settings
-        else:
-            self.settings = self.Settings.model_validate(dict(settings or {}))
+        # ``Settings`` is the class's type argument (``__init_subclass__``), so the value
+        # validated or checked against it is a ``SettingsT``.
+        self.settings = cast(SettingsT, validated_settings(type(self), self.Settings, settings))
 
     @property
     def works(self) -> bool:
@@ -236,7 +306,7 @@ class Scraper:
         """Turn one response into availability. Raise a ``ScrapeError`` when unsure."""
         raise NotImplementedError
 
-    def advance(self, responses: Sequence[Response]) -> Scraper:
+    def advance(self, responses: Sequence[Response]) -> Scraper[SettingsT]:
         """The scraper for the next poll, after a successful one. Default: this one.
 
         A feed that supports incremental fetches returns a copy whose settings remember where
@@ -271,13 +341,13 @@ def normalize_name(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
-def registry() -> dict[str, type[Scraper]]:
+def registry() -> dict[str, type[Scraper[Any]]]:
     """Every registered scraper by normalized name, after importing the ``scrapers`` package."""
     import_all(SCRAPERS_PACKAGE)
     return dict(sorted(_REGISTRY.items()))
 
 
-def get_scraper(name: str) -> type[Scraper]:
+def get_scraper(name: str) -> type[Scraper[Any]]:
     scrapers = registry()
     try:
         return scrapers[normalize_name(name)]
@@ -286,6 +356,6 @@ def get_scraper(name: str) -> type[Scraper]:
         raise KeyError(f"no scraper named {name!r}; known scrapers: {known}") from None
 
 
-def fixture_dir(scraper: type[Scraper]) -> Path:
+def fixture_dir(scraper: type[Scraper[Any]]) -> Path:
     """Where a scraper's recorded fixtures live: ``scrapers/fixtures/<name>/``."""
     return package_dir(SCRAPERS_PACKAGE) / "fixtures" / normalize_name(scraper.name)

@@ -18,13 +18,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from notifier.geo import complete_location
 from notifier.model import Location
-from notifier.scraping import Blocked, Response, Unparseable, Unreachable, UpstreamError
+from notifier.scraping import Blocked, Response, Unparseable
 
 __all__ = [
     "US_TIME_ZONE_ABBREVIATIONS",
     "as_dict",
     "as_list",
-    "check_status",
     "decode_json",
     "finish_location",
     "opt_float",
@@ -56,20 +55,6 @@ US_TIME_ZONE_ABBREVIATIONS: dict[str, str] = {
 }
 
 
-def check_status(response: Response) -> None:
-    """Refuse error statuses a stored response may carry (the live client already does)."""
-    status = response.status
-    if status == 304 and not response.body:
-        # The core replays its cached copy on a 304; a bare 304 has nothing to parse.
-        raise Unparseable(f"{response.url}: 304 Not Modified without the cached copy")
-    if status == 429 or status in (401, 403):
-        raise Blocked(f"{response.url}: HTTP {status}")
-    if status >= 500:
-        raise Unreachable(f"{response.url}: HTTP {status}")
-    if status >= 400:
-        raise UpstreamError(f"{response.url}: HTTP {status}")
-
-
 def refuse_html(response: Response, body: bytes) -> None:
     """Raise on an HTML page where data belongs: ``Blocked`` for a block page."""
     if body[:1] == b"<":
@@ -80,7 +65,7 @@ def refuse_html(response: Response, body: bytes) -> None:
 
 def decode_json(response: Response) -> Any:
     """The body as JSON, after refusing error statuses, empty bodies and HTML pages."""
-    check_status(response)
+    response.raise_for_status()
     body = response.body.strip()
     if not body:
         raise Unparseable(f"{response.url}: empty body")

@@ -22,8 +22,6 @@ from notifier.scraping import (
     Response,
     ScrapeError,
     Unparseable,
-    Unreachable,
-    UpstreamError,
 )
 
 __all__ = [
@@ -35,7 +33,6 @@ __all__ = [
     "json_document",
     "raise_unrecognised",
     "response_date",
-    "retry_after_seconds",
     "slugify",
     "squash",
 ]
@@ -66,20 +63,8 @@ _WEAK_INTERSTITIALS: tuple[tuple[str, str], ...] = (
     ("too many requests", "a rate-limit page"),
     ("access denied", "an access-denied page"),
 )
-_BLOCKED_STATUS = {401, 403, 407, 429, 451}
 # A marker is only looked for near the top: interstitials are small, real pages can be large.
 _SNIFF_BYTES = 65_536
-
-
-def retry_after_seconds(value: str | None, now: dt.datetime) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), else None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    when = _http_date(value)
-    return None if when is None else max(0.0, (when - now).total_seconds())
 
 
 def _http_date(value: str) -> dt.datetime | None:
@@ -110,21 +95,12 @@ def check_response(response: Response) -> None:
     The core already raises for error statuses it fetched itself; this repeats the check for
     responses replayed from disk (a sidecar may record a 503) so parsing never sees one.
     """
-    status = response.status
-    retry_after = retry_after_seconds(response.header("retry-after"), response.fetched_at)
-    where = response.url
-    if status in _BLOCKED_STATUS:
-        raise Blocked(f"turned away with HTTP {status} by {where}", retry_after=retry_after)
-    if status in (404, 410):
-        raise Unparseable(f"HTTP {status} at {where}: the provider moved or removed this page")
-    if status == 408 or status >= 500:
-        raise Unreachable(f"HTTP {status} from {where}", retry_after=retry_after)
-    if status >= 400 or status < 200:
-        raise UpstreamError(f"unexpected HTTP {status} from {where}")
+    response.raise_for_status()
     what = _interstitial(_sniff(response), _STRONG_INTERSTITIALS)
     if what is not None:
         raise Blocked(
-            f"{where} answered with {what}, not the booking page", retry_after=retry_after
+            f"{response.url} answered with {what}, not the booking page",
+            retry_after=response.retry_after,
         )
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import ClassVar
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from bs4 import BeautifulSoup
@@ -136,7 +135,7 @@ def _fields(request: Request) -> dict[str, str]:
     return dict(parse_qsl(request.data.decode("ascii", "replace"))) if request.data else {}
 
 
-class AcuityScraper(Scraper):
+class AcuityScraper(Scraper[AcuitySettings]):
     """Acuity Scheduling calendars (weekly, class list and monthly templates)."""
 
     name = "acuity"
@@ -146,7 +145,6 @@ class AcuityScraper(Scraper):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "html"
-    Settings: ClassVar[type[BaseModel]] = AcuitySettings
     examples = (
         Example(
             files=("glfhc-2021-04-14.html",),
@@ -260,19 +258,13 @@ class AcuityScraper(Scraper):
         Example(files=("error-synthetic.html",), raises=UpstreamError),
     )
 
-    @property
-    def config(self) -> AcuitySettings:
-        if not isinstance(self.settings, AcuitySettings):
-            raise TypeError(f"acuity needs AcuitySettings, not {type(self.settings).__name__}")
-        return self.settings
-
     # ------------------------------------------------------------------ requests
 
     def _calendar_url(self) -> str:
-        return f"{self.config.base_url.rstrip('/')}/schedule.php"
+        return f"{self.settings.base_url.rstrip('/')}/schedule.php"
 
     def _request(self, extra: list[tuple[str, str]], label: str) -> Request:
-        c = self.config
+        c = self.settings
         fields = [
             ("type", c.appointment_type),
             ("calendar", c.calendar_id),
@@ -299,7 +291,7 @@ class AcuityScraper(Scraper):
         )
 
     def requests(self) -> list[Request]:
-        return [self._request([], f"acuity {self.config.template} calendar, page 1")]
+        return [self._request([], f"acuity {self.settings.template} calendar, page 1")]
 
     def follow(self, response: Response) -> list[Request]:
         """The next "More Times" page (class, weekly) or the next months (monthly)."""
@@ -326,7 +318,7 @@ class AcuityScraper(Scraper):
         current = int(sent_offset) if sent_offset.isdigit() else 0
         following = int(match.group(1))
         step = following - current
-        if step <= 0 or following // step >= self.config.max_pages:
+        if step <= 0 or following // step >= self.settings.max_pages:
             return []
         extra = [("month", ""), ("options[offset]", str(following))]
         return [self._request(extra, f"acuity class list, offset {following}")]
@@ -338,7 +330,7 @@ class AcuityScraper(Scraper):
         page = 1 + sum(1 for key in sent if key.startswith("options[nextprev]"))
         link = doc.select_one("a.calendar-next")
         match = _SHOW_CALENDAR.search(unquote(attr(link, "href") or "")) if link else None
-        if match is None or page >= self.config.max_pages:
+        if match is None or page >= self.settings.max_pages:
             return []
         try:
             options = json.loads(match.group(2))
@@ -358,13 +350,13 @@ class AcuityScraper(Scraper):
         options = chooser.select("option")
         selected = next((i for i, o in enumerate(options) if o.has_attr("selected")), 0)
         later = [attr(o, "value") or "" for o in options[selected + 1 :]]
-        later = [v for v in later if iso_day(v)][: self.config.max_pages - 1]
+        later = [v for v in later if iso_day(v)][: self.settings.max_pages - 1]
         return [self._request([("month", v)], f"acuity monthly calendar {v}") for v in later]
 
     # ------------------------------------------------------------------ parsing
 
     def location(self) -> Location:
-        c = self.config
+        c = self.settings
         booking = c.booking_url or self._calendar_url() + "?" + urlencode(
             [("owner", c.owner)]
             + ([("appointmentType", c.appointment_type)] if c.appointment_type else [])

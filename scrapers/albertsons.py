@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import re
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -57,7 +57,6 @@ from scrapers._albertsons_text import BRANDS, mhealth_product, rxie_product, spl
 from scrapers._api_common import (
     as_dict,
     as_list,
-    check_status,
     decode_json,
     finish_location,
     opt_float,
@@ -147,7 +146,7 @@ def _refuse_error_object(document: dict[str, Any], url: str) -> None:
     raise UpstreamError(f"Albertsons answered an error ({code or 'no code'}): {message}")
 
 
-class Albertsons(Scraper):
+class Albertsons(Scraper[AlbertsonsSettings]):
     """Albertsons Companies pharmacies, available when Albertsons lists COVID-19 openings."""
 
     name = "albertsons"
@@ -157,7 +156,6 @@ class Albertsons(Scraper):
     default_interval = 600.0
     min_interval = 120.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = AlbertsonsSettings
     examples = (
         Example(
             files=("rxie-08217.json", "rxie-07067.json"),
@@ -252,8 +250,6 @@ class Albertsons(Scraper):
         Example(files=("vaccineAvailability.304.json",), raises=Unparseable),
     )
 
-    settings: AlbertsonsSettings
-
     def requests(self) -> list[Request]:
         if self.settings.source == "mhealth":
             return [Request(url=self.settings.mhealth_url, label="Albertsons mHealth clinics")]
@@ -278,7 +274,7 @@ class Albertsons(Scraper):
         ]
 
     def parse(self, response: Response) -> list[LocationAvailability]:
-        check_status(response)
+        response.raise_for_status()
         s3_error = _S3_ERROR.search(response.body[:2000])
         if s3_error:  # S3 answers errors as XML, which a proxy may pass on with a 200
             raise UpstreamError(f"Albertsons' file host refused: {s3_error[1].decode('latin-1')}")

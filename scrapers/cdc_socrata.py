@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, ClassVar
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,7 +76,7 @@ class CdcSocrataSettings(BaseModel):
     booking_url: str = "https://www.vaccines.gov/"
 
 
-class CdcSocrata(Scraper):
+class CdcSocrata(Scraper[CdcSocrataSettings]):
     """Locations listed on vaccines.gov, available when a COVID-19 vaccine is in stock."""
 
     name = "cdc-socrata"
@@ -86,7 +86,6 @@ class CdcSocrata(Scraper):
     default_interval = 1800.0
     min_interval = 300.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = CdcSocrataSettings
     examples = (
         Example(
             files=("cvs-01929.json",),
@@ -138,8 +137,6 @@ class CdcSocrata(Scraper):
         Example(files=("error-no-such-column.json",), raises=UpstreamError),
         Example(files=("ak-2022-06-23.304.json",), raises=Unparseable),
     )
-
-    settings: CdcSocrataSettings
 
     def _page(self, state: str, offset: int) -> Request:
         headers = {"X-App-Token": self.settings.app_token} if self.settings.app_token else {}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import re
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,7 +32,6 @@ from notifier.scraping import Example, Request, Response, Scraper, Unparseable, 
 from scrapers._api_common import (
     as_dict,
     as_list,
-    check_status,
     decode_json,
     finish_location,
     opt_float,
@@ -72,7 +71,7 @@ def _products(raw: object) -> list[str]:
     ]
 
 
-class Heb(Scraper):
+class Heb(Scraper[HebSettings]):
     """Every H-E-B pharmacy with its count of open COVID-19 appointments."""
 
     name = "heb"
@@ -82,7 +81,6 @@ class Heb(Scraper):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = HebSettings
     examples = (
         Example(
             files=("vaccine_locations.json",),
@@ -118,13 +116,11 @@ class Heb(Scraper):
         Example(files=("vaccine_locations.304.json",), raises=Unparseable),
     )
 
-    settings: HebSettings
-
     def requests(self) -> list[Request]:
         return [Request(url=self.settings.file_url, label="H-E-B vaccine locations")]
 
     def parse(self, response: Response) -> list[LocationAvailability]:
-        check_status(response)
+        response.raise_for_status()
         code = re.search(rb"<Error>\s*<Code>([^<]*)</Code>", response.body[:2000])
         if code:  # S3/CloudFront answer errors as XML, sometimes with a 200
             raise UpstreamError(f"H-E-B's file host refused: {code[1].decode(errors='replace')}")

@@ -18,7 +18,7 @@ recording), so we poll every 10 minutes by default and never more than once ever
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,7 +88,7 @@ class HyveeSettings(BaseModel):
     booking_url: str = "https://www.hy-vee.com/my-pharmacy/vaccine-consent"
 
 
-class Hyvee(Scraper):
+class Hyvee(Scraper[HyveeSettings]):
     """Every Hy-Vee pharmacy, available when Hy-Vee says it has COVID-19 vaccine times."""
 
     name = "hyvee"
@@ -98,7 +98,6 @@ class Hyvee(Scraper):
     default_interval = 600.0
     min_interval = 120.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = HyveeSettings
     examples = (
         Example(
             files=("graphql-response.json",),
@@ -129,8 +128,6 @@ class Hyvee(Scraper):
         Example(files=("graphql-none.json",), expect={"locations": 3, "status": "none"}),
         Example(files=("graphql-error.json",), raises=UpstreamError),
     )
-
-    settings: HyveeSettings
 
     def requests(self) -> list[Request]:
         body = {

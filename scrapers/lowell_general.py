@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Any, ClassVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,7 +28,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from notifier.model import Location, LocationAvailability
 from notifier.scraping import Example, Request, Response, Scraper, Unparseable
-from scrapers._api_common import check_status, finish_location, query_param, refuse_html
+from scrapers._api_common import finish_location, query_param, refuse_html
 
 __all__ = ["LowellGeneral", "LowellGeneralSettings", "Station"]
 
@@ -80,7 +80,7 @@ def _year_for(month: int, day: int, start: dt.date) -> dt.date:
     raise Unparseable(f"column {month}/{day} does not follow the start date {start}")
 
 
-class LowellGeneral(Scraper):
+class LowellGeneral(Scraper[LowellGeneralSettings]):
     """Open vaccination times at Lowell General's Cross River Center site."""
 
     name = "lowell-general"
@@ -90,7 +90,6 @@ class LowellGeneral(Scraper):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = LowellGeneralSettings
     examples = (
         Example(
             files=("api-response.jsonp.txt",),
@@ -124,8 +123,6 @@ class LowellGeneral(Scraper):
         Example(files=("cut-short.jsonp.txt",), raises=Unparseable),
     )
 
-    settings: LowellGeneralSettings
-
     def requests(self) -> list[Request]:
         # HealthPost wants midnight of the first day; start yesterday so no open time is missed
         start = dt.datetime.now(ZoneInfo(TIME_ZONE)).date() - dt.timedelta(days=1)
@@ -151,7 +148,7 @@ class LowellGeneral(Scraper):
         ]
 
     def parse(self, response: Response) -> list[LocationAvailability]:
-        check_status(response)
+        response.raise_for_status()
         refuse_html(response, response.body.lstrip())
         payload = self._payload(response)
         html = payload.get("time_slots_div")

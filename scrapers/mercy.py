@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import ClassVar
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
@@ -114,7 +113,7 @@ def _reserve_buttons(doc: BeautifulSoup) -> int:
     )
 
 
-class MercyScraper(Scraper):
+class MercyScraper(Scraper[MercySettings]):
     """Mercy Medical Center's own COVID-19 vaccination booking app."""
 
     name = "mercy"
@@ -124,7 +123,6 @@ class MercyScraper(Scraper):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "html"
-    Settings: ClassVar[type[BaseModel]] = MercySettings
     examples = (
         Example(
             files=("booking-page.html",),
@@ -154,14 +152,8 @@ class MercyScraper(Scraper):
         Example(files=("php-error-synthetic.html",), raises=UpstreamError),
     )
 
-    @property
-    def config(self) -> MercySettings:
-        if not isinstance(self.settings, MercySettings):
-            raise TypeError(f"mercy needs MercySettings, not {type(self.settings).__name__}")
-        return self.settings
-
     def requests(self) -> list[Request]:
-        c = self.config
+        c = self.settings
         first = c.start_date or dt.datetime.now(ZoneInfo(c.time_zone)).date()
         days = [first + dt.timedelta(days=n) for n in range(c.days)]
         return [
@@ -176,7 +168,7 @@ class MercyScraper(Scraper):
         ]
 
     def location(self) -> Location:
-        c = self.config
+        c = self.settings
         return complete_location(
             Location(
                 id=c.location_id,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -148,7 +148,7 @@ def _openings(data: Mapping[str, Any], response: Response) -> set[SlotKey]:
     return found
 
 
-class MyChartScraper(Scraper):
+class MyChartScraper(Scraper[MyChartSettings]):
     """Epic MyChart open scheduling (token page, then GetOpeningsForProvider per week)."""
 
     name = "mychart"
@@ -158,7 +158,6 @@ class MyChartScraper(Scraper):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = MyChartSettings
     examples = (
         Example(
             files=("bmc-availability.json",),
@@ -192,16 +191,10 @@ class MyChartScraper(Scraper):
         Example(files=("error.json",), raises=UpstreamError, note="StartDateTooFarInFuture"),
     )
 
-    @property
-    def config(self) -> MyChartSettings:
-        if not isinstance(self.settings, MyChartSettings):
-            raise TypeError(f"mychart needs MyChartSettings, not {type(self.settings).__name__}")
-        return self.settings
-
     # ------------------------------------------------------------------ requests
 
     def requests(self) -> list[Request]:
-        c = self.config
+        c = self.settings
         return [
             Request(
                 url=f"{c.base_url.rstrip('/')}/SignupAndSchedule/EmbeddedSchedule",
@@ -226,7 +219,7 @@ class MyChartScraper(Scraper):
         token = token_input.get("value") if token_input is not None else None
         if not isinstance(token, str) or not token.strip():
             return []  # parse() reports the page
-        c = self.config
+        c = self.settings
         first = response.fetched_at.astimezone(ZoneInfo(c.time_zone)).date()
         return [
             self._openings_request(token.strip(), first + dt.timedelta(weeks=w))
@@ -234,7 +227,7 @@ class MyChartScraper(Scraper):
         ]
 
     def _openings_request(self, token: str, start: dt.date) -> Request:
-        c = self.config
+        c = self.settings
         filters = {
             "Providers": dict.fromkeys(c.provider_ids, True),
             "Departments": dict.fromkeys(c.department_ids, True),
@@ -310,7 +303,7 @@ class MyChartScraper(Scraper):
             add_count(counts.setdefault(dept, {}), day, 1)
         return [
             LocationAvailability.from_counts(
-                _department_location(dept, departments.get(dept, {}), self.config.booking_url),
+                _department_location(dept, departments.get(dept, {}), self.settings.booking_url),
                 by_date,
                 slots=sum(n or 0 for n in by_date.values()),
                 valid_at=valid_at,

@@ -23,7 +23,6 @@ import datetime as dt
 import email.utils
 import io
 import re
-from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,7 +36,7 @@ from notifier.scraping import (
     Unparseable,
     UpstreamError,
 )
-from scrapers._api_common import check_status, finish_location, opt_float, opt_str
+from scrapers._api_common import finish_location, opt_float, opt_str
 
 __all__ = ["Njvss", "NjvssSettings", "parse_njvss_csv"]
 
@@ -124,7 +123,7 @@ def _valid_at(response: Response) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-class Njvss(Scraper):
+class Njvss(Scraper[NjvssSettings]):
     """Every NJVSS location with open appointments, and how many."""
 
     name = "njvss"
@@ -134,7 +133,6 @@ class Njvss(Scraper):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = NjvssSettings
     examples = (
         Example(
             files=("njvss-available-appointments.csv",),
@@ -190,15 +188,13 @@ class Njvss(Scraper):
         Example(files=("njvss-available-appointments.304.csv",), raises=Unparseable),
     )
 
-    settings: NjvssSettings
-
     def requests(self) -> list[Request]:
         url = self.settings.csv_url
         params = {} if "?" in url else {"x-id": "GetObject"}
         return [Request(url=url, params=params, label="NJVSS open appointments export")]
 
     def parse(self, response: Response) -> list[LocationAvailability]:
-        check_status(response)
+        response.raise_for_status()
         text = response.body.decode("utf-8-sig", errors="replace")
         head = text.lstrip()[:200]
         if head.startswith("<"):

@@ -49,8 +49,6 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from email.utils import parsedate_to_datetime
-from typing import ClassVar
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -175,7 +173,7 @@ _EXAMPLE_ALL_FULL = {
 }
 
 
-class PrepModScraper(Scraper):
+class PrepModScraper(Scraper[PrepModSettings]):
     """PrepMod clinic search (HTML): one location per clinic date, grouped by site for alerts."""
 
     name = "prepmod"
@@ -188,7 +186,6 @@ class PrepModScraper(Scraper):
     default_interval = 120.0
     min_interval = 60.0
     source_format = "html"
-    Settings: ClassVar[type[BaseModel]] = PrepModSettings
     examples = (
         Example(files=("maimmunizations-2021-05.html",), expect=_EXAMPLE_MAY,
                 note="real page, May 2021 layout"),
@@ -215,8 +212,6 @@ class PrepModScraper(Scraper):
         Example(files=("unrecognised-layout.html",), raises=Unparseable,
                 note="synthetic: clinic blocks without the 'Name on date' title"),
     )  # fmt: skip
-
-    settings: PrepModSettings
 
     # ---------------------------------------------------------------- requests
 
@@ -247,7 +242,7 @@ class PrepModScraper(Scraper):
         if page is not None and page > self.settings.max_pages:
             log.warning("prepmod: stopped at max_pages=%d", self.settings.max_pages)
             return []
-        return [Request(url=url, label=f"clinic search page {page or '?'}")]
+        return [Request(url=url, label=f"clinic search page {page or '?'}", listed=True)]
 
     # ---------------------------------------------------------------- parsing
 
@@ -261,7 +256,7 @@ class PrepModScraper(Scraper):
         # order of first appearance.
         sites: dict[str, tuple[int, Location]] = {}
         for response in responses:
-            _raise_for_status(response)
+            response.raise_for_status()
             for block in read_search_page(_markup(response)):
                 if block.non_covid and not self.settings.include_non_covid:
                     continue
@@ -371,28 +366,3 @@ def _markup(response: Response) -> str | bytes:
 def _page_number(url: str) -> int | None:
     values = parse_qs(urlsplit(url).query).get("page")
     return int(values[0]) if values and values[0].isdigit() else None
-
-
-def _retry_after(response: Response) -> float | None:
-    value = (response.header("retry-after") or "").strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - response.fetched_at).total_seconds())
-
-
-def _raise_for_status(response: Response) -> None:
-    status = response.status
-    if 200 <= status < 300:
-        return
-    retry = _retry_after(response)
-    if status in (401, 403, 429):
-        raise Blocked(f"PrepMod answered HTTP {status}", retry_after=retry)
-    if status >= 500:
-        raise Unreachable(f"PrepMod answered HTTP {status}", retry_after=retry)
-    raise UpstreamError(f"PrepMod answered HTTP {status}")

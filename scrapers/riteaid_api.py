@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -75,7 +75,7 @@ def _valid_at(text: str | None) -> dt.datetime | None:
         return None
 
 
-class RiteAidApi(Scraper):
+class RiteAidApi(Scraper[RiteAidApiSettings]):
     """Rite Aid stores of one or more states, with open appointments per day."""
 
     name = "riteaid-api"
@@ -85,7 +85,6 @@ class RiteAidApi(Scraper):
     default_interval = 600.0
     min_interval = 60.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = RiteAidApiSettings
     examples = (
         Example(
             files=("nj-2021-04.json",),
@@ -146,8 +145,6 @@ class RiteAidApi(Scraper):
         ),
         Example(files=("error-timed-out.json",), raises=UpstreamError),
     )
-
-    settings: RiteAidApiSettings
 
     def requests(self) -> list[Request]:
         if not self.settings.api_url.startswith("https://"):

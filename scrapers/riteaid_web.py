@@ -21,7 +21,7 @@ requests, so we poll at most once a minute and by default every 10 minutes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,7 +65,7 @@ def _is_slot_request(url: str) -> bool:
     return bool(query_param(url, "storeNumbers"))
 
 
-class RiteAidWeb(Scraper):
+class RiteAidWeb(Scraper[RiteAidWebSettings]):
     """Rite Aid stores near one or more ZIP codes, with each open appointment."""
 
     name = "riteaid-web"
@@ -75,7 +75,6 @@ class RiteAidWeb(Scraper):
     default_interval = 600.0
     min_interval = 60.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = RiteAidWebSettings
     examples = (
         Example(
             files=(
@@ -131,8 +130,6 @@ class RiteAidWeb(Scraper):
         ),
         Example(files=("error-timed-out.json",), raises=UpstreamError),
     )
-
-    settings: RiteAidWebSettings
 
     def _search(self, zip_code: str, stores: list[int] | None = None) -> Request:
         params = {

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
@@ -123,7 +122,7 @@ def _is_sheet(doc: BeautifulSoup) -> bool:
     return doc.select_one(".SUGtable, .SUGmain, #submitfooter") is not None
 
 
-class SignUpGeniusScraper(Scraper):
+class SignUpGeniusScraper(Scraper[SignUpGeniusSettings]):
     """SignUpGenius sign-up sheets used as clinic appointment books."""
 
     name = "signupgenius"
@@ -133,7 +132,6 @@ class SignUpGeniusScraper(Scraper):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "html"
-    Settings: ClassVar[type[BaseModel]] = SignUpGeniusSettings
     examples = (
         Example(
             files=("whittier-2021-04-29.html",),
@@ -174,21 +172,15 @@ class SignUpGeniusScraper(Scraper):
         Example(files=("not-found-synthetic.html",), raises=UpstreamError),
     )
 
-    @property
-    def config(self) -> SignUpGeniusSettings:
-        if not isinstance(self.settings, SignUpGeniusSettings):
-            raise TypeError(f"signupgenius needs its Settings, not {type(self.settings).__name__}")
-        return self.settings
-
     # ------------------------------------------------------------------ requests
 
     def requests(self) -> list[Request]:
-        c = self.config
+        c = self.settings
         found = [Request(url=c.index_url, label="clinic page")] if c.index_url else []
         return found + [Request(url=url, label="sign-up sheet") for url in c.sheet_urls]
 
     def _is_index(self, response: Response) -> bool:
-        index = self.config.index_url
+        index = self.settings.index_url
         return bool(index) and response.request.url == index
 
     def follow(self, response: Response) -> list[Request]:
@@ -199,18 +191,19 @@ class SignUpGeniusScraper(Scraper):
             doc = html_document(response)
         except ScrapeError:
             return []  # parse() reports it
-        known = set(self.config.sheet_urls)
+        known = set(self.settings.sheet_urls)
         links: list[str] = []
         for anchor in doc.select("a[href]"):
             href = urljoin(response.url, str(anchor.get("href", "")).strip())
             if _SHEET_LINK.match(href) and href not in known and href not in links:
                 links.append(href)
-        return [Request(url=u, label="sign-up sheet") for u in links[: self.config.max_sheets]]
+        sheets = links[: self.settings.max_sheets]
+        return [Request(url=u, label="sign-up sheet", listed=True) for u in sheets]
 
     # ------------------------------------------------------------------ parsing
 
     def location(self, sheet_url: str | None = None) -> Location:
-        c = self.config
+        c = self.settings
         return complete_location(
             Location(
                 id=c.location_id,
@@ -263,7 +256,7 @@ class SignUpGeniusScraper(Scraper):
 
     def _row_counts(self, doc: BeautifulSoup) -> list[int]:
         counts: list[int] = []
-        label = (self.config.item_label or "").lower()
+        label = (self.settings.item_label or "").lower()
         for title in doc.select("p.SUGbigbold, .hrow"):
             match = _ITEM.match(squash(title.get_text(" ")))
             if match is None or not match.group("label").lower().startswith(label):

@@ -64,7 +64,6 @@ from scrapers._smart.examples import EXAMPLES
 from scrapers._smart.feed import FeedBuilder, FeedOptions, FileSource
 from scrapers._smart.manifest import (
     Manifest,
-    check_status,
     iter_resources,
     max_age_seconds,
     raise_for_error_body,
@@ -98,7 +97,7 @@ def _origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}/" if parts.scheme in ("http", "https") else None
 
 
-class SmartSchedulingLinks(Scraper):
+class SmartSchedulingLinks(Scraper[SmartSettings]):
     name = "smart-scheduling-links"
     provider = "SMART Scheduling Links publishers (FHIR $bulk-publish)"
     regions = ("US",)
@@ -106,10 +105,7 @@ class SmartSchedulingLinks(Scraper):
     default_interval = 60.0
     min_interval = 60.0  # the specification: clients poll at most once a minute
     source_format = "feed"
-    Settings = SmartSettings
     examples = EXAMPLES
-
-    settings: SmartSettings
 
     # ------------------------------------------------------------------ configuration
 
@@ -181,7 +177,9 @@ class SmartSchedulingLinks(Scraper):
             ]
         requests: dict[tuple[str, str, str], Request] = {}
         for entry in manifest.wanted(self._states()):
-            request = Request(url=entry.url, headers=headers, label=f"smart {entry.type} file")
+            request = Request(
+                url=entry.url, headers=headers, label=f"smart {entry.type} file", listed=True
+            )
             requests.setdefault(url_key(entry.url), request)
         return list(requests.values())
 
@@ -242,7 +240,7 @@ class SmartSchedulingLinks(Scraper):
         probes: list[Manifest] = []
         files: list[Response] = []
         for response in responses:
-            check_status(response)
+            response.raise_for_status()
             if response.request.label in FILE_LABELS:
                 files.append(response)
                 continue

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,7 +118,7 @@ def _street_address(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-class SouthcoastScraper(Scraper):
+class SouthcoastScraper(Scraper[SouthcoastSettings]):
     """Southcoast Health's online appointment scheduling API."""
 
     name = "southcoast"
@@ -128,7 +128,6 @@ class SouthcoastScraper(Scraper):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = SouthcoastSettings
     examples = (
         Example(
             files=("fall-river.json",),
@@ -160,16 +159,10 @@ class SouthcoastScraper(Scraper):
         Example(files=("error-synthetic.json",), raises=UpstreamError),
     )
 
-    @property
-    def config(self) -> SouthcoastSettings:
-        if not isinstance(self.settings, SouthcoastSettings):
-            raise TypeError(f"southcoast needs its Settings, not {type(self.settings).__name__}")
-        return self.settings
-
     # ------------------------------------------------------------------ requests
 
     def requests(self) -> list[Request]:
-        return [Request(url=f"{self.config.api_url.rstrip('/')}/sessions", label="session token")]
+        return [Request(url=f"{self.settings.api_url.rstrip('/')}/sessions", label="session token")]
 
     def follow(self, response: Response) -> list[Request]:
         """With the session token in hand, one slot search per site from the time of the poll."""
@@ -179,7 +172,7 @@ class SouthcoastScraper(Scraper):
             return []
         if not isinstance(token, str) or not token.strip():
             return []  # a search answer, or a broken token: parse() tells which
-        c = self.config
+        c = self.settings
         start = response.fetched_at.astimezone(dt.UTC)
         end = start + dt.timedelta(days=c.days)
         return [
@@ -206,7 +199,7 @@ class SouthcoastScraper(Scraper):
     # ------------------------------------------------------------------ parsing
 
     def _site_for(self, response: Response, data: Mapping[str, Any]) -> SouthcoastSite:
-        sites = self.config.sites
+        sites = self.settings.sites
         asked = response.request.json
         if isinstance(asked, Mapping) and isinstance(asked.get("Location"), str):
             wanted = asked["Location"].strip().lower()
@@ -240,7 +233,7 @@ class SouthcoastScraper(Scraper):
                 postal_code=site.postal_code,
                 lat=site.lat,
                 lon=site.lon,
-                booking_url=self.config.booking_url,
+                booking_url=self.settings.booking_url,
                 phone=site.phone,
             )
         )

@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -209,7 +209,7 @@ def _by_date(entry: Mapping[str, Any]) -> tuple[dict[dt.date, int | None], int] 
     return by_date, sum(n or 0 for n in by_date.values())
 
 
-class ZocdocScraper(Scraper):
+class ZocdocScraper(Scraper[ZocdocSettings]):
     """ZocDoc vaccine providers: state search (metadata) plus availability (slots)."""
 
     name = "zocdoc"
@@ -219,7 +219,6 @@ class ZocdocScraper(Scraper):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
-    Settings: ClassVar[type[BaseModel]] = ZocdocSettings
     examples = (
         Example(
             files=("locations.json", "availability.json"),
@@ -259,17 +258,11 @@ class ZocdocScraper(Scraper):
         Example(files=("locations.json",), raises=Unparseable, note="a search has no slots"),
     )
 
-    @property
-    def config(self) -> ZocdocSettings:
-        if not isinstance(self.settings, ZocdocSettings):
-            raise TypeError(f"zocdoc needs its Settings, not {type(self.settings).__name__}")
-        return self.settings
-
     # ------------------------------------------------------------------ requests
 
     def _post(self, operation: str, query: str, variables: Mapping[str, Any]) -> Request:
         return Request(
-            url=self.config.gql_url,
+            url=self.settings.gql_url,
             method="POST",
             headers={"Origin": "https://www.zocdoc.com", "Referer": "https://www.zocdoc.com/"},
             json={"operationName": operation, "variables": dict(variables), "query": query},
@@ -277,7 +270,7 @@ class ZocdocScraper(Scraper):
         )
 
     def _availability_request(self, ids: Sequence[str]) -> Request:
-        c = self.config
+        c = self.settings
         return self._post(
             "providerLocationsAvailability",
             _AVAILABILITY_QUERY,
@@ -295,7 +288,7 @@ class ZocdocScraper(Scraper):
         )
 
     def requests(self) -> list[Request]:
-        c = self.config
+        c = self.settings
         if not c.search:
             return [self._availability_request(c.provider_location_ids)]
         variables = {
@@ -316,13 +309,13 @@ class ZocdocScraper(Scraper):
         if found is None:
             return []
         ids = [str(item["id"]) for item in found if isinstance(item.get("id"), str)]
-        return [self._availability_request([*self.config.provider_location_ids, *ids])]
+        return [self._availability_request([*self.settings.provider_location_ids, *ids])]
 
     # ------------------------------------------------------------------ parsing
 
     def _location(self, entry: Mapping[str, Any], found: Mapping[str, Any] | None) -> Location:
         pl_id = str(entry["id"])
-        site = self.config.sites.get(pl_id)
+        site = self.settings.sites.get(pl_id)
         own = _mapping(entry.get("location"))
         if found is not None:
             where = _mapping(found.get("location"))
@@ -361,7 +354,9 @@ class ZocdocScraper(Scraper):
                 phone=_text(own, "phone"),
             )
         booking = (site.booking_url if site else None) or location.booking_url
-        return complete_location(replace(location, booking_url=booking or self.config.booking_url))
+        return complete_location(
+            replace(location, booking_url=booking or self.settings.booking_url)
+        )
 
     def parse(self, response: Response) -> list[LocationAvailability]:
         return self.parse_all([response])

@@ -119,3 +119,27 @@ def test_config_check_cli_accepts_the_example() -> None:
     result = CliRunner().invoke(app, ["config", "check", "--config", str(REPO / "config.yaml")])
     assert result.exit_code == 0, result.output
     assert "is valid" in result.output
+
+
+OPS = "ops_notices:\n  failure_rate_threshold: 0.3\n  targets:\n    - {target}\n"
+
+
+def test_ops_notices_section_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPS_NTFY_URL", "json://127.0.0.1:9/ops")
+    config = load_config(write(tmp_path, GOOD + OPS.format(target="${OPS_NTFY_URL}")))
+    assert config.ops_notices.failure_rate_threshold == 0.3
+    assert config.ops_notices.targets[0].url.get_secret_value() == "json://127.0.0.1:9/ops"
+    assert load_config(write(tmp_path, GOOD)).ops_notices.targets == []  # log only
+
+
+def test_ops_notices_problems_name_their_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [bad_url] = problems(tmp_path, GOOD + OPS.format(target="nosuchservice://s3cr3tvalue"))
+    assert ":14: ops_notices.targets[0]" in bad_url and "Apprise cannot use this" in bad_url
+    assert "s3cr3tvalue" not in bad_url  # the URL may hold a secret: never echoed
+    monkeypatch.delenv("OPS_NTFY_URL", raising=False)
+    unset = problems(tmp_path, GOOD + OPS.format(target="${OPS_NTFY_URL}"))
+    assert any(":14: ops_notices.targets[0]" in p and "is its ${ENV_VAR} set?" in p for p in unset)
+    [typo] = problems(tmp_path, GOOD + "ops_notices:\n  max_notices_per_hr: 3\n")
+    assert ":12: ops_notices.max_notices_per_hr" in typo

@@ -9,6 +9,7 @@ import typer
 from notifier import __version__
 from notifier.cli import channels as cli_channels
 from notifier.cli import config as cli_config
+from notifier.cli import ops as cli_ops
 from notifier.cli import scraper as cli_scraper
 from notifier.cli import service as cli_service
 
@@ -50,6 +51,7 @@ app.add_typer(cli_config.app, name="config")
 app.add_typer(cli_service.db_app, name="db")
 app.add_typer(cli_scraper.app, name="scraper")
 app.add_typer(cli_channels.app, name="channels")
+app.add_typer(cli_ops.app, name="ops")
 
 
 def main() -> None:

@@ -36,7 +36,6 @@ from notifier.channel import (
 from notifier.cli.config import ConfigOption, config_path, load_or_exit
 from notifier.config import ChannelConfig, Config, EnvSettings
 from notifier.model import Alert, Location
-from notifier.pipeline.ops_notices import carries_alerts
 from notifier.privacy import mask
 
 __all__ = ["app", "format_rate", "sample_alert"]
@@ -128,7 +127,7 @@ def list_channels(config: ConfigOption = None) -> None:
         if section is not None and section.rate_limit is not None:
             rate = RateLimit(section.rate_limit.count, section.rate_limit.per_seconds)
         max_length = source.max_length
-        audience = cls.audience.value + ("" if carries_alerts(cls) else " (notices only)")
+        audience = cls.audience.value
         table.add_row(
             name,
             audience,

@@ -139,8 +139,15 @@ def responses_for_paths(scraper: Scraper, paths: Iterable[Path]) -> list[Respons
 
 
 def parse_paths(scraper: Scraper, paths: Sequence[Path]) -> list[LocationAvailability]:
-    """Parse stored responses as one poll would; raises the scraper's ``ScrapeError``."""
-    return scraper.parse_all(responses_for_paths(scraper, paths))
+    """Parse stored responses as one poll would; raises the scraper's ``ScrapeError``.
+
+    Like the live client, a stored error status (a sidecar recording a 503) raises before the
+    scraper sees the body, with the same failure type the client would raise.
+    """
+    responses = responses_for_paths(scraper, paths)
+    for response in responses:
+        response.raise_for_status()
+    return scraper.parse_all(responses)
 
 
 # --------------------------------------------------------------------------- expectations

@@ -61,8 +61,6 @@ Rate limit: not published by the provider; polled at most once a minute (min_int
 
 from __future__ import annotations
 
-from typing import cast
-
 from pydantic import BaseModel, ConfigDict
 
 from notifier.model import LocationAvailability
@@ -80,7 +78,7 @@ class {cls}Settings(BaseModel):
     base_url: str = "https://provider.example/appointments"
 
 
-class {cls}(Scraper):
+class {cls}(Scraper[{cls}Settings]):
     """One sentence: what this scraper reads, and how it counts open appointments."""
 
     name = "{plan.name}"
@@ -90,7 +88,6 @@ class {cls}(Scraper):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "{fmt}"
-    Settings = {cls}Settings
     examples = (
         # 1. `notifier scraper record {plan.name}` saves live responses in
         #    scrapers/fixtures/{plan.name}/recorded-<date>/; list the file(s) here.
@@ -98,14 +95,14 @@ class {cls}(Scraper):
         Example(files=("page.html",)),
     )
 
-    @property
-    def config(self) -> {cls}Settings:
-        return cast({cls}Settings, self.settings)
-
     def requests(self) -> list[Request]:
-        return [Request(url=self.config.base_url, label="appointments")]
+        # self.settings is a {cls}Settings (the type argument of Scraper above).
+        return [Request(url=self.settings.base_url, label="appointments")]
 
     def parse(self, response: Response) -> list[LocationAvailability]:
+        # A stored response may carry any HTTP status: this raises the same failure for it
+        # as the live client would (Blocked, Unreachable, ...), before anything is read.
+        response.raise_for_status()
         # For each clinic: Location(id=<stable id>, name=..., postal_code=...), passed through
         # notifier.geo.complete_location (fills lat/lon/time zone), then
         # LocationAvailability.from_counts(location, {{<local date>: <open appointments>}}).

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.utils
 import logging
 import random
 import time
@@ -22,17 +21,12 @@ from dataclasses import dataclass, replace
 
 import httpx
 
+from notifier.http_rules import parse_retry_after
 from notifier.policies import HttpSettings
-from notifier.scraping import (
-    Blocked,
-    Request,
-    Response,
-    ScrapeError,
-    Unparseable,
-    Unreachable,
-    UpstreamError,
-)
+from notifier.scraping import Blocked, Request, Response, Unparseable, Unreachable
 
+# ``parse_retry_after`` lives in the contracts (``notifier.http_rules``) so that scrapers and
+# channels read the header the same way; it stays importable from here for the client's users.
 __all__ = ["CircuitOpen", "HttpSettings", "PoliteClient", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
@@ -55,26 +49,6 @@ class _CacheEntry:
 class _Breaker:
     failures: int = 0
     opened_at: float | None = None
-
-
-def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
-
-
-_RETRYABLE_STATUS = {500, 502, 504}
-_BLOCKED_STATUS = {401, 403, 407, 451}
 
 
 class PoliteClient:
@@ -224,10 +198,7 @@ class PoliteClient:
             return replace(
                 cached.response, request=request, fetched_at=fetched_at, not_modified=True
             )
-        _raise_for_status(raw)
         body = raw.content
-        if len(body) > self.settings.max_body_bytes:
-            raise Unparseable(f"response of {len(body)} bytes exceeds the configured limit")
         response = Response(
             request=request,
             url=str(raw.url),
@@ -236,6 +207,9 @@ class PoliteClient:
             body=body,
             fetched_at=fetched_at,
         )
+        response.raise_for_status()
+        if len(body) > self.settings.max_body_bytes:
+            raise Unparseable(f"response of {len(body)} bytes exceeds the configured limit")
         etag, modified = raw.headers.get("etag"), raw.headers.get("last-modified")
         if request.method == "GET" and (etag or modified) and self.settings.cache_entries:
             self._cache[key] = _CacheEntry(etag, modified, response)
@@ -243,25 +217,3 @@ class PoliteClient:
             while len(self._cache) > self.settings.cache_entries:
                 self._cache.popitem(last=False)
         return response
-
-
-def _raise_for_status(raw: httpx.Response) -> None:
-    status = raw.status_code
-    if status < 400:
-        return
-    retry_after = parse_retry_after(raw.headers.get("retry-after"))
-    where = f"{raw.request.method} {raw.request.url.copy_with(query=None)}"
-    error: ScrapeError
-    if status == 429:
-        error = Blocked(f"rate limited (429) by {where}", retry_after=retry_after)
-    elif status == 503:
-        error = Unreachable(f"unavailable (503) at {where}", retry_after=retry_after)
-    elif status in _BLOCKED_STATUS:
-        error = Blocked(f"refused ({status}) by {where}", retry_after=retry_after)
-    elif status in (404, 410):
-        error = Unparseable(f"{status} at {where}: the provider moved or removed this page")
-    elif status in _RETRYABLE_STATUS or status >= 500 or status == 408:
-        error = Unreachable(f"server error ({status}) at {where}")
-    else:
-        error = UpstreamError(f"unexpected {status} from {where}")
-    raise error

@@ -1,14 +1,14 @@
-"""Tell the operator what needs a person: a provider down or back, a scraper broken or fixed,
-a channel whose deliveries fail, the service starting or stopping.
+"""Ops notices: tell whoever runs the service what needs a person. A provider down or back, a
+scraper broken or fixed, a channel whose deliveries fail, the service starting or stopping.
 
-Configured as the ``operator`` section of ``channels`` in config.yaml (the ``operator``
-channel, ``channels/operator.py``, which never receives alerts)::
+Configured in the top-level ``ops_notices`` section of config.yaml (not a channel: notices
+never go through the outbox, and alerts never come here)::
 
-    channels:
-      operator:
-        settings:
-          targets: ["${OPERATOR_NTFY_URL}"]    # Apprise URLs (quoted in [...]); none: log only
-          failure_rate_threshold: 0.2
+    ops_notices:
+      targets: ["${OPS_NTFY_URL}"]     # Apprise URLs (quoted in [...]); none: log only
+      failure_rate_threshold: 0.2
+
+``notifier ops test`` sends a test notice to every target.
 
 Every notice is logged (WARNING for problems, INFO for good news) and sent to each Apprise
 target. One outage is one message: ``provider_down`` for a provider already reported down says
@@ -19,10 +19,10 @@ texts are masked (``notifier.privacy.mask_text``): no phone number or email addr
 
 The service calls it from the event loop::
 
-    operator = OperatorNotifier.from_config(config)
-    await operator.service_started(providers=[...], channels=[...])
-    await operator.provider_down("ma-prepmod", "unreachable", "connect timeout")
-    await operator.check_failure_rates(runtime.metrics)   # e.g. once a minute
+    ops = OpsNotifier.from_config(config)
+    await ops.service_started(providers=[...], channels=[...])
+    await ops.provider_down("ma-prepmod", "unreachable", "connect timeout")
+    await ops.check_failure_rates(runtime.metrics)   # e.g. once a minute
 """
 
 from __future__ import annotations
@@ -35,45 +35,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from notifier.messaging.apprise_targets import AppriseTarget, notify_blocking
-from notifier.messaging.render import Locale, normalize_locale, render
+from notifier.messaging.apprise_targets import notify_blocking
+from notifier.messaging.render import normalize_locale, render
 from notifier.pipeline.metrics import Metrics
+from notifier.policies import OpsNoticeSettings
 from notifier.privacy import mask_text
 
 if TYPE_CHECKING:
     from notifier.config import Config
 
 __all__ = [
-    "OPERATOR_CHANNEL",
     "Notice",
-    "OperatorNotifier",
-    "OperatorSettings",
-    "carries_alerts",
+    "OpsNoticeSettings",
+    "OpsNotifier",
     "deliver_notice",
 ]
 
 log = logging.getLogger(__name__)
 
-OPERATOR_CHANNEL = "operator"
 _MAX_ERROR_CHARS = 300
-
-
-class OperatorSettings(BaseModel):
-    """``channels.operator.settings`` in config.yaml."""
-
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
-    #: Apprise URLs (``${ENV_VAR}``); none: notices go to the log only
-    targets: list[AppriseTarget] = Field(default_factory=list)
-    #: the language of the notices (en, de, es)
-    locale: Locale = "en"
-    #: share of finished deliveries that failed for good which raises the alarm
-    failure_rate_threshold: float = Field(0.2, gt=0, le=1)
-    #: finished deliveries a channel needs before its rate is judged
-    failure_rate_min_deliveries: int = Field(20, ge=1)
-    max_notices_per_hour: int = Field(12, ge=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +62,6 @@ class Notice:
     title: str
     body: str
     problem: bool
-
-
-def carries_alerts(channel_cls: type) -> bool:
-    """False for channels that carry service notices only (``operator``): fan-out skips them."""
-    return bool(getattr(channel_cls, "carries_alerts", True))
 
 
 async def deliver_notice(plugins: Sequence[tuple[str, Any]], title: str, body: str) -> list[str]:
@@ -105,19 +80,19 @@ def _clean(text: str) -> str:
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
 
 
-class OperatorNotifier:
-    """Deduplicated, rate-limited notices to the operator. Methods return whether one was sent
+class OpsNotifier:
+    """Deduplicated, rate-limited ops notices. Methods return whether one was sent
     (or logged): False when it repeats an open incident or there is nothing to say."""
 
     def __init__(
         self,
-        settings: OperatorSettings | Mapping[str, Any] | None = None,
+        settings: OpsNoticeSettings | Mapping[str, Any] | None = None,
         *,
         service_name: str = "Appointment Notifier",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not isinstance(settings, OperatorSettings):
-            settings = OperatorSettings.model_validate(dict(settings or {}))
+        if not isinstance(settings, OpsNoticeSettings):
+            settings = OpsNoticeSettings.model_validate(dict(settings or {}))
         self.settings = settings
         self.service_name = service_name
         self._clock = clock
@@ -133,11 +108,10 @@ class OperatorNotifier:
         self.history: collections.deque[Notice] = collections.deque(maxlen=100)
 
     @classmethod
-    def from_config(cls, config: Config) -> OperatorNotifier:
-        """From ``channels.operator`` when present and enabled; else log-only defaults."""
-        section = config.channels.get(OPERATOR_CHANNEL)
-        settings = section.settings if section is not None and section.enabled else {}
-        return cls(settings, service_name=config.operator.name)
+    def from_config(cls, config: Config) -> OpsNotifier:
+        """From the ``ops_notices`` section (log-only defaults when it is left out); the
+        notices carry the ``operator`` name, who runs this service."""
+        return cls(config.ops_notices, service_name=config.operator.name)
 
     # ------------------------------------------------------------------ events
 
@@ -228,6 +202,12 @@ class OperatorNotifier:
         """``provider:ma-prepmod``, ``failure_rate:sms`` ...: what is currently reported broken."""
         return [f"{kind}:{name}" for kind, name in sorted(self._open)]
 
+    async def send_test(self) -> list[str]:
+        """One test notice to every target, outside the hourly limit; the labels that failed."""
+        title, body = self.render("test")
+        log.info("ops notice (test): %s: %s", title, body)
+        return await deliver_notice(self.plugins, title, body)
+
     async def aclose(self) -> None:
         """Nothing to release: Apprise opens a connection per notice."""
 
@@ -259,7 +239,7 @@ class OperatorNotifier:
     def render(self, event: str, **context: Any) -> tuple[str, str]:
         """(title, body) of a notice; the first line of the template is the title."""
         locale = normalize_locale(self.settings.locale)
-        text = render("operator", locale, f"{event}.txt", **context)
+        text = render("ops", locale, f"{event}.txt", **context)
         title, _, body = text.partition("\n")
         return f"[{self.service_name}] {title.strip()}", body.strip()
 
@@ -272,17 +252,17 @@ class OperatorNotifier:
             self._suppressed += 1
             log.log(
                 level,
-                "operator notice (hourly limit reached, log only): %s: %s",
+                "ops notice (hourly limit reached, log only): %s: %s",
                 title,
                 body.replace("\n", " "),
             )
             return True
         if self._suppressed:
             locale = normalize_locale(self.settings.locale)
-            body += "\n" + render("operator", locale, "suppressed.txt", count=self._suppressed)
+            body += "\n" + render("ops", locale, "suppressed.txt", count=self._suppressed)
             self._suppressed = 0
-        log.log(level, "operator notice: %s: %s", title, body.replace("\n", " "))
+        log.log(level, "ops notice: %s: %s", title, body.replace("\n", " "))
         if self.plugins:
             for label in await deliver_notice(self.plugins, title, body):
-                log.warning("operator notice %r could not be sent to %s", event, label)
+                log.warning("ops notice %r could not be sent to %s", event, label)
         return True

@@ -50,9 +50,9 @@ async def poll_provider(runtime: Runtime, provider_id: str) -> PollSummary:
     outcome = await coordinator.poll()
     summary = await asyncio.to_thread(record_poll, runtime, coordinator, outcome)
     if outcome.transition == "down":
-        await runtime.operator.provider_down(provider_id, outcome.outcome, outcome.error or "")
+        await runtime.ops_notices.provider_down(provider_id, outcome.outcome, outcome.error or "")
     elif outcome.transition == "recovered":
-        await runtime.operator.provider_recovered(provider_id)
+        await runtime.ops_notices.provider_recovered(provider_id)
     if summary.alerts:
         for dispatcher in runtime.dispatchers.values():
             dispatcher.wake.set()

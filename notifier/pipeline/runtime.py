@@ -17,7 +17,7 @@ from notifier.pipeline.coordinator import ProviderCoordinator
 from notifier.pipeline.dispatch import Dispatcher, DispatchSettings
 from notifier.pipeline.fetch import PoliteClient
 from notifier.pipeline.metrics import Metrics
-from notifier.pipeline.ops_notices import OperatorNotifier, carries_alerts
+from notifier.pipeline.ops_notices import OpsNotifier
 from notifier.scraping import get_scraper
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class Runtime:
     dispatchers: dict[str, Dispatcher]
     metrics: Metrics
     plans: list[ChannelPlan]
-    operator: OperatorNotifier
+    ops_notices: OpsNotifier
     #: (provider id, scraper, reason) of configured providers whose scraper is marked broken
     broken: list[tuple[str, str, str]] = field(default_factory=list)
     #: called (in the event loop) after each poll; the demo's live view listens here
@@ -88,8 +88,6 @@ class Runtime:
         dispatchers: dict[str, Dispatcher] = {}
         plans: list[ChannelPlan] = []
         for name, channel_config in config.enabled_channels().items():
-            if not carries_alerts(get_channel(name)):
-                continue  # the operator channel hears about the service, never about slots
             channel = get_channel(name)(channel_config.settings)
             channels[name] = channel
             limit = channel_config.rate_limit
@@ -113,12 +111,12 @@ class Runtime:
             dispatchers,
             metrics,
             plans,
-            OperatorNotifier.from_config(config),
+            OpsNotifier.from_config(config),
             broken,
         )
 
     async def aclose(self) -> None:
-        await self.operator.aclose()
+        await self.ops_notices.aclose()
         await self.client.aclose()
         for channel in self.channels.values():
             await channel.aclose()

@@ -53,12 +53,12 @@ class Service:
         for dispatcher in self.runtime.dispatchers.values():
             self._workers.append(asyncio.create_task(dispatcher.run(self.stopping)))
         self._workers.append(asyncio.create_task(self._watch_failure_rates()))
-        operator = self.runtime.operator
-        await operator.service_started(
+        ops = self.runtime.ops_notices
+        await ops.service_started(
             providers=list(self.runtime.coordinators), channels=list(self.runtime.dispatchers)
         )
         for _provider, scraper, reason in self.runtime.broken:
-            await operator.scraper_broken(scraper, reason)
+            await ops.scraper_broken(scraper, reason)
         log.info(
             "service started: %d provider(s), channels: %s",
             len(self.runtime.coordinators),
@@ -71,7 +71,7 @@ class Service:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), FAILURE_CHECK_SECONDS)
             if not self.stopping.is_set():
-                await self.runtime.operator.check_failure_rates(self.runtime.metrics)
+                await self.runtime.ops_notices.check_failure_rates(self.runtime.metrics)
 
     async def _poll_job(self, provider_id: str) -> None:
         if self.stopping.is_set():
@@ -115,7 +115,7 @@ class Service:
         await asyncio.gather(*self._workers, return_exceptions=True)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        await self.runtime.operator.service_stopped("signal" if self._signalled else "")
+        await self.runtime.ops_notices.service_stopped("signal" if self._signalled else "")
         log.info("service stopped cleanly")
 
     async def run_until_signalled(self) -> None:

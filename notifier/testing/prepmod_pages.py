@@ -1,10 +1,12 @@
 """PrepMod clinic-search pages in the real May 2021 markup of clinics.maimmunizations.org.
 
-The header, search form and footer are the captured page (``pages/maimmunizations-2021-05.html``)
-kept verbatim; only the clinic blocks and the ``nav.pagination`` are rendered, in the same
-markup: a title "<Name> on MM/DD/YYYY", the address, ``Label: value`` lines, and a sign-up link
-only when the clinic is not full. The live site listed 10 clinics a page (a 2021 scraper read
-"5 pages and found 44 clinics"), so that is the default page size.
+The header, search form and footer are the captured page, kept verbatim. The page is stored
+once, as the ``prepmod`` scraper's fixture (``scrapers/fixtures/prepmod/maimmunizations-2021-
+05.html``, provenance in that folder's SOURCES.md), and read from there. Only the clinic blocks
+and the ``nav.pagination`` are rendered, in the same markup: a title "<Name> on MM/DD/YYYY",
+the address, ``Label: value`` lines, and a sign-up link only when the clinic is not full. The
+live site listed 10 clinics a page (a 2021 scraper read "5 pages and found 44 clinics"), so
+that is the default page size.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+
+from notifier.plugins import package_dir
+from notifier.scraping import SCRAPERS_PACKAGE
 
 __all__ = [
     "PREPMOD_PAGE_SIZE",
@@ -67,7 +71,9 @@ class PrepModClinic:
 
 @lru_cache(maxsize=1)
 def _real_page_parts() -> tuple[str, str]:
-    text = (resources.files("notifier.testing") / "pages" / REAL_PAGE).read_text("utf-8")
+    # Read as package data: the scraper's code is not imported, only its recorded page.
+    page = package_dir(SCRAPERS_PACKAGE) / "fixtures" / "prepmod" / REAL_PAGE
+    text = page.read_text("utf-8")
     start = text.index(_RESULTS_OPEN) + len(_RESULTS_OPEN)
     end = text.index(_RESULTS_CLOSE)
     return text[:start], text[end:]

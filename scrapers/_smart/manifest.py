@@ -15,14 +15,13 @@ from typing import Any, Final, NoReturn
 from urllib.parse import urljoin, urlsplit
 
 from notifier.privacy import mask_text
-from notifier.scraping import Blocked, Response, Unparseable, Unreachable, UpstreamError
+from notifier.scraping import Blocked, Response, Unparseable, UpstreamError
 from scrapers._smart.fhir import aware, parse_instant
 
 __all__ = [
     "FILE_TYPES",
     "Manifest",
     "ManifestEntry",
-    "check_status",
     "iter_resources",
     "max_age_seconds",
     "raise_for_error_body",
@@ -78,21 +77,6 @@ def url_key(url: str) -> tuple[str, str, str]:
     except ValueError:  # e.g. an unbalanced "[" read as an IPv6 host
         return "", url, ""
     return parts.netloc.lower(), parts.path, parts.query
-
-
-def check_status(response: Response) -> None:
-    """Raise for an HTTP error status (recorded sidecars may carry one; 304 is a cached copy)."""
-    status = response.status
-    if status < 400:
-        return
-    where = f"{status} from {response.url.split('?', 1)[0]}"
-    if status in (401, 403, 407, 429, 451):
-        raise Blocked(f"refused: {where}")
-    if status in (404, 410):
-        raise Unparseable(f"the feed moved or was removed: {where}")
-    if status >= 500:
-        raise Unreachable(f"server error: {where}")
-    raise UpstreamError(f"unexpected {where}")
 
 
 def _outcome_message(document: Mapping[str, Any]) -> str:

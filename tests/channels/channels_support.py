@@ -1,4 +1,4 @@
-"""Realistic alerts for the channel tests (X, Apprise, operator, CLI, meta-test).
+"""Realistic alerts for the channel tests (X, Apprise, ops notices, CLI, meta-test).
 
 Places from the 2021 Massachusetts mass-vaccination sites and a few neighbours, with the kind
 of names that stress a formatter: long ones, accents, CJK, a name that already holds the city.

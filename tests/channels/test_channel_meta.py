@@ -1,11 +1,11 @@
 """Every registered channel keeps the channel contract (the idea of Apprise's plugin meta-tests).
 
-A new channel module is picked up automatically; it only needs an entry in ``SAMPLE_SETTINGS``
-when its settings have required fields. Each channel must declare its name, audience, rate
-limit, batch size and pydantic ``Settings`` that forbid unknown keys and hold secrets as
-``SecretStr``; and ``compose`` must turn realistic alerts into a ``Message`` within
-``max_length`` (as counted by the channel's optional ``measure(text) -> int``, else ``len``),
-in every supported language, the same way every time.
+A new channel module is picked up automatically, with the sample settings it carries itself
+(``Channel.sample_settings``, and ``sample_address`` for a per-recipient channel). Each channel
+must declare its name, audience, rate limit, batch size and pydantic ``Settings`` that forbid
+unknown keys and hold secrets as ``SecretStr``; and ``compose`` must turn realistic alerts into
+a ``Message`` within ``max_length`` (as counted by the channel's optional
+``measure(text) -> int``, else ``len``), in every supported language, the same way every time.
 """
 
 from __future__ import annotations
@@ -25,39 +25,6 @@ from notifier.messaging.render import SUPPORTED_LOCALES
 from tests.channels.channels_support import batch
 
 SECRET = "sample-secret"
-SAMPLE_SETTINGS: dict[str, dict[str, Any]] = {
-    "sms": {
-        "account_sid": "AC" + "0" * 32,
-        "auth_token": f"{SECRET}-twilio",
-        "from_number": "+16175550000",
-        "base_url": "https://alerts.example.org",
-    },
-    "email": {
-        "host": "127.0.0.1",
-        "port": 2525,
-        "security": "none",
-        "from_address": "alerts@example.org",
-        "base_url": "https://alerts.example.org",
-        "secret": f"{SECRET}-email-signing",
-        "username": "alerts",
-        "password": f"{SECRET}-smtp",
-    },
-    "x": {
-        "consumer_key": f"{SECRET}-ck",
-        "consumer_secret": f"{SECRET}-cs",
-        "access_token": f"{SECRET}-at",
-        "access_token_secret": f"{SECRET}-ats",
-        "base_url": "https://alerts.example.org",
-    },
-    "apprise": {
-        "targets": [
-            f"mastodon://{SECRET}-token@mastodon.example",
-            {"url": f"tgram://123456789:{SECRET}-bot/-1001234567890", "regions": ["MA"]},
-            {"url": f"json://user:{SECRET}-pw@127.0.0.1:9/hook", "regions": ["NH", "030"]},
-        ]
-    },
-    "operator": {"targets": [f"ntfy://user:{SECRET}-pw@ntfy.example/ops"]},
-}
 # Field names that hold credentials. URLs that embed tokens (Apprise) are checked in their tests.
 SECRET_NAME = re.compile(r"(password|passwd|secret|token|(^|_)key$|credential)")
 
@@ -65,7 +32,7 @@ CHANNELS = channel_registry()
 
 
 def settings_for(name: str, **extra: Any) -> dict[str, Any]:
-    return {**SAMPLE_SETTINGS.get(name, {}), **extra}
+    return {**CHANNELS[name].sample_settings(SECRET), **extra}
 
 
 def models_in(model: type[BaseModel]) -> Iterator[type[BaseModel]]:
@@ -110,11 +77,11 @@ def make_channel(cls: type[Channel], locale: str = "en") -> Channel:
     try:
         return cls(settings_for(cls.name, **extra))
     except ValidationError as exc:
-        pytest.fail(f"add working sample settings for {cls.name!r} to SAMPLE_SETTINGS: {exc}")
+        pytest.fail(f"{cls.__name__}.sample_settings() must return working settings: {exc}")
 
 
 def test_the_usual_channels_are_registered() -> None:
-    assert {"console", "sms", "x", "apprise", "operator"} <= set(CHANNELS)
+    assert {"console", "sms", "x", "apprise", "email"} <= set(CHANNELS)
 
 
 def test_declares_the_contract(channel_cls: type[Channel]) -> None:
@@ -126,6 +93,8 @@ def test_declares_the_contract(channel_cls: type[Channel]) -> None:
     assert isinstance(channel_cls.max_batch, int) and channel_cls.max_batch >= 1
     assert channel_cls.max_length is None or channel_cls.max_length > 0
     assert issubclass(channel_cls.Settings, BaseModel)
+    if channel_cls.audience is Audience.RECIPIENT:
+        assert channel_cls.sample_address, "a per-recipient channel names a sample address"
     module = importlib.import_module(channel_cls.__module__)
     assert module.__doc__, f"{channel_cls.__module__} explains itself in a docstring"
 
@@ -158,7 +127,7 @@ async def test_compose_fits_in_every_language(channel_cls: type[Channel], size: 
         channel = make_channel(channel_cls, locale)
         recipient = None
         if channel_cls.audience is Audience.RECIPIENT:
-            address = "+16175550123" if channel_cls.name == "sms" else "jane@example.org"
+            address = channel_cls.sample_address or ""
             recipient = Recipient(subscriber_id=1, address=address, locale=locale)
         try:
             message = channel.compose(alerts, recipient)

@@ -384,8 +384,8 @@ def test_settings_are_validated_and_set_the_rate_limit() -> None:
     base = {"host": "smtp.example.org", "from_address": "a@example.org", "base_url": BASE_URL}
     email_channel = EmailChannel({**base, "secret": SECRET, "messages_per_second": 100})
     assert email_channel.rate_limit.count / email_channel.rate_limit.per_seconds == 100
-    assert email_channel.email.smtp_port == 587 and get_channel("email") is EmailChannel
-    assert EmailChannel({**base, "secret": SECRET, "security": "ssl"}).email.smtp_port == 465
+    assert email_channel.settings.smtp_port == 587 and get_channel("email") is EmailChannel
+    assert EmailChannel({**base, "secret": SECRET, "security": "ssl"}).settings.smtp_port == 465
     for bad in (
         {"secret": "short"},
         {"secret": SECRET, "from_address": "not an address"},

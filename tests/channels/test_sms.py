@@ -80,7 +80,7 @@ def test_exactly_one_sender(twilio_stub: TwilioStub) -> None:
     channel = SmsChannel(
         sms_settings(twilio_stub, from_number=None, messaging_service_sid="MG" + "a" * 32)
     )
-    assert channel.sms.messaging_service_sid == "MG" + "a" * 32
+    assert channel.settings.messaging_service_sid == "MG" + "a" * 32
 
 
 @pytest.mark.parametrize(

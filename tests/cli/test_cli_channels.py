@@ -116,7 +116,6 @@ def test_list_shows_every_channel_and_the_config(
     assert cells["x"] == ["broadcast", "280", "25", "10 / 24 h", "yes", "yes"]  # config's limit
     assert cells["apprise"] == ["broadcast", "1000", "10", "20 / 12 min", "yes", "no"]
     assert cells["sms"] == ["recipient", "160", "1", "1 / 1 s", "no", "no"]
-    assert cells["operator"][0] == "broadcast (notices only)"
     assert cells["console"][-2:] == ["yes", "yes"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,9 @@ from notifier.cli.scraper import app
 from notifier.kit.checks import check_scraper
 from notifier.kit.providers_doc import main as docs_main
 from notifier.kit.providers_doc import provider_rows, render_markdown
+from notifier.kit.quality import RULE_TIERS
 from notifier.kit.scaffold import ScaffoldError, plan_scaffold, write_scaffold
-from tests.kit.kit_helpers import GOOD_SCRAPER, KitWorkspace, quality_yaml
+from tests.kit.kit_helpers import GOOD_SCRAPER, OPEN, KitWorkspace, quality_yaml
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -135,3 +137,69 @@ def test_scaffold_validates_its_inputs(tmp_path: Path) -> None:
     with pytest.raises(ScaffoldError, match="regions"):
         write_scaffold(plan, regions=("MA; import os",))
     assert not plan.module_path.exists()
+
+
+SCAFFOLD_PARSE = """\
+        data = response.json()
+        clinics = data.get("clinics") if isinstance(data, dict) else None
+        if not isinstance(clinics, list):
+            raise Unparseable(f"{self.name}: no clinics list at {response.url}")
+        results = []
+        for clinic in clinics:
+            location = complete_location(
+                Location(
+                    id=str(clinic["id"]),
+                    name=str(clinic["name"]),
+                    postal_code=str(clinic["zip"]),
+                    booking_url=str(clinic["url"]),
+                )
+            )
+            by_date = {dt.date.fromisoformat(d): int(n) for d, n in clinic["dates"].items()}
+            results.append(LocationAvailability.from_counts(location, by_date))
+        return results
+"""
+
+
+def test_a_scaffolded_scraper_once_written_passes_check(kit: KitWorkspace) -> None:
+    """What `notifier scraper new` writes uses the contracts only and the generic settings
+    pattern; a volunteer who writes parse and records a fixture gets a passing `check`."""
+    plan = plan_scaffold("kit-scaffolded", root=kit.root)
+    write_scaffold(plan, provider="Kit Clinics", regions=("US-MA",), maintainer="@kit")
+    source = plan.module_path.read_text()
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported == {"__future__", "pydantic", "notifier.model", "notifier.scraping"}
+    assert "class KitScaffoldedScraper(Scraper[KitScaffoldedScraperSettings]):" in source
+    assert "cast(" not in source and "self.settings.base_url" in source
+    assert "response.raise_for_status()" in source
+
+    # The volunteer's part: a parse, a fixture with its values, the bronze rules done.
+    unwritten = source[source.index('        raise Unparseable(f"{self.name}: parse is not') :]
+    written = (
+        source.replace(unwritten, SCAFFOLD_PARSE)
+        .replace(
+            "from notifier.model import LocationAvailability",
+            "import datetime as dt\n\nfrom notifier.geo import complete_location\n"
+            "from notifier.model import Location, LocationAvailability",
+        )
+        .replace(
+            'Example(files=("page.html",)),',
+            'Example(files=("page.json",), expect={"locations": 1, "appointments": 5}),',
+        )
+    )
+    kit.fixture("kit-scaffolded", "page.json", OPEN)
+    kit.sources("kit-scaffolded", "page.json: written for the kit tests\n")
+    quality = plan.quality_path.read_text()
+    for rule, tier in RULE_TIERS.items():
+        if tier == "bronze":
+            quality = quality.replace(f"  {rule}: todo", f"  {rule}: done")
+    plan.quality_path.write_text(quality)
+    cls = kit.load("kit_scaffolded", written, "KitScaffoldedScraper")
+    assert cls.Settings.__name__ == "KitScaffoldedScraperSettings"
+    assert cls().settings.base_url == "https://provider.example/appointments"
+    code, out = invoke("check", "kit-scaffolded")
+    assert code == 0, out
+    assert "claims bronze, earns bronze" in out

@@ -32,20 +32,19 @@ class RecSettings(BaseModel):
     base_url: str = "http://127.0.0.1:9"
 
 
-class Rec(Scraper):
+class Rec(Scraper[RecSettings]):
     name = "kit-rec"
     provider = "Loopback"
     regions = ("US-MA",)
     maintainer = "@kit-tests"
     source_format = "api"
-    Settings = RecSettings
 
     def requests(self) -> list[Request]:
-        base = self.settings.base_url  # type: ignore[attr-defined]
+        base = self.settings.base_url
         return [Request(url=f"{base}/api/clinics", params={"token": "s3cret", "zip": "01830"})]
 
     def follow(self, response: Response) -> list[Request]:
-        base = self.settings.base_url  # type: ignore[attr-defined]
+        base = self.settings.base_url
         return [Request(url=base + path) for path in response.json().get("next", [])]
 
     def parse(self, response: Response) -> list[LocationAvailability]:

@@ -50,6 +50,17 @@ async def test_status_codes_are_typed_failures(status: int, error: type) -> None
             await http.fetch(Request(server.url + "/"), "p")
 
 
+async def test_the_client_applies_the_one_status_rule_to_listed_addresses() -> None:
+    # Same mapping as Response.raise_for_status: a 404 on a document the provider listed is
+    # the provider's error, and a 304 we did not ask for has nothing to read.
+    async with ScriptedServer(default=Reply(404, b"gone")) as server, client() as http:
+        with pytest.raises(UpstreamError):
+            await http.fetch(Request(server.url + "/slots.ndjson", listed=True), "p")
+    async with ScriptedServer(default=Reply(304, b"")) as server, client() as http:
+        with pytest.raises(Unparseable, match="304"):
+            await http.fetch(Request(server.url + "/page"), "p")
+
+
 async def test_retry_after_is_honoured_not_retried_early() -> None:
     busy = Reply(503, b"busy", {"Retry-After": "120"})
     async with ScriptedServer(default=busy) as server, client() as http:

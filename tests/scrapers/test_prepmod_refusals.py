@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import builtins
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from notifier.kit.replay import load_response
 from notifier.model import Location
 from notifier.scraping import (
     Blocked,
+    Request,
     Response,
     Unparseable,
     Unreachable,
@@ -48,7 +50,12 @@ def test_http_errors_raise_with_retry_after() -> None:
     with pytest.raises(Blocked) as blocked:
         PrepModScraper().parse(throttled)
     assert blocked.value.retry_after == 60
+    # A 404 on a "next page" the site itself linked is the site's error; on the search page
+    # the scraper was configured with, the site moved under us (see Response.raise_for_status).
+    linked = Request(url="https://prepmod.example/clinic/search?page=2", listed=True)
     with pytest.raises(UpstreamError):
+        PrepModScraper().parse(replace(Response.from_body(MAY, status=404), request=linked))
+    with pytest.raises(Unparseable):
         PrepModScraper().parse(Response.from_body(MAY, status=404))
 
 
