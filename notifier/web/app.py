@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.config import Config
 from notifier.db import make_engine
+from notifier.web.limits import BodyLimitMiddleware
 
 __all__ = ["create_app"]
 
@@ -33,6 +34,14 @@ def create_app(
     Without a config the app only answers ``/healthz`` (handy behind a load balancer check).
     """
     app = FastAPI(title="Appointment Notifier", docs_url=None, redoc_url=None)
+    if config is not None:
+        app.add_middleware(
+            BodyLimitMiddleware,
+            max_bytes=config.web.max_body_bytes,
+            timeout=config.web.body_timeout,
+        )
+    else:
+        app.add_middleware(BodyLimitMiddleware)
     if engine is None and config is not None:
         engine = make_engine(config.database.url)
     app.state.engine = engine
