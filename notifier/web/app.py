@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from notifier.config import Config
 from notifier.db import make_engine
 from notifier.web.limits import BodyLimitMiddleware
+from notifier.web.openapi_docs import answers
 
 __all__ = ["create_app"]
 
@@ -57,7 +58,12 @@ def create_app(
             return False
         return True
 
-    @app.get("/healthz")
+    health_doc = {
+        503: {"description": "The database is unreachable"},
+        **answers(None),
+    }
+
+    @app.get("/healthz", responses=health_doc)
     async def healthz() -> JSONResponse:
         ok = await run_in_threadpool(database_ok)
         body = {"status": "ok" if ok else "database unreachable"}

@@ -33,6 +33,7 @@ from notifier.messaging.gsm import to_gsm
 from notifier.messaging.render import KM_PER_MILE, distance_unit, normalize_locale, render
 from notifier.privacy import mask
 from notifier.web.edge import SenderNumber, clean_text, db_id, plain_token, sender_number
+from notifier.web.openapi_docs import JSON_ERROR, TEXT, XML, answers, form_body
 from notifier.web.sms_commands import (
     DEFAULT_RADIUS,
     MAX_RADIUS,
@@ -264,7 +265,24 @@ def register_sms_routes(
         with write_transaction(engine) as conn:
             return func(conn, *args)
 
-    @router.post("/status", status_code=204, response_class=Response)
+    status_doc = answers(JSON_ERROR, 400, 403, 415)
+    status_doc[204] = {"description": "Recorded"}
+    status_form = form_body(
+        {
+            "MessageSid": {"type": "string"},
+            "MessageStatus": {"type": "string"},
+            "ErrorCode": {"type": "string"},
+        },
+        ["MessageSid", "MessageStatus"],
+    )
+
+    @router.post(
+        "/status",
+        status_code=204,
+        response_class=Response,
+        responses=status_doc,
+        openapi_extra=status_form,
+    )
     async def sms_status(request: Request) -> Response:
         form = await read_signed_form(request, auth_token, public_url(base_url, request))
         sid, status = require(form, "MessageSid", "MessageStatus")
@@ -280,7 +298,20 @@ def register_sms_routes(
                 log.info("sms status %s for unknown message %s", status, sid)
         return Response(status_code=204)
 
-    @router.post("/inbound", response_class=Response)
+    inbound_doc = answers(JSON_ERROR, 400, 403, 415) | answers(XML, 200)
+    inbound_form = form_body(
+        {
+            "From": {"type": "string", "pattern": "^\\+[1-9][0-9]{6,14}$"},
+            "Body": {"type": "string", "maxLength": 1600},
+            "MessageSid": {"type": "string"},
+            "OptOutType": {"type": "string"},
+        },
+        ["From"],
+    )
+
+    @router.post(
+        "/inbound", response_class=Response, responses=inbound_doc, openapi_extra=inbound_form
+    )
     async def sms_inbound(request: Request) -> Response:
         form = await read_signed_form(request, auth_token, public_url(base_url, request))
         (raw_sender,) = require(form, "From")
@@ -310,7 +341,8 @@ def register_short_links(app: FastAPI, engine: Engine) -> None:
             alert = outbox.load_alerts(conn, [alert_id]).get(alert_id)
         return False if alert is None else alert.location.booking_url
 
-    @app.api_route("/b/{alert_id}", methods=["GET", "HEAD"], response_class=Response)
+    link_doc = answers(TEXT, 404) | {302: {"description": "Redirect to the booking page"}}
+
     async def short_link(alert_id: str) -> Response:
         number = db_id(alert_id)
         if number is None:
@@ -325,3 +357,14 @@ def register_short_links(app: FastAPI, engine: Engine) -> None:
                 f"Alert {alert_id} has no booking link; book on the provider's own site.", 404
             )
         return RedirectResponse(url, status_code=302)
+
+    for method in ("GET", "HEAD"):
+        app.add_api_route(
+            "/b/{alert_id}",
+            short_link,
+            methods=[method],
+            status_code=302,
+            response_class=Response,
+            responses=link_doc,
+            operation_id=f"short_link_{method.lower()}",
+        )
