@@ -93,9 +93,9 @@ def test_every_route_answers_as_documented_and_never_5xx(
             database=None,
             suppress_health_check=list(HealthCheck),
         )
-        def run(case: Any) -> None:
+        def run(case: Any, label: str = operation.label) -> None:
             response = case.call_and_validate(headers=twilio_signature(case), checks=CHECKS)
-            seen.setdefault(operation.label, set()).add(response.status_code)
+            seen.setdefault(label, set()).add(response.status_code)
 
         try:
             run()
