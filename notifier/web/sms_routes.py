@@ -6,8 +6,9 @@
 * ``POST /sms/inbound``: texts people send. With a Messaging Service's Advanced Opt-Out,
   Twilio has already answered STOP/START/HELP and tells us via ``OptOutType``: we update the
   subscriber and return an empty TwiML response so Twilio's reply stands. Otherwise we answer
-  ourselves. SUBSCRIBE <ZIP> [miles] signs up (double opt-in: reply YES), STATUS says what the
-  number is subscribed to. HELP never unsubscribes anyone.
+  ourselves. SUBSCRIBE <postal code> [radius] signs up (double opt-in: reply YES); the code
+  is read in the country of the sender's number and the radius in the unit of the language
+  (km in German). STATUS says what the number is subscribed to. HELP never unsubscribes.
 * ``GET /b/{alert_id}``: redirect to the alert's booking page (the SMS link).
 
 Both webhooks accept only requests signed by Twilio for the configured public URL.
