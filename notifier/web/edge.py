@@ -22,6 +22,7 @@ __all__ = [
     "db_id",
     "plain_token",
     "sender_number",
+    "url_token",
 ]
 
 MAX_DB_INT = 2**31 - 1  # INTEGER primary keys on PostgreSQL (and SQLite accepts them too)
@@ -65,6 +66,17 @@ def plain_token(value: str, field: str, *, max_length: int) -> str:
     if not (value.isascii() and value.replace("_", "").replace("-", "").isalnum()):
         raise HTTPException(400, f"{field} may only hold letters, digits, '_' and '-'")
     return value
+
+
+def url_token(value: str, *, max_length: int = 128) -> bool:
+    """True when ``value`` can be a token we issued (``secrets.token_urlsafe``): ASCII
+    letters, digits, ``-`` and ``_``. Anything else (a NUL byte, which PostgreSQL refuses
+    in a query) is not looked up at all."""
+    return (
+        0 < len(value) <= max_length
+        and value.isascii()
+        and value.replace("-", "").replace("_", "").isalnum()
+    )
 
 
 @dataclass(frozen=True, slots=True)

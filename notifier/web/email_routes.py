@@ -42,6 +42,7 @@ from notifier.messaging.unsubscribe_tokens import (
     UnsubscribeClaim,
     read_unsubscribe_token,
 )
+from notifier.web.edge import url_token
 from notifier.web.openapi_docs import HTML, answers, form_body
 
 __all__ = ["EMAIL_CHANNEL", "email_router", "is_one_click", "register_email_routes"]
@@ -199,6 +200,8 @@ def email_router(
 
     @router.get("/confirm/{token}", response_class=HTMLResponse, responses=answers(HTML, 404, 503))
     async def confirm_page(token: str, request: Request) -> HTMLResponse:
+        if not url_token(token):
+            return _page(_browser_locale(request), "confirm_unknown", 404)
         locale = await guarded(request, lambda: _read(engine, _confirm_locale, token))
         if isinstance(locale, HTMLResponse):
             return locale
@@ -215,6 +218,8 @@ def email_router(
                     return None
                 return locale
 
+        if not url_token(token):
+            return _page(_browser_locale(request), "confirm_unknown", 404)
         locale = await guarded(request, step)
         if isinstance(locale, HTMLResponse):
             return locale
