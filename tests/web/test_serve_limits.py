@@ -5,6 +5,7 @@ it, nor uvicorn's own tracebacks, writes a traceback or a phone number to the lo
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import AsyncIterator
 
@@ -126,3 +127,27 @@ async def test_uvicorn_tracebacks_are_masked(caplog: pytest.LogCaptureFixture) -
     assert any(r.exc_text for r in server_records), "uvicorn logged the exception"
     assert "RuntimeError: could not text +1617***4567 or j***@example.org" in caplog.text
     assert "5554567" not in caplog.text and "jane@" not in caplog.text
+
+
+async def test_uvicorn_access_records_are_masked_when_switched_on() -> None:
+    # The access log is off (paths carry link tokens), but an operator may switch it on:
+    # its records then pass the same filter, whatever handler writes them.
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    async for _, _port in serve(FastAPI()):
+        access = logging.getLogger("uvicorn.access")
+        access.addHandler(handler)
+        try:
+            access.warning(
+                '%s - "%s %s HTTP/%s" %d',
+                "127.0.0.1:50000",
+                "GET",
+                "/b/1?From=%2B16175554567&email=jane@example.org",
+                "1.1",
+                200,
+            )
+        finally:
+            access.removeHandler(handler)
+    written = stream.getvalue()
+    assert "/b/1?From=+1617***4567&email=j***@example.org" in written
+    assert "16175554567" not in written
