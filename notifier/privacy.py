@@ -195,7 +195,7 @@ def _phone_spans(run: _Run) -> list[tuple[int, int]]:
     j = 0
     while j < len(groups):
         international = run.international and j == 0
-        if not international and _is_date(groups[j : j + 3]):
+        if not international and _is_date(groups, j):
             j += 3
             continue
         best = _longest_phone(groups, j, international)
@@ -252,10 +252,14 @@ def _longest_north_american(groups: list[str], j: int) -> int:
     return best
 
 
-def _is_date(groups: list[str]) -> bool:
-    """2021-02-24, 24.02.2021 or 2/25/2021."""
-    lengths = [len(g) for g in groups]
-    return lengths in ([4, 2, 2], [2, 2, 4], [1, 2, 4], [2, 1, 4], [1, 1, 4])
+_DATE_SHAPES = frozenset({(4, 2, 2), (2, 2, 4), (1, 2, 4), (2, 1, 4), (1, 1, 4)})
+
+
+def _is_date(groups: list[str], j: int) -> bool:
+    """``groups[j:j+3]`` is 2021-02-24, 24.02.2021 or 2/25/2021."""
+    if j + 3 > len(groups):
+        return False
+    return (len(groups[j]), len(groups[j + 1]), len(groups[j + 2])) in _DATE_SHAPES
 
 
 class MaskingFilter(logging.Filter):
