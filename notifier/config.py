@@ -99,6 +99,9 @@ class WebConfig(BaseModel):
     port: int = Field(8080, ge=1, le=65535)
     public_url: str = "http://127.0.0.1:8080"
     secret_key: SecretStr | None = None
+    # A request body must arrive within body_timeout seconds and be at most max_body_bytes.
+    body_timeout: float = Field(10.0, gt=0, le=300)
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
 
 class Config(BaseModel):

@@ -20,6 +20,7 @@ __all__ = [
     "distance_miles",
     "lookup_postal_code",
     "normalize_postal_code",
+    "region_problem",
     "register_country",
 ]
 
@@ -103,7 +104,8 @@ def complete_location(location: Location) -> Location:
 
 # --------------------------------------------------------------------------- United States
 
-_US_ZIP = re.compile(r"^\s*(\d{3,5})(?:[-\s]?\d{4})?\s*$")
+# ASCII digits only: "²" and "١" are digits to \d without re.ASCII
+_US_ZIP = re.compile(r"^\s*([0-9]{3,5})(?:[-\s]?[0-9]{4})?\s*$")
 
 
 def _normalize_us(code: str) -> str | None:
@@ -138,6 +140,117 @@ def _lookup_us(code: str) -> PostalPlace | None:
 
 
 register_country("US", _lookup_us, _normalize_us)
+
+
+# --------------------------------------------------------------------------- region codes
+
+# ISO 3166-2 subdivisions of the countries the notifier has postal codes for.
+US_STATES = frozenset(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "DC",
+        "AS",
+        "GU",
+        "MP",
+        "PR",
+        "UM",
+        "VI",
+    ]
+)
+DE_STATES = frozenset(
+    ["BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH"]
+)
+SUBDIVISIONS = {"US": US_STATES, "DE": DE_STATES}
+_SUBDIVISION_PART = re.compile(r"^[A-Z0-9]{1,3}$")
+
+
+def _is_country(code: str) -> bool:
+    import phonenumbers  # its list of regions is ISO 3166-1 alpha-2
+
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
+def region_problem(code: object) -> str | None:
+    """Why ``code`` is not an ISO 3166 region a scraper may declare, or None when it is.
+
+    Regions are a country (``US``, ``DE``) or a subdivision (``US-MA``, ``DE-NW``). A bare
+    US state code is the commonest slip: ``MA`` is Morocco to ISO, and ``CA`` is Canada.
+    """
+    if not isinstance(code, str) or not code.strip():
+        return f"region {code!r} must be a code such as 'US' or 'US-MA'"
+    text = code.strip()
+    if text != code or not text.isascii() or text.upper() != text:
+        return f"region {code!r}: write it upper case without spaces, e.g. {text.upper()!r}"
+    country, dash, part = text.partition("-")
+    if not dash:
+        if country in _LOOKUPS:
+            return None
+        if country in US_STATES:
+            also = " (a country code to ISO 3166)" if _is_country(country) else ""
+            return (
+                f"region {code!r}{also} has no postal codes here; a US scraper "
+                f"probably means 'US-{country}'"
+            )
+        if len(country) == 2 and _is_country(country):
+            return None
+        return f"region {code!r} is not an ISO 3166 country: use e.g. 'US' or 'US-MA'"
+    if len(country) != 2 or not _is_country(country):
+        return f"region {code!r}: {country!r} is not an ISO 3166 country code"
+    known = SUBDIVISIONS.get(country)
+    if known is not None and part not in known:
+        return f"region {code!r}: {part!r} is not a subdivision of {country} (ISO 3166-2)"
+    if not _SUBDIVISION_PART.match(part):
+        return f"region {code!r}: {part!r} is not an ISO 3166-2 subdivision code"
+    return None
 
 
 # --------------------------------------------------------------------------- other countries

@@ -29,7 +29,7 @@ TIME_ZONE = "Europe/Berlin"
 DATA_FILE = Path(__file__).with_name("data") / "de_postal_codes.tsv"
 HEADER = "postal_code\tplace\tstate\tlat\tlon"
 # "50667", "D-50667", "DE 50667"; a 4-digit code lost its leading zero as a number (1067)
-_PLZ = re.compile(r"^\s*(?:D(?:E)?[-\s]?)?(\d{4,5})\s*$", re.IGNORECASE)
+_PLZ = re.compile(r"^\s*(?:D(?:E)?[-\s]?)?([0-9]{4,5})\s*$", re.IGNORECASE)
 
 
 def normalize(code: str) -> str | None:

@@ -9,6 +9,7 @@ from notifier.geo import (
     distance_miles,
     lookup_postal_code,
     normalize_postal_code,
+    region_problem,
 )
 from notifier.geo_de import DATA_FILE, build_table
 from notifier.model import Location
@@ -137,3 +138,50 @@ def test_build_table_averages_places_and_names_the_commonest() -> None:
         "01945\tTettau\tBB\t51.5000\t13.7000",
         "50667\tKöln\tNW\t50.9387\t6.9547",
     ]
+
+
+@pytest.mark.parametrize("code", ["US", "DE", "US-MA", "US-DC", "US-PR", "DE-NW", "FR", "CA-ON"])
+def test_iso_region_codes_are_accepted(code: str) -> None:
+    assert region_problem(code) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [
+        ("MA", "a US scraper probably means 'US-MA'"),  # Morocco to ISO 3166
+        ("CA", "probably means 'US-CA'"),  # Canada to ISO 3166
+        ("NJ", "probably means 'US-NJ'"),  # no country at all
+        ("us-ma", "upper case"),
+        (" US-MA", "upper case"),
+        ("US-XX", "'XX' is not a subdivision of US"),
+        ("DE-XY", "'XY' is not a subdivision of DE"),
+        ("XX", "not an ISO 3166 country"),
+        ("USA", "not an ISO 3166 country"),
+        ("Massachusetts", "upper case"),
+        ("XX-MA", "'XX' is not an ISO 3166 country code"),
+        ("", "must be a code"),
+    ],
+)
+def test_region_slips_are_named_with_the_fix(code: str, hint: str) -> None:
+    problem = region_problem(code)
+    assert problem is not None and hint in problem
+
+
+def test_scraper_metadata_check_tells_a_us_scraper_it_means_us_ma() -> None:
+    from notifier.kit.quality_rules import metadata_problems
+    from notifier.scraping import Scraper
+
+    class BareState(Scraper):  # no name: does not register
+        provider = "Example Clinics"
+        regions = ("MA", "US-NH")
+        maintainer = "@someone"
+
+    problems = metadata_problems(BareState)
+    assert any("probably means 'US-MA'" in p for p in problems), problems
+    assert not any("US-NH" in p for p in problems)
+
+
+@pytest.mark.parametrize("code", ["²²²²²", "١٢٣٤٥", "０２１１５"])
+def test_postal_codes_are_ascii_digits(code: str) -> None:
+    assert normalize_postal_code(code) is None
+    assert normalize_postal_code(code, "DE") is None

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from notifier.geo import region_problem
 from notifier.kit.examples import ExampleRun, run_examples
 from notifier.kit.fuzz import fuzz_scraper
 from notifier.kit.replay import META_SUFFIX
@@ -59,9 +60,9 @@ def metadata_problems(cls: type[Scraper]) -> list[str]:
         elif _PLACEHOLDER.search(value):
             problems.append(f"{attr} is a placeholder: {value!r}")
     if not isinstance(cls.regions, tuple) or not cls.regions:
-        problems.append("regions is empty: list where the provider serves, e.g. ('MA',)")
-    elif not all(isinstance(r, str) and r.strip() for r in cls.regions):
-        problems.append(f"regions {cls.regions!r} must be non-empty strings")
+        problems.append("regions is empty: list where the provider serves, e.g. ('US-MA',)")
+    else:
+        problems.extend(p for p in map(region_problem, cls.regions) if p is not None)
     for attr in ("default_interval", "min_interval"):
         value = getattr(cls, attr)
         if not isinstance(value, int | float) or value <= 0:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from notifier.geo import region_problem
 from notifier.kit.quality import RULE_TIERS
 from notifier.plugins import package_dir
 from notifier.scraping import SCRAPERS_PACKAGE, normalize_name, registry
@@ -209,7 +210,10 @@ def write_scaffold(
         if '"' in text or "\\" in text or "\n" in text:
             raise ScaffoldError(f"{what} {text!r} may not contain quotes or backslashes")
     if any(not re.fullmatch(r"[A-Za-z0-9 -]+", r) for r in regions):
-        raise ScaffoldError(f"regions {regions!r}: use codes like MA or US-MA")
+        raise ScaffoldError(f"regions {regions!r}: use ISO 3166 codes like US or US-MA")
+    region_problems = [p for p in map(region_problem, regions) if p is not None]
+    if region_problems:
+        raise ScaffoldError("; ".join(region_problems))
     contents = {
         plan.module_path: _module_template(plan, provider, regions, maintainer, source_format),
         plan.quality_path: _quality_template(plan),

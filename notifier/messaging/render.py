@@ -36,11 +36,14 @@ from notifier.model import Alert
 
 __all__ = [
     "DEFAULT_LOCALE",
+    "KM_LOCALES",
+    "KM_PER_MILE",
     "SUPPORTED_LOCALES",
     "TEMPLATE_DIR",
     "AlertFacts",
     "Locale",
     "alert_facts",
+    "distance_unit",
     "format_date_range",
     "format_day",
     "format_number",
@@ -144,6 +147,16 @@ def normalize_locale(locale: str | None) -> str:
         return DEFAULT_LOCALE
     language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
     return language if language in SUPPORTED_LOCALES else DEFAULT_LOCALE
+
+
+#: languages whose readers measure distance in kilometres; everyone else reads miles
+KM_LOCALES = frozenset({"de"})
+KM_PER_MILE = 1.609344
+
+
+def distance_unit(locale: str | None) -> str:
+    """``"km"`` or ``"mi"``: the unit distances are given and shown in for ``locale``."""
+    return "km" if normalize_locale(locale) in KM_LOCALES else "mi"
 
 
 def _supported_locale(value: str) -> str:

@@ -18,6 +18,8 @@ from sqlalchemy import Engine
 from notifier.config import Config
 from notifier.db import make_engine
 from notifier.db.engine import database_reachable
+from notifier.web.limits import BodyLimitMiddleware
+from notifier.web.openapi_docs import answers
 
 __all__ = ["create_app"]
 
@@ -33,6 +35,14 @@ def create_app(
     Without a config the app only answers ``/healthz`` (handy behind a load balancer check).
     """
     app = FastAPI(title="Appointment Notifier", docs_url=None, redoc_url=None)
+    if config is not None:
+        app.add_middleware(
+            BodyLimitMiddleware,
+            max_bytes=config.web.max_body_bytes,
+            timeout=config.web.body_timeout,
+        )
+    else:
+        app.add_middleware(BodyLimitMiddleware)
     if engine is None and config is not None:
         engine = make_engine(config.database.url)
     app.state.engine = engine
@@ -41,7 +51,12 @@ def create_app(
     def database_ok() -> bool:
         return engine is None or database_reachable(engine)
 
-    @app.get("/healthz")
+    health_doc = {
+        503: {"description": "The database is unreachable"},
+        **answers(None),
+    }
+
+    @app.get("/healthz", responses=health_doc)
     async def healthz() -> JSONResponse:
         ok = await run_in_threadpool(database_ok)
         body = {"status": "ok" if ok else "database unreachable"}

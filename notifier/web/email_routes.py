@@ -41,6 +41,8 @@ from notifier.messaging.unsubscribe_tokens import (
     UnsubscribeClaim,
     read_unsubscribe_token,
 )
+from notifier.web.edge import url_token
+from notifier.web.openapi_docs import HTML, answers, form_body
 
 __all__ = ["EMAIL_CHANNEL", "email_router", "is_one_click", "register_email_routes"]
 
@@ -160,7 +162,7 @@ def email_router(
             log.exception("email page %s: database error", request.url.path.split("/")[1])
             return _page(_browser_locale(request), "error", 503)
 
-    @router.get("/u/{token}", response_class=HTMLResponse)
+    @router.get("/u/{token}", response_class=HTMLResponse, responses=answers(HTML, 400, 404, 503))
     async def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
         claim = claim_for(token, request)
         if isinstance(claim, HTMLResponse):
@@ -173,7 +175,12 @@ def email_router(
         # A relative action: right behind a proxy that serves the app under a path prefix.
         return _page(locale, "unsubscribe", action=f"./{token}", fields=(ONE_CLICK,))
 
-    @router.post("/u/{token}", response_class=HTMLResponse)
+    @router.post(
+        "/u/{token}",
+        response_class=HTMLResponse,
+        responses=answers(HTML, 400, 404, 503),
+        openapi_extra=form_body({ONE_CLICK[0]: {"type": "string", "enum": [ONE_CLICK[1]]}}, []),
+    )
     async def unsubscribe(token: str, request: Request) -> HTMLResponse:
         claim = claim_for(token, request)
         if isinstance(claim, HTMLResponse):
@@ -188,8 +195,10 @@ def email_router(
         log.info("email subscriber %d unsubscribed by link", claim.subscriber_id)
         return _page(locale, "unsubscribed")
 
-    @router.get("/confirm/{token}", response_class=HTMLResponse)
+    @router.get("/confirm/{token}", response_class=HTMLResponse, responses=answers(HTML, 404, 503))
     async def confirm_page(token: str, request: Request) -> HTMLResponse:
+        if not url_token(token):
+            return _page(_browser_locale(request), "confirm_unknown", 404)
         locale = await guarded(request, lambda: _read(engine, _confirm_locale, token))
         if isinstance(locale, HTMLResponse):
             return locale
@@ -197,7 +206,7 @@ def email_router(
             return _page(_browser_locale(request), "confirm_unknown", 404)
         return _page(locale, "confirm", action=f"./{token}")
 
-    @router.post("/confirm/{token}", response_class=HTMLResponse)
+    @router.post("/confirm/{token}", response_class=HTMLResponse, responses=answers(HTML, 404, 503))
     async def confirm(token: str, request: Request) -> HTMLResponse:
         def step() -> str | None:
             with write_transaction(engine) as conn:
@@ -206,6 +215,8 @@ def email_router(
                     return None
                 return locale
 
+        if not url_token(token):
+            return _page(_browser_locale(request), "confirm_unknown", 404)
         locale = await guarded(request, step)
         if isinstance(locale, HTMLResponse):
             return locale

@@ -2,6 +2,11 @@
 
 The service owns SIGINT/SIGTERM (it must finish in-flight polls and sends first), so uvicorn's
 own signal capture is switched off and the server is stopped by the service instead.
+
+uvicorn does not configure logging here (``log_config=None``): its records go through the
+service's handlers and the masking filter (``notifier.logs.mask_server_loggers``), so not even
+its tracebacks can write a phone number. The access log stays off: paths carry the tokens of
+unsubscribe and confirmation links.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
+
+from notifier.logs import mask_server_loggers
 
 __all__ = ["EmbeddedServer", "start_web"]
 
@@ -26,9 +33,11 @@ async def start_web(
     app: FastAPI, host: str, port: int
 ) -> tuple[EmbeddedServer, asyncio.Task[None]]:
     """Start serving; stop with ``server.should_exit = True`` and await the task."""
-    server = EmbeddedServer(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    mask_server_loggers()
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, log_level="warning", access_log=False
     )
+    server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
         await asyncio.sleep(0.02)

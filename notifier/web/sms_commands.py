@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
-    "DEFAULT_MILES",
+    "DEFAULT_RADIUS",
     "HELP_WORDS",
-    "MAX_MILES",
+    "MAX_RADIUS",
     "START_WORDS",
     "STOP_WORDS",
     "Command",
@@ -52,8 +52,12 @@ SUBSCRIBE_WORDS = {
 }
 STATUS_WORDS = {"STATUS": None, "ESTADO": "es"}
 
-DEFAULT_MILES = 10
-MAX_MILES = 100
+# The radius people give, in the unit of their language (``notifier.messaging.render``
+# ``distance_unit``): about the same distances in either unit.
+DEFAULT_RADIUS = {"mi": 10, "km": 15}
+MAX_RADIUS = {"mi": 100, "km": 160}
+_UNIT_SUFFIXES = (("miles", "mi"), ("mile", "mi"), ("mi", "mi"), ("km", "km"))
+MAX_POSTAL_CODE = 12
 _WORD_EDGE = re.compile(r"^[^\w<]+|[^\w>]+$")
 
 
@@ -62,8 +66,9 @@ class Command:
     intent: Intent
     keyword: str = ""
     postal_code: str | None = None  # as typed (SUBSCRIBE); validated by the caller
-    miles: int = DEFAULT_MILES
-    miles_given: str | None = None  # an unreadable radius, to say so
+    radius: int | None = None  # as typed (ASCII digits, 1 to 4 of them); None: the default
+    radius_unit: str | None = None  # "km" or "mi" when typed ("10km"); else the language's
+    radius_given: str | None = None  # an unreadable radius, to say so
     language: str | None = None  # the language the keyword is in, when it tells
 
 
@@ -85,19 +90,29 @@ def parse_command(body: str | None) -> Command:
         return Command(Intent.STATUS, keyword, language=STATUS_WORDS[keyword])
     if keyword in SUBSCRIBE_WORDS:
         code = words[1] if len(words) > 1 else None
-        miles, miles_given = DEFAULT_MILES, None
-        if len(words) > 2:
-            text = words[2].lower().removesuffix("mi").removesuffix("miles")
-            if text.isdigit() and 1 <= int(text) <= MAX_MILES:
-                miles = int(text)
-            else:
-                miles_given = words[2][:12]
+        radius, unit, given = _read_radius(words[2]) if len(words) > 2 else (None, None, None)
         return Command(
             Intent.SUBSCRIBE,
             keyword,
-            postal_code=code[:12] if code else None,
-            miles=miles,
-            miles_given=miles_given,
+            postal_code=code[:MAX_POSTAL_CODE] if code else None,
+            radius=radius,
+            radius_unit=unit,
+            radius_given=given,
             language=SUBSCRIBE_WORDS[keyword],
         )
     return Command(Intent.UNKNOWN, keyword[:20])
+
+
+def _read_radius(word: str) -> tuple[int | None, str | None, str | None]:
+    """``"25"`` -> (25, None, None); ``"10km"`` -> (10, "km", None); anything else, such as
+    ``"²"`` (a digit to ``str.isdigit``, not to ``int``) or 5,000 digits, -> (None, None,
+    word shortened to show in a reply). Bounds depend on the unit, so the caller checks them.
+    """
+    text, unit = word.lower(), None
+    for suffix, name in _UNIT_SUFFIXES:
+        if text.endswith(suffix):
+            text, unit = text.removesuffix(suffix), name
+            break
+    if text.isascii() and text.isdigit() and len(text) <= 4:
+        return int(text), unit, None
+    return None, None, word[:12]

@@ -6,8 +6,9 @@
 * ``POST /sms/inbound``: texts people send. With a Messaging Service's Advanced Opt-Out,
   Twilio has already answered STOP/START/HELP and tells us via ``OptOutType``: we update the
   subscriber and return an empty TwiML response so Twilio's reply stands. Otherwise we answer
-  ourselves. SUBSCRIBE <ZIP> [miles] signs up (double opt-in: reply YES), STATUS says what the
-  number is subscribed to. HELP never unsubscribes anyone.
+  ourselves. SUBSCRIBE <postal code> [radius] signs up (double opt-in: reply YES); the code
+  is read in the country of the sender's number and the radius in the unit of the language
+  (km in German). STATUS says what the number is subscribed to. HELP never unsubscribes.
 * ``GET /b/{alert_id}``: redirect to the alert's booking page (the SMS link).
 
 Both webhooks accept only requests signed by Twilio for the configured public URL.
@@ -29,9 +30,17 @@ from twilio.twiml.messaging_response import MessagingResponse
 from notifier.db import outbox, subscribers, write_transaction
 from notifier.geo import lookup_postal_code, normalize_postal_code
 from notifier.messaging.gsm import to_gsm
-from notifier.messaging.render import normalize_locale, render
+from notifier.messaging.render import KM_PER_MILE, distance_unit, normalize_locale, render
 from notifier.privacy import mask
-from notifier.web.sms_commands import MAX_MILES, Command, Intent, parse_command
+from notifier.web.edge import SenderNumber, clean_text, db_id, plain_token, sender_number
+from notifier.web.openapi_docs import JSON_ERROR, TEXT, XML, answers, form_body
+from notifier.web.sms_commands import (
+    DEFAULT_RADIUS,
+    MAX_RADIUS,
+    Command,
+    Intent,
+    parse_command,
+)
 from notifier.web.twilio_forms import public_url, read_signed_form, require
 
 __all__ = [
@@ -70,10 +79,21 @@ def _say(locale: str, name: str, **context: Any) -> str:
     return to_gsm(render("sms", locale, name, **context))
 
 
-def _miles(value: float | None) -> str:
-    if value is None:
+def _radius(miles: float | None, locale: str) -> str:
+    """A stored radius (miles) as the reader measures it: ``10`` mi, or ``16`` km."""
+    if miles is None:
         return "?"
-    return f"{value:g}"
+    if distance_unit(locale) == "km":
+        return f"{round(miles * KM_PER_MILE):d}"
+    return f"{miles:g}"
+
+
+def _postal_country(sender: SenderNumber | None, locale: str) -> str:
+    """Where a postal code texted by ``sender`` is: the country of the phone number, else
+    the country of the language (a German text reads a PLZ), else the US."""
+    if sender is not None and sender.country:
+        return sender.country
+    return "DE" if locale == "de" else "US"
 
 
 # ---------------------------------------------------------------------- storage steps
@@ -101,21 +121,30 @@ def _opt_in_or_confirm(conn: Connection, address: str, now: dt.datetime) -> str:
     return "active"
 
 
-def _subscriptions(row: subscribers.SubscriberRow | None) -> list[dict[str, Any]]:
+def _subscriptions(row: subscribers.SubscriberRow | None, locale: str) -> list[dict[str, Any]]:
     if row is None:
         return []
     return [
         {
             "postal_code": row.postal_code or row.region or "?",
-            "miles": _miles(row.radius_miles),
+            "radius": _radius(row.radius_miles, locale),
             "confirmed": row.confirmed_at is not None,
             "opted_out": row.opted_out_at is not None or row.invalid_at is not None,
         }
     ]
 
 
-def handle_command(conn: Connection, sender: str, command: Command, now: dt.datetime) -> str:
-    """Act on one inbound text and return the reply (in the sender's language)."""
+def handle_command(
+    conn: Connection,
+    sender: str,
+    command: Command,
+    now: dt.datetime,
+    number: SenderNumber | None = None,
+) -> str:
+    """Act on one inbound text and return the reply (in the sender's language).
+
+    ``number`` is ``sender`` as read at the edge; its country tells how to read a postal code.
+    """
     found = subscribers.find_by_address(conn, SMS_CHANNEL, sender)
     locale = normalize_locale(command.language or (found.locale if found else None))
     who = mask(sender)
@@ -126,21 +155,21 @@ def handle_command(conn: Connection, sender: str, command: Command, now: dt.date
     if command.intent is Intent.HELP or command.intent is Intent.UNKNOWN:
         return _say(locale, "help.txt")  # HELP informs; it never changes a subscription
     if command.intent is Intent.STATUS:
-        return _say(locale, "status.txt", subscriptions=_subscriptions(found))
+        return _say(locale, "status.txt", subscriptions=_subscriptions(found, locale))
     if command.intent in (Intent.START, Intent.YES):
         outcome = _opt_in_or_confirm(conn, sender, now)
         log.info("sms %s: %s -> %s", who, command.keyword, outcome)
         if outcome == "confirmed" or (outcome == "active" and command.intent is Intent.YES):
             row = subscribers.find_by_address(conn, SMS_CHANNEL, sender)
             assert row is not None
-            miles = _miles(row.radius_miles)
-            return _say(locale, "confirmed.txt", postal_code=row.postal_code, miles=miles)
+            radius = _radius(row.radius_miles, locale)
+            return _say(locale, "confirmed.txt", postal_code=row.postal_code, radius=radius)
         if outcome in ("started", "active"):
             return _say(locale, "started.txt")
         if command.intent is Intent.YES:
             return _say(locale, "nothing_to_confirm.txt")
         return _say(locale, "status.txt", subscriptions=[])
-    return _subscribe(conn, sender, command, locale, found, now)
+    return _subscribe(conn, sender, command, locale, found, now, _postal_country(number, locale))
 
 
 def _subscribe(
@@ -150,29 +179,37 @@ def _subscribe(
     locale: str,
     found: subscribers.SubscriberRow | None,
     now: dt.datetime,
+    country: str,
 ) -> str:
-    code = normalize_postal_code(command.postal_code) if command.postal_code else None
-    place = lookup_postal_code(code) if code else None
+    typed = command.postal_code
+    code = normalize_postal_code(typed, country) if typed and typed.isascii() else None
+    place = lookup_postal_code(code, country) if code else None
     if code is None or place is None:
-        return _say(locale, "bad_zip.txt", given=command.postal_code or "")
-    if command.miles_given is not None:
-        return _say(locale, "bad_miles.txt", given=command.miles_given, max_miles=MAX_MILES)
+        return _say(locale, "bad_zip.txt", given=typed or "")
+    # The radius is in the reader's unit unless typed with one ("10km"); replies use theirs.
+    unit = distance_unit(locale)
+    typed_unit = command.radius_unit or unit
+    radius = command.radius if command.radius is not None else DEFAULT_RADIUS[typed_unit]
+    if command.radius_given is not None or not 1 <= radius <= MAX_RADIUS[typed_unit]:
+        given = command.radius_given or f"{radius}"
+        return _say(locale, "bad_miles.txt", given=given, max_radius=MAX_RADIUS[unit])
+    miles = radius / KM_PER_MILE if typed_unit == "km" else float(radius)
     was_active = found is not None and found.active
     subscribers.add_subscriber(
         conn,
         channel=SMS_CHANNEL,
         address=sender,
         postal_code=code,
-        radius_miles=float(command.miles),
+        country=country,
+        radius_miles=miles,
         locale=locale,
         now=now,
     )
-    log.info("sms %s: signed up near %s (%s mi)", mask(sender), code, command.miles)
+    shown = _radius(miles, locale) if typed_unit != unit else f"{radius}"
+    log.info("sms %s: signed up near %s %s (%s mi)", mask(sender), country, code, f"{miles:.1f}")
     if was_active:
-        return _say(locale, "confirmed.txt", postal_code=code, miles=command.miles)
-    return _say(
-        locale, "confirm_request.txt", postal_code=code, miles=command.miles, city=place.city
-    )
+        return _say(locale, "confirmed.txt", postal_code=code, radius=shown)
+    return _say(locale, "confirm_request.txt", postal_code=code, radius=shown, city=place.city)
 
 
 def _apply_opt_out_type(conn: Connection, sender: str, kind: str, now: dt.datetime) -> str:
@@ -216,13 +253,32 @@ def register_sms_routes(
         with write_transaction(engine) as conn:
             return func(conn, *args)
 
-    @router.post("/status", status_code=204, response_class=Response)
+    status_doc = answers(JSON_ERROR, 400, 403, 415)
+    status_doc[204] = {"description": "Recorded"}
+    status_form = form_body(
+        {
+            "MessageSid": {"type": "string"},
+            "MessageStatus": {"type": "string"},
+            "ErrorCode": {"type": "string"},
+        },
+        ["MessageSid", "MessageStatus"],
+    )
+
+    @router.post(
+        "/status",
+        status_code=204,
+        response_class=Response,
+        responses=status_doc,
+        openapi_extra=status_form,
+    )
     async def sms_status(request: Request) -> Response:
         form = await read_signed_form(request, auth_token, public_url(base_url, request))
         sid, status = require(form, "MessageSid", "MessageStatus")
-        status = status.lower()
+        sid = plain_token(sid, "MessageSid", max_length=64)
+        status = plain_token(status, "MessageStatus", max_length=32).lower()
         if status in FINAL_STATUSES:
-            error_code = form.get("ErrorCode", "").strip() or None
+            given_code = form.get("ErrorCode", "").strip()
+            error_code = plain_token(given_code, "ErrorCode", max_length=12) if given_code else None
             updated = await run_in_threadpool(
                 write, _record_status, sid, status, error_code, clock()
             )
@@ -230,19 +286,36 @@ def register_sms_routes(
                 log.info("sms status %s for unknown message %s", status, sid)
         return Response(status_code=204)
 
-    @router.post("/inbound", response_class=Response)
+    inbound_doc = answers(JSON_ERROR, 400, 403, 415) | answers(XML, 200)
+    inbound_form = form_body(
+        {
+            "From": {"type": "string", "pattern": "^\\+[1-9][0-9]{6,14}$"},
+            "Body": {"type": "string", "maxLength": 1600},
+            "MessageSid": {"type": "string"},
+            "OptOutType": {"type": "string"},
+        },
+        ["From"],
+    )
+
+    @router.post(
+        "/inbound", response_class=Response, responses=inbound_doc, openapi_extra=inbound_form
+    )
     async def sms_inbound(request: Request) -> Response:
         form = await read_signed_form(request, auth_token, public_url(base_url, request))
-        (sender,) = require(form, "From")
+        (raw_sender,) = require(form, "From")
+        number = sender_number(raw_sender)
+        sender = number.e164
         opt_out_type = form.get("OptOutType", "").strip().upper()
         if opt_out_type:
+            opt_out_type = plain_token(opt_out_type, "OptOutType", max_length=20)
             outcome = await run_in_threadpool(
                 write, _apply_opt_out_type, sender, opt_out_type, clock()
             )
             log.info("sms %s: Twilio OptOutType %s: %s", mask(sender), opt_out_type, outcome)
             return _twiml(None)
-        command = parse_command(form.get("Body", ""))
-        reply = await run_in_threadpool(write, handle_command, sender, command, clock())
+        body = clean_text(form.get("Body", ""), "Body", max_length=1600, multiline=True)
+        command = parse_command(body)
+        reply = await run_in_threadpool(write, handle_command, sender, command, clock(), number)
         return _twiml(reply)
 
     app.include_router(router)
@@ -256,11 +329,13 @@ def register_short_links(app: FastAPI, engine: Engine) -> None:
             alert = outbox.load_alerts(conn, [alert_id]).get(alert_id)
         return False if alert is None else alert.location.booking_url
 
-    @app.api_route("/b/{alert_id}", methods=["GET", "HEAD"], response_class=Response)
+    link_doc = answers(TEXT, 404) | {302: {"description": "Redirect to the booking page"}}
+
     async def short_link(alert_id: str) -> Response:
-        if not alert_id.isdigit() or len(alert_id) > 18:
+        number = db_id(alert_id)
+        if number is None:
             return PlainTextResponse(f"{alert_id[:40]!r} is not an alert number.", 404)
-        url = await run_in_threadpool(booking_url, int(alert_id))
+        url = await run_in_threadpool(booking_url, number)
         if url is False:
             return PlainTextResponse(
                 f"No alert {alert_id}: the link may be mistyped, or the alert was removed.", 404
@@ -270,3 +345,14 @@ def register_short_links(app: FastAPI, engine: Engine) -> None:
                 f"Alert {alert_id} has no booking link; book on the provider's own site.", 404
             )
         return RedirectResponse(url, status_code=302)
+
+    for method in ("GET", "HEAD"):
+        app.add_api_route(
+            "/b/{alert_id}",
+            short_link,
+            methods=[method],
+            status_code=302,
+            response_class=Response,
+            responses=link_doc,
+            operation_id=f"short_link_{method.lower()}",
+        )

@@ -114,7 +114,7 @@ def test_new_refuses_bad_or_taken_names(name: str, message: str) -> None:
 
 def test_scaffold_never_overwrites(tmp_path: Path) -> None:
     plan = plan_scaffold("kit-scaffold", root=tmp_path)
-    written = write_scaffold(plan, provider="Kit", regions=("MA",), maintainer="@me")
+    written = write_scaffold(plan, provider="Kit", regions=("US-MA",), maintainer="@me")
     assert [p.name for p in written] == [
         "kit_scaffold.py",
         "kit_scaffold.quality.yaml",
@@ -124,7 +124,7 @@ def test_scaffold_never_overwrites(tmp_path: Path) -> None:
     with pytest.raises(ScaffoldError, match="refusing to overwrite"):
         plan_scaffold("kit-scaffold", root=tmp_path)
     source = written[0].read_text()
-    assert 'regions = ("MA",)' in source and 'maintainer = "@me"' in source
+    assert 'regions = ("US-MA",)' in source and 'maintainer = "@me"' in source
     assert "raise Unparseable" in source
 
 
@@ -136,6 +136,8 @@ def test_scaffold_validates_its_inputs(tmp_path: Path) -> None:
         write_scaffold(plan, provider='Evil "quote')
     with pytest.raises(ScaffoldError, match="regions"):
         write_scaffold(plan, regions=("MA; import os",))
+    with pytest.raises(ScaffoldError, match="probably means 'US-MA'"):
+        write_scaffold(plan, regions=("MA",))
     assert not plan.module_path.exists()
 
 

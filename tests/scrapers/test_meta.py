@@ -268,7 +268,7 @@ def test_new_scaffold_lints_imports_and_shows_first_failure(tmp_path: Path) -> N
     (project / "scrapers").mkdir()
     shutil.copy(SCRAPERS_DIR / "__init__.py", project / "scrapers")
 
-    made = _notifier(["scraper", "new", "demo-clinic", "--region", "MA"], project)
+    made = _notifier(["scraper", "new", "demo-clinic", "--region", "US-MA"], project)
     assert made.returncode == 0, made.stdout + made.stderr
     out = " ".join(made.stdout.split())
     assert "First failure" in out and "page.html is missing" in out, out

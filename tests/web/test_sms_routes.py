@@ -408,6 +408,12 @@ def test_parse_command_uses_only_the_first_word(body: str, intent: Intent) -> No
 
 def test_parse_subscribe_arguments() -> None:
     command = parse_command("subscribe 02115 25mi")
-    assert (command.postal_code, command.miles, command.language) == ("02115", 25, "en")
+    assert (command.postal_code, command.radius, command.radius_unit) == ("02115", 25, "mi")
+    assert command.language == "en"
     assert parse_command("ABONNIEREN 10115").language == "de"
-    assert parse_command("SUBSCRIBE 02115 0").miles_given == "0"
+    assert (parse_command("ABONNIEREN 10115 20km").radius_unit) == "km"
+    # bounds depend on the unit, so the reply decides; the parser only reads the number
+    assert parse_command("SUBSCRIBE 02115 0").radius == 0
+    # "²" is a digit to str.isdigit but not to int(); 5,000 digits exceed int()'s limit
+    assert parse_command("SUBSCRIBE 01830 ²").radius_given == "²"
+    assert parse_command("SUBSCRIBE 01830 " + "9" * 5000).radius_given == "9" * 12
