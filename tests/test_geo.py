@@ -11,7 +11,7 @@ from notifier.geo import (
     normalize_postal_code,
     region_problem,
 )
-from notifier.geo_de import DATA_FILE, build_table
+from notifier.geo.de import DATA_FILE, build_table
 from notifier.model import Location
 
 # --------------------------------------------------------------------------- United States

@@ -6,7 +6,7 @@ run time. It is built from GeoNames' postal code export for DE (CC BY 4.0, attri
 place name under a code, so a code's centroid is the mean of its places and its city is the
 place named most often. Rebuild it with::
 
-    python -m notifier.geo_de GEONAMES_DE.txt > notifier/data/de_postal_codes.tsv
+    python -m notifier.geo.de GEONAMES_DE.txt > notifier/data/de_postal_codes.tsv
 
 All of Germany is one time zone, Europe/Berlin. ``notifier.geo`` registers this module for
 country ``DE`` and only loads the table on the first German lookup.
@@ -21,12 +21,12 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from notifier.geo import PostalPlace
+from notifier.geo.places import PostalPlace
 
 __all__ = ["DATA_FILE", "TIME_ZONE", "build_table", "lookup", "normalize"]
 
 TIME_ZONE = "Europe/Berlin"
-DATA_FILE = Path(__file__).with_name("data") / "de_postal_codes.tsv"
+DATA_FILE = Path(__file__).parents[1] / "data" / "de_postal_codes.tsv"
 HEADER = "postal_code\tplace\tstate\tlat\tlon"
 # "50667", "D-50667", "DE 50667"; a 4-digit code lost its leading zero as a number (1067)
 _PLZ = re.compile(r"^\s*(?:D(?:E)?[-\s]?)?([0-9]{4,5})\s*$", re.IGNORECASE)
@@ -96,7 +96,7 @@ def build_table(geonames_lines: Iterable[str]) -> list[str]:
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(
-            "usage: python -m notifier.geo_de GEONAMES_DE.txt > de_postal_codes.tsv",
+            "usage: python -m notifier.geo.de GEONAMES_DE.txt > de_postal_codes.tsv",
             file=sys.stderr,
         )
         return 2

@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from dataclasses import replace
 
+from notifier.geo import de, us
+from notifier.geo.places import PostalPlace
 from notifier.model import Location
 
 __all__ = [
@@ -25,17 +26,6 @@ __all__ = [
 ]
 
 EARTH_RADIUS_MILES = 3958.8
-
-
-@dataclass(frozen=True, slots=True)
-class PostalPlace:
-    country: str
-    postal_code: str
-    city: str | None
-    state: str | None
-    lat: float
-    lon: float
-    time_zone: str | None
 
 
 _LOOKUPS: dict[str, Callable[[str], PostalPlace | None]] = {}
@@ -100,46 +90,6 @@ def complete_location(location: Location) -> Location:
         city=location.city or place.city,
         state=location.state or place.state,
     )
-
-
-# --------------------------------------------------------------------------- United States
-
-# ASCII digits only: "²" and "١" are digits to \d without re.ASCII
-_US_ZIP = re.compile(r"^\s*([0-9]{3,5})(?:[-\s]?[0-9]{4})?\s*$")
-
-
-def _normalize_us(code: str) -> str | None:
-    match = _US_ZIP.match(code)
-    return match.group(1).zfill(5) if match else None
-
-
-@lru_cache(maxsize=1)
-def _us_index() -> dict[str, PostalPlace]:
-    import zipcodes  # imported lazily: loading its table takes half a second
-
-    index: dict[str, PostalPlace] = {}
-    for row in zipcodes.list_all():
-        try:
-            lat, lon = float(row["lat"]), float(row["long"])
-        except (TypeError, ValueError):
-            continue
-        index[row["zip_code"]] = PostalPlace(
-            country="US",
-            postal_code=row["zip_code"],
-            city=row.get("city"),
-            state=row.get("state"),
-            lat=lat,
-            lon=lon,
-            time_zone=row.get("timezone") or None,
-        )
-    return index
-
-
-def _lookup_us(code: str) -> PostalPlace | None:
-    return _us_index().get(code)
-
-
-register_country("US", _lookup_us, _normalize_us)
 
 
 # --------------------------------------------------------------------------- region codes
@@ -253,15 +203,7 @@ def region_problem(code: object) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- other countries
+# --------------------------------------------------------------------------- bundled countries
 
-
-def _register_bundled_countries() -> None:
-    # Imported here, not at the top: geo_de needs PostalPlace from this module, and its table
-    # is only read on the first German lookup.
-    from notifier import geo_de
-
-    register_country("DE", geo_de.lookup, geo_de.normalize)
-
-
-_register_bundled_countries()
+register_country("US", us.lookup, us.normalize)
+register_country("DE", de.lookup, de.normalize)  # its table is read on the first German lookup
