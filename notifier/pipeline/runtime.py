@@ -104,7 +104,7 @@ class Runtime:
                     wave_multiple=channel_config.wave_multiple,
                 )
             )
-        return cls(
+        runtime = cls(
             config,
             engine,
             client,
@@ -116,6 +116,8 @@ class Runtime:
             OperatorNotifier.from_config(config),
             broken,
         )
+        runtime.on_poll.append(metrics.observe_poll)  # polls and alerts for /metrics
+        return runtime
 
     async def aclose(self) -> None:
         await self.operator.aclose()

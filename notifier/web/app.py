@@ -1,8 +1,8 @@
 """The FastAPI application factory.
 
-``create_app(config)`` builds the app the service runs: ``/healthz`` always, the ``/b/{id}``
-short links when there is a database, and each enabled channel's webhooks. Channel engineers
-add their routes here, next to ``register_sms_routes``.
+``create_app(config)`` builds the app the service runs: ``/healthz`` and ``/metrics`` always,
+the ``/b/{id}`` short links when there is a database, and each enabled channel's webhooks.
+Channel engineers add their routes here, next to ``register_sms_routes``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.config import Config
 from notifier.db import make_engine
+from notifier.web.metrics_routes import register_metrics
 
 __all__ = ["create_app"]
 
@@ -54,6 +55,7 @@ def create_app(
         body = {"status": "ok" if ok else "database unreachable"}
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    register_metrics(app, engine, config)
     if engine is not None:
         _register_routes(app, engine, config, clock)
     return app
