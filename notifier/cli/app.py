@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from notifier.cli import bench as cli_bench
 from notifier.cli import channels as cli_channels
 from notifier.cli import config as cli_config
 from notifier.cli import scraper as cli_scraper
@@ -18,6 +19,7 @@ app.command("run")(cli_service.run)
 app.command("poll")(cli_service.poll)
 app.command("status")(cli_service.status)
 app.command("demo")(cli_service.demo)
+app.command("bench")(cli_bench.bench)
 app.add_typer(cli_config.app, name="config")
 app.add_typer(cli_service.db_app, name="db")
 app.add_typer(cli_scraper.app, name="scraper")
