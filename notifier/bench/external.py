@@ -1,6 +1,6 @@
 """Benchmarks whose scripts are built on other branches: ``web`` (public pages),
-``multi-node`` (procrastinate workers), ``signup`` and ``buckland`` (fair waves). Each runs its ``bench/`` script when present, and
-reports ``ok: false`` with a "not available" note otherwise.
+``multi-node`` (procrastinate workers), ``signup`` and ``buckland`` (fair waves). Each runs its
+``bench/`` script when present, and reports ``ok: false`` with a "not available" note otherwise.
 
 Such a script takes ``--quick`` and ``--json`` and prints result lines in the suite's JSON
 format (``{"bench", "metric", "value", "unit", "goal", "ok"}``); its exit status counts too.
