@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import random
@@ -116,11 +117,13 @@ class Fleet:
     def _render_smart(self, n: int, sites: list[Site], rng: random.Random) -> None:
         base = f"{self.base_url}/p{n}"
         day = _PUBLISHED.date() + dt.timedelta(days=1)
-        slots = []
+        slots: list[dict[str, object]] = []
+
+        def booking(_day: dt.date) -> str:
+            return f"{base}/book"
+
         for site in sites:
-            slots += smart_feed.slot_resources(
-                site, {day: self._open(rng)}, lambda _day, base=base: f"{base}/book"
-            )
+            slots += smart_feed.slot_resources(site, {day: self._open(rng)}, booking)
         manifest = {
             "transactionTime": _PUBLISHED.isoformat().replace("+00:00", "Z"),
             "request": f"{base}/smart/$bulk-publish",
@@ -207,10 +210,8 @@ def main() -> None:
     parser.add_argument("--providers", type=int, default=100)
     parser.add_argument("--locations", type=int, default=100, help="per provider")
     args = parser.parse_args()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args.providers, args.locations))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

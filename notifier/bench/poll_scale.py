@@ -177,8 +177,8 @@ async def _measure(url: str, workdir: Path, cycles: int) -> tuple[list[Cycle], l
         baseline = await _cycle(cached, url)
         if baseline.outcomes.get("ok", 0) != PROVIDERS:
             raise RuntimeError(f"baseline polls did not all succeed: {baseline.outcomes}")
-        conditional = [await _pause_then(_cycle(cached, url), baseline) for _ in range(cycles)]
-        full = [await _cycle(uncached, url) for _ in range(cycles)]
+        conditional = await _cycles(cached, url, cycles, after=baseline)
+        full = await _cycles(uncached, url, cycles, after=conditional[-1])
         return conditional, full
     finally:
         await cached.aclose()
@@ -186,8 +186,12 @@ async def _measure(url: str, workdir: Path, cycles: int) -> tuple[list[Cycle], l
         engine.dispose()
 
 
-async def _pause_then(cycle: "asyncio.Future[Cycle] | object", previous: Cycle) -> Cycle:
-    """Start the next cycle on the beat: wait out what is left of the previous one."""
-    await asyncio.sleep(max(0.0, CYCLE_SECONDS - previous.seconds))
-    assert asyncio.iscoroutine(cycle)
-    return await cycle
+async def _cycles(runtime: Runtime, url: str, count: int, after: Cycle) -> list[Cycle]:
+    """``count`` cycles on the beat: each starts when the previous one's time is up."""
+    done: list[Cycle] = []
+    previous = after
+    for _ in range(count):
+        await asyncio.sleep(max(0.0, CYCLE_SECONDS - previous.seconds))
+        previous = await _cycle(runtime, url)
+        done.append(previous)
+    return done
