@@ -49,8 +49,8 @@ def run(quick: bool) -> Iterator[Result]:
     # times are known only for alerts the simulator's events can be matched with.
     note = f"{len(detected)} first hand-offs (every alert x channel)"
     for pct in (50, 99):
-        value = percentile(detected, pct)
+        figure = percentile(detected, pct)
         goal = f"<= {GOAL_SECONDS:g} s" if pct == 99 else None
-        ok = value is not None and value <= GOAL_SECONDS if pct == 99 else True
-        yield Result(NAME, f"detection_to_hand_off_p{pct}", value, "s", goal, ok, note)
+        ok = figure is not None and figure <= GOAL_SECONDS if pct == 99 else True
+        yield Result(NAME, f"detection_to_hand_off_p{pct}", figure, "s", goal, ok, note)
     yield Result(NAME, "alerts", float(report.alerts), "alerts", None, report.alerts > 0)
