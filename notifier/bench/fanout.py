@@ -4,8 +4,9 @@
   transaction, committed) on SQLite (goal <= 1 s) and, when the server on 127.0.0.1:5432
   answers, on PostgreSQL (goal <= 2 s), in a throwaway database; SMS waves of three
   subscribers per open appointment (50), so 150 are due at once and the rest are written held;
-* then a second alert, all in one wave (not timed), gives the dispatcher a due outbox: the first SMS handed to the real twilio client (pointed at the loopback stub, in its own
-  process) by the real ``Dispatcher`` from its start (goal <= 1 s);
+* then a second alert, all in one wave (not timed), gives the dispatcher a due outbox: the
+  first SMS handed to the real twilio client (pointed at the loopback stub, in its own process)
+  by the real ``Dispatcher`` from its start (goal <= 1 s);
 * the hand-off rate with the rate limit off, and the deviation from a 100/s limit when on.
 
 The subscriber layout (uniform square, radii 10/25/40 miles, 10 % wanting another product, 2 %
