@@ -21,7 +21,6 @@ import dataclasses
 import datetime as dt
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from notifier.bench.registry import Result, benchmark
 from notifier.channel import RateLimit
 from notifier.db.engine import make_engine, upgrade
 from notifier.db.fanout import ChannelPlan, write_alert
+from notifier.db.scratch import analyze, scratch_postgres_database
 from notifier.db.subscribers import bulk_insert_subscribers
 from notifier.pipeline.dispatch import Dispatcher, DispatchSettings
 from notifier.pipeline.metrics import Metrics
@@ -53,7 +53,7 @@ def run(quick: bool) -> Iterator[Result]:
             yield from asyncio.run(_dispatch(engine, seconds=3.0 if quick else 10.0))
         finally:
             engine.dispose()
-    postgres = _postgres_database()
+    postgres = scratch_postgres_database(PG_ADMIN_URL, "bench_fanout")
     if postgres is None:
         note = "PostgreSQL on 127.0.0.1:5432 not reachable"
         yield Result(NAME, "postgresql_planning_seconds", None, "s", "<= 2 s", False, note)
@@ -86,8 +86,7 @@ def _plan(engine: Engine, dialect: str, subscribers: int, goal: float) -> Iterat
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
         bulk_insert_subscribers(conn, _rows(subscribers), now=now)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("ANALYZE")
+    analyze(engine)
     # Waves of three subscribers per open appointment, as configured for SMS: the first wave
     # is due at once, the other ~99,500 deliveries are written held.
     waves = ChannelPlan("sms", "recipient", wave_multiple=3.0)
@@ -178,25 +177,3 @@ async def _send_for(dispatcher: Dispatcher, seconds: float) -> tuple[int, float]
     await task
     elapsed = time.perf_counter() - started
     return dispatcher.metrics.counts[(dispatcher.name, "sent")], elapsed
-
-
-def _postgres_database() -> tuple[str, Any] | None:
-    """A throwaway database on the local server, and how to drop it; None without a server."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.exc import OperationalError
-
-    name = f"bench_fanout_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except OperationalError:
-        admin.dispose()
-        return None
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
