@@ -90,14 +90,18 @@ def _plan(engine: Engine, dialect: str, subscribers: int, goal: float) -> Iterat
     # Waves of three subscribers per open appointment, as configured for SMS: the first wave
     # is due at once, the other ~99,500 deliveries are written held.
     waves = ChannelPlan("sms", "recipient", wave_multiple=3.0)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with engine.begin() as conn:
         written = write_alert(conn, _alert(50), channels=[waves, ChannelPlan("x", "broadcast")])
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     matched = written.channels["sms"].matched
     note = f"{matched:,} of {subscribers:,} subscribers matched, committed"
     ok = seconds <= goal
     yield Result(NAME, f"{dialect}_planning_seconds", seconds, "s", f"<= {goal:g} s", ok, note)
+    if dialect == "sqlite":
+        # SQLite works in this process: its CPU time is the work, whatever the machine's load.
+        note = "this process's CPU time for the same planning (SQLite runs in-process)"
+        yield Result(NAME, "sqlite_planning_cpu_seconds", cpu, "s", None, True, note)
 
 
 def _due_outbox(engine: Engine) -> int:
