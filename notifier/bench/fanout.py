@@ -151,15 +151,15 @@ async def _dispatch(engine: Engine, seconds: float) -> list[Result]:
             metrics=Metrics(),
         )
         sent, elapsed = await _send_for(dispatcher, seconds * 2 + 1)
-        # The bucket starts full: its first second's burst is the limit working, not drift.
-        start = dispatcher.metrics.hand_offs[0].handed_off_at + dt.timedelta(seconds=1)
-        steady = [h for h in dispatcher.metrics.hand_offs if h.handed_off_at >= start]
-        window = (steady[-1].handed_off_at - start).total_seconds() if steady else 0.0
-        rate = len(steady) / window if window > 0 else 0.0
+        # The bucket starts full: a token bucket of capacity C at rate r lets through at most
+        # C + r * t messages in t seconds, so the rate it kept is (sent - C) / t.
+        times = [h.handed_off_at for h in dispatcher.metrics.hand_offs]
+        window = (times[-1] - times[0]).total_seconds() if len(times) > 1 else 0.0
+        rate = (len(times) - LIMITED_RATE) / window if window > 0 else 0.0
         deviation = abs(rate - LIMITED_RATE) / LIMITED_RATE * 100
         note = (
-            f"{rate:.1f} SMS/s against a limit of {LIMITED_RATE:g}/s over {window:.0f} s "
-            "after the first second's full bucket"
+            f"{rate:.1f} SMS/s against a limit of {LIMITED_RATE:g}/s over {window:.0f} s, "
+            "the initial full bucket taken off"
         )
         results.append(
             Result(NAME, "rate_limit_deviation", deviation, "%", "<= 2 %", deviation <= 2, note)
@@ -172,7 +172,7 @@ async def _dispatch(engine: Engine, seconds: float) -> list[Result]:
 
 
 async def _send_for(dispatcher: Dispatcher, seconds: float) -> tuple[int, float]:
-    """Run ``dispatcher`` for ``seconds``; (messages sent, seconds it ran)."""
+    """Run ``dispatcher`` for ``seconds``; (messages handed to the channel, seconds it ran)."""
     stop = asyncio.Event()
     started = time.perf_counter()
     task = asyncio.create_task(dispatcher.run(stop))
@@ -180,4 +180,4 @@ async def _send_for(dispatcher: Dispatcher, seconds: float) -> tuple[int, float]
     stop.set()
     await task
     elapsed = time.perf_counter() - started
-    return dispatcher.metrics.counts[(dispatcher.name, "sent")], elapsed
+    return len(dispatcher.metrics.hand_offs), elapsed  # messages (a digest is one)
