@@ -140,8 +140,6 @@ def test_ops_notices_problems_name_their_line(
     assert "s3cr3tvalue" not in bad_url  # the URL may hold a secret: never echoed
     monkeypatch.delenv("OPS_NTFY_URL", raising=False)
     unset = problems(tmp_path, GOOD + OPS.format(target="${OPS_NTFY_URL}"))
-    assert any(
-        ":14: ops_notices.targets[0]" in p and "OPS_NTFY_URL is not set" in p for p in unset
-    )
+    assert any(":14: ops_notices.targets[0]" in p and "OPS_NTFY_URL is not set" in p for p in unset)
     [typo] = problems(tmp_path, GOOD + "ops_notices:\n  max_notices_per_hr: 3\n")
     assert ":12: ops_notices.max_notices_per_hr" in typo

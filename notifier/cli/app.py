@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from notifier import __version__
+from notifier.cli import bench as cli_bench
 from notifier.cli import channels as cli_channels
 from notifier.cli import config as cli_config
 from notifier.cli import ops as cli_ops
@@ -47,6 +48,7 @@ app.command("status")(cli_service.status)
 app.command("demo", short_help="Replay the 8 a.m. release against a local simulator.")(
     cli_service.demo
 )
+app.command("bench")(cli_bench.bench)
 app.add_typer(cli_config.app, name="config")
 app.add_typer(cli_service.db_app, name="db")
 app.add_typer(cli_scraper.app, name="scraper")

@@ -102,7 +102,7 @@ class Runtime:
                     wave_multiple=channel_config.wave_multiple,
                 )
             )
-        return cls(
+        runtime = cls(
             config,
             engine,
             client,
@@ -114,6 +114,8 @@ class Runtime:
             OpsNotifier.from_config(config),
             broken,
         )
+        runtime.on_poll.append(metrics.observe_poll)  # polls and alerts for /metrics
+        return runtime
 
     async def aclose(self) -> None:
         await self.ops_notices.aclose()

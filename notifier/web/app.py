@@ -1,8 +1,8 @@
 """The FastAPI application factory.
 
-``create_app(config)`` builds the app the service runs: ``/healthz`` always, the ``/b/{id}``
-short links when there is a database, and each enabled channel's webhooks. Channel engineers
-add their routes here, next to ``register_sms_routes``.
+``create_app(config)`` builds the app the service runs: ``/healthz`` and ``/metrics`` always,
+the ``/b/{id}`` short links when there is a database, and each enabled channel's webhooks.
+Channel engineers add their routes here, next to ``register_sms_routes``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from notifier.config import Config
 from notifier.db import make_engine
 from notifier.db.engine import database_reachable
 from notifier.web.limits import BodyLimitMiddleware
+from notifier.web.metrics_routes import register_metrics
 from notifier.web.openapi_docs import answers
 
 __all__ = ["create_app"]
@@ -62,6 +63,7 @@ def create_app(
         body = {"status": "ok" if ok else "database unreachable"}
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    register_metrics(app, engine, config)
     if engine is not None:
         _register_routes(app, engine, config, clock)
     return app
