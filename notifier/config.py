@@ -87,6 +87,33 @@ class DatabaseConfig(BaseModel):
     url: str = "sqlite:///subscribers.db"
 
 
+class SignupConfig(BaseModel):
+    """``web.signup``: the resident sign-up pages and their abuse limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    #: countries whose phone numbers may sign up for SMS (ISO codes); a short list keeps
+    #: SMS-pumping fraud (sign-ups of premium numbers abroad) off the bill
+    sms_countries: list[str] = Field(default_factory=lambda: ["US", "DE"])
+    #: sign-up attempts per client IP address
+    per_ip: RateLimitConfig = RateLimitConfig(count=20, per_seconds=60.0)
+    #: sign-up attempts per phone number prefix (all but the last 4 digits)
+    per_phone_prefix: RateLimitConfig = RateLimitConfig(count=5, per_seconds=3600.0)
+    max_radius_miles: float = Field(50.0, gt=0)
+    #: groups people may pre-register in (ids; labels come from the page templates)
+    eligibility_groups: list[str] = Field(
+        default_factory=lambda: ["65plus", "conditions", "senior_housing_staff"]
+    )
+    #: an hCaptcha/Turnstile-style siteverify URL; None (default) switches the CAPTCHA off
+    captcha_verify_url: str | None = None
+    captcha_secret: SecretStr | None = None
+    captcha_site_key: str | None = None
+    #: eligibility notices: recipients per wave and minutes between waves
+    notice_wave_size: int = Field(500, ge=1)
+    notice_wave_minutes: float = Field(10.0, ge=0)
+
+
 class WebConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -94,6 +121,9 @@ class WebConfig(BaseModel):
     port: int = Field(8080, ge=1, le=65535)
     public_url: str = "http://127.0.0.1:8080"
     secret_key: SecretStr | None = None
+    #: bearer token of the admin API (``/admin/...``); None switches the API off
+    admin_token: SecretStr | None = None
+    signup: SignupConfig = SignupConfig()
 
 
 class Config(BaseModel):

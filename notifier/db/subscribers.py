@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from notifier.db._sql import chunks
 from notifier.db.bulk import bulk_insert_subscribers
-from notifier.db.tables import DeliveryState, delivery_table, subscriber_table
+from notifier.db.tables import DeliveryState, delivery_table, notice_table, subscriber_table
 from notifier.db.types import as_utc
 from notifier.geo import lookup_postal_code, normalize_postal_code
 
@@ -62,6 +62,7 @@ class SubscriberRow:
     time_zone: str | None
     digest_minutes: int | None
     created_at: dt.datetime
+    eligibility_group: str | None = None
 
     @property
     def active(self) -> bool:
@@ -122,6 +123,7 @@ def add_subscriber(
     quiet_end_hour: int | None = None,
     time_zone: str | None = None,
     digest_minutes: int | None = None,
+    eligibility_group: str | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[int, str]:
     """Sign up (or update) a subscriber; returns ``(id, confirm_token)``.
@@ -164,6 +166,7 @@ def add_subscriber(
         "quiet_end_hour": quiet_end_hour,
         "time_zone": time_zone,
         "digest_minutes": digest_minutes,
+        "eligibility_group": eligibility_group,
     }
     existing = find_by_address(conn, channel, address)
     token = secrets.token_urlsafe(18)
@@ -252,6 +255,7 @@ def delete_subscriber(conn: Connection, subscriber_id: int) -> bool:
     """Erase a subscriber and every delivery addressed to them (their copy of the address)."""
     d, s = delivery_table, subscriber_table
     conn.execute(delete(d).where(d.c.subscriber_id == subscriber_id))
+    conn.execute(delete(notice_table).where(notice_table.c.subscriber_id == subscriber_id))
     return bool(conn.execute(delete(s).where(s.c.id == subscriber_id)).rowcount)
 
 

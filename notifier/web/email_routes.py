@@ -36,6 +36,7 @@ from notifier.config import Config
 from notifier.db import subscribers, write_transaction
 from notifier.db.tables import subscriber_table
 from notifier.messaging.render import normalize_locale, render
+from notifier.messaging.signed_links import BadLink, ExpiredLink, read_confirm_token
 from notifier.messaging.unsubscribe_tokens import (
     BadUnsubscribeToken,
     ExpiredUnsubscribeToken,
@@ -191,17 +192,36 @@ def email_router(
         log.info("email subscriber %d unsubscribed by link", claim.subscriber_id)
         return _page(locale, "unsubscribed")
 
+    def stored_token(token: str, request: Request) -> str | HTMLResponse:
+        """The one-time token inside a signed link; a bare stored token (older emails) too."""
+        try:
+            return read_confirm_token(secret, token, max_age=max_age)
+        except ExpiredLink:
+            return _page(_browser_locale(request), "expired", 400)
+        except BadLink:
+            return token
+
     @router.get("/confirm/{token}", response_class=HTMLResponse)
     async def confirm_page(token: str, request: Request) -> HTMLResponse:
+        link = token
+        unwrapped = stored_token(token, request)
+        if isinstance(unwrapped, HTMLResponse):
+            return unwrapped
+        token = unwrapped
         locale = await guarded(request, lambda: _read(engine, _confirm_locale, token))
         if isinstance(locale, HTMLResponse):
             return locale
         if locale is None:
             return _page(_browser_locale(request), "confirm_unknown", 404)
-        return _page(locale, "confirm", action=f"./{token}")
+        return _page(locale, "confirm", action=f"./{link}")
 
     @router.post("/confirm/{token}", response_class=HTMLResponse)
     async def confirm(token: str, request: Request) -> HTMLResponse:
+        unwrapped = stored_token(token, request)
+        if isinstance(unwrapped, HTMLResponse):
+            return unwrapped
+        token = unwrapped
+
         def step() -> str | None:
             with write_transaction(engine) as conn:
                 locale = _confirm_locale(conn, token)
