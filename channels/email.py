@@ -53,8 +53,8 @@ from notifier.channel import (
     SendResult,
 )
 from notifier.messaging.render import alert_facts, normalize_locale, render
-from notifier.messaging.smtp_pool import SmtpPool, send_transaction
 from notifier.messaging.signed_links import make_confirm_token
+from notifier.messaging.smtp_pool import SmtpPool, send_transaction
 from notifier.messaging.unsubscribe_tokens import make_unsubscribe_token
 from notifier.model import Alert
 from notifier.privacy import mask, mask_text

@@ -172,9 +172,7 @@ def open_group(
             s.c.id,
             s.c.channel,
             distance.label("distance"),
-            func.row_number()
-            .over(order_by=(distance.asc().nulls_last(), s.c.id))
-            .label("rank"),
+            func.row_number().over(order_by=(distance.asc().nulls_last(), s.c.id)).label("rank"),
         )
         .where(and_(*conditions))
         .cte("ranked")
@@ -307,9 +305,7 @@ def claim_notices(
     missing = set(ids) - {c.id for c in claimed} - set(stale)
     stale.extend(missing)  # the subscriber was deleted
     if stale:
-        conn.execute(
-            update(n).where(n.c.id.in_(stale)).values(state=DeliveryState.CANCELLED.value)
-        )
+        conn.execute(update(n).where(n.c.id.in_(stale)).values(state=DeliveryState.CANCELLED.value))
     return claimed
 
 

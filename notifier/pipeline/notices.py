@@ -162,7 +162,9 @@ class NoticeSender:
         except TimeoutError:
             return SendResult.retry("send timed out")
         except Exception as exc:
-            log.exception("notice %d: %s raised instead of returning a result", notice.id, channel.name)
+            log.exception(
+                "notice %d: %s raised instead of returning a result", notice.id, channel.name
+            )
             return SendResult.retry(f"channel raised {type(exc).__name__}")
 
     def _record(self, outcomes: list[tuple[ClaimedNotice, SendResult]]) -> None:

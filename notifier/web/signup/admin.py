@@ -113,7 +113,7 @@ def register_admin(
             options = None
         if not isinstance(options, dict) or len(body) > 4096:
             return JSONResponse(
-                {"error": "the body must be a small JSON object, e.g. {\"postal_code\": \"02115\"}"},
+                {"error": 'the body must be a small JSON object, e.g. {"postal_code": "02115"}'},
                 400,
             )
         regions = options.get("regions") or []

@@ -59,16 +59,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "inscríbase por correo.",
     },
     "phone_country": {
-        "en": "We can only send text messages to numbers in {countries}. Sign up by email "
-        "instead.",
+        "en": "We can only send text messages to numbers in {countries}. Sign up by email instead.",
         "de": "SMS können wir nur an Nummern in {countries} senden. Melden Sie sich bitte per "
         "E-Mail an.",
         "es": "Solo enviamos mensajes de texto a números de {countries}. Inscríbase por correo "
         "electrónico.",
     },
     "email": {
-        "en": "This email address does not look right: {reason} Check it and send the form "
-        "again.",
+        "en": "This email address does not look right: {reason} Check it and send the form again.",
         "de": "Diese E-Mail-Adresse scheint nicht zu stimmen: {reason} Prüfen Sie sie und "
         "senden Sie das Formular erneut.",
         "es": "Esta dirección de correo no parece correcta: {reason} Revísela y envíe el "
@@ -99,8 +97,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "captcha": {
         "en": "Please complete the check that you are a person, then send the form again.",
-        "de": "Bitte bestätigen Sie, dass Sie ein Mensch sind, und senden Sie das Formular "
-        "erneut.",
+        "de": "Bitte bestätigen Sie, dass Sie ein Mensch sind, und senden Sie das Formular erneut.",
         "es": "Complete la comprobación de que es una persona y envíe el formulario de nuevo.",
     },
     "too_large": {

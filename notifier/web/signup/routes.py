@@ -143,7 +143,9 @@ class SignupPages:
 
     def register(self, app: FastAPI) -> None:
         app.add_api_route("/signup", self.get_signup, methods=["GET"], response_class=HTMLResponse)
-        app.add_api_route("/signup", self.post_signup, methods=["POST"], response_class=HTMLResponse)
+        app.add_api_route(
+            "/signup", self.post_signup, methods=["POST"], response_class=HTMLResponse
+        )
         app.add_api_route(
             "/manage/{token}", self.get_manage, methods=["GET"], response_class=HTMLResponse
         )
@@ -266,7 +268,9 @@ class SignupPages:
             return self.problem(locale, "too_large", 413)
         if not self.csrf_ok(request, form):
             return self.problem(locale, "csrf", 403)
-        country = "DE" if row.address.startswith("+49") or row.time_zone == "Europe/Berlin" else "US"
+        country = (
+            "DE" if row.address.startswith("+49") or row.time_zone == "Europe/Berlin" else "US"
+        )
         prefs = read_preferences(form, locale, self.rules, country)
         nonce = request.cookies.get(COOKIE)
         if isinstance(prefs, list):
@@ -300,7 +304,9 @@ class SignupPages:
         await run_in_threadpool(leave)
         log.info("subscriber %d left through the manage page", row.id)
         heading = render("web", locale, "title.txt", key="left_title")
-        return self.message(locale, heading, render("web", locale, "title.txt", key="left_body"), 200)
+        return self.message(
+            locale, heading, render("web", locale, "title.txt", key="left_body"), 200
+        )
 
 
 def page_locale(request: Request, chosen: str | None = None) -> str:

@@ -90,7 +90,7 @@ class SignupWriter:
             for request, future in batch:
                 try:
                     (outcome,) = await asyncio.to_thread(self._commit, [request])
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - handed to the request it belongs to
                     if not future.done():
                         future.set_exception(exc)
                 else:
