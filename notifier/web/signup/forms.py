@@ -215,7 +215,7 @@ def read_preferences(
     if digest is None:
         reader.fail("digest_minutes", "choice", field="digest")
     start, end = _hour(reader, "quiet_start"), _hour(reader, "quiet_end")
-    if (start is None) != (end is None) and not reader.problems:
+    if (start is None) != (end is None):
         reader.fail("quiet_start", "hours")
     if reader.problems or code is None or miles is None:
         return reader.problems
