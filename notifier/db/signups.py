@@ -69,26 +69,34 @@ class Preferences:
 
 def write_signups(
     conn: Connection, requests: Sequence[SignupRequest], now: dt.datetime
-) -> list[SignupOutcome]:
-    """Store ``requests`` (in order) and queue their confirmations; one outcome each."""
-    outcomes: list[SignupOutcome] = []
+) -> list[SignupOutcome | ValueError]:
+    """Store ``requests`` (in order) and queue their confirmations; one outcome each.
+
+    A request the storage rules refuse gets its ``ValueError`` as its outcome; those rules
+    are checked before anything is written, so its neighbours in the batch are unaffected.
+    """
+    outcomes: list[SignupOutcome | ValueError] = []
     for request in requests:
         found = subscribers.find_by_address(conn, request.channel, request.address)
         if found is not None and found.active:
             outcomes.append(SignupOutcome(found.id, "active"))
             continue
-        subscriber_id, token = subscribers.add_subscriber(
-            conn,
-            channel=request.channel,
-            address=request.address,
-            postal_code=request.postal_code,
-            country=request.country,
-            radius_miles=request.radius_miles,
-            locale=request.locale,
-            filters=request.filters,
-            eligibility_group=request.eligibility_group,
-            now=now,
-        )
+        try:
+            subscriber_id, token = subscribers.add_subscriber(
+                conn,
+                channel=request.channel,
+                address=request.address,
+                postal_code=request.postal_code,
+                country=request.country,
+                radius_miles=request.radius_miles,
+                locale=request.locale,
+                filters=request.filters,
+                eligibility_group=request.eligibility_group,
+                now=now,
+            )
+        except ValueError as exc:
+            outcomes.append(exc)
+            continue
         notices.enqueue_confirm(conn, subscriber_id, request.channel, token, now)
         outcomes.append(SignupOutcome(subscriber_id, "pending"))
     return outcomes

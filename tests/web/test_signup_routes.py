@@ -42,7 +42,10 @@ def _subscribers(engine: Engine) -> list[subscribers.SubscriberRow]:
     s = subscriber_table
     with engine.connect() as conn:
         rows = conn.execute(select(s).order_by(s.c.id)).mappings().all()
-    return [subscribers.SubscriberRow(**{k: r[k] for k in subscribers.SubscriberRow.__slots__}) for r in rows]
+    return [
+        subscribers.SubscriberRow(**{k: r[k] for k in subscribers.SubscriberRow.__slots__})
+        for r in rows
+    ]
 
 
 # ---------------------------------------------------------------------- sign-up
@@ -152,7 +155,16 @@ def test_a_configured_captcha_must_pass(sqlite_engine: Engine) -> None:
     from notifier.web import signup
 
     config = signup_config()
-    app = create_app(config.model_copy(update={"web": config.web.model_copy(update={"signup": config.web.signup.model_copy(update={"enabled": False})})}), engine=sqlite_engine)
+    app = create_app(
+        config.model_copy(
+            update={
+                "web": config.web.model_copy(
+                    update={"signup": config.web.signup.model_copy(update={"enabled": False})}
+                )
+            }
+        ),
+        engine=sqlite_engine,
+    )
     signup.register(app, sqlite_engine, config, captcha=verifier)
     with TestClient(app, base_url=HTTPS) as client:
         refused = sign_up(client, channel="email", email="a@example.org", captcha_response="bot")
@@ -168,8 +180,12 @@ def test_a_configured_captcha_must_pass(sqlite_engine: Engine) -> None:
 def _active_subscriber(engine: Engine) -> int:
     with write_transaction(engine) as conn:
         sub_id, token = subscribers.add_subscriber(
-            conn, channel="email", address="jane@example.org", postal_code="02139",
-            radius_miles=5, now=NOW,
+            conn,
+            channel="email",
+            address="jane@example.org",
+            postal_code="02139",
+            radius_miles=5,
+            now=NOW,
         )
         subscribers.confirm(conn, token, NOW)
     return sub_id

@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.db import signups, subscribers, write_transaction
 from notifier.messaging.eligibility import group_label
@@ -194,8 +195,11 @@ class SignupPages:
                 )
         try:
             outcome = await self.writer.submit(read)
-        except asyncio.QueueFull:
+        except (asyncio.QueueFull, SQLAlchemyError):
             return self.problem(locale, "busy", 503, {"Retry-After": "30"})
+        except ValueError:  # the offline postal data and the form disagree: ask again
+            problem = FormProblem("postal_code", say("postal_code", locale, given=read.postal_code))
+            return self.signup_form(locale, status=400, problems=[problem], nonce=nonce)
         log.info("web sign-up %s by %s: %s", mask(read.address), read.channel, outcome.status)
         key = "done_sms" if read.channel == "sms" else "done_email"
         heading = render("web", locale, "title.txt", key="done_title")

@@ -91,21 +91,26 @@ class SignupWriter:
                 try:
                     (outcome,) = await asyncio.to_thread(self._commit, [request])
                 except Exception as exc:  # noqa: BLE001 - handed to the request it belongs to
-                    if not future.done():
-                        future.set_exception(exc)
-                else:
-                    if not future.done():
-                        future.set_result(outcome)
+                    outcome = exc
+                _resolve(future, outcome)
             return
         for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if not future.done():
-                future.set_result(outcome)
+            _resolve(future, outcome)
 
-    def _commit(self, requests: list[SignupRequest]) -> list[SignupOutcome]:
+    def _commit(self, requests: list[SignupRequest]) -> list[SignupOutcome | ValueError]:
         with write_transaction(self.engine) as conn:
             outcomes = signups.write_signups(conn, requests, self._clock())
         self.batches += 1
         self.written += len(requests)
         if self._on_commit is not None:
-            self._on_commit(outcomes)
+            self._on_commit([o for o in outcomes if isinstance(o, SignupOutcome)])
         return outcomes
+
+
+def _resolve(future: asyncio.Future[SignupOutcome], outcome: SignupOutcome | Exception) -> None:
+    if future.done():  # the request gave up (client went away)
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
