@@ -121,7 +121,7 @@ def test_sms_sign_up_confirmed_by_yes_then_alerted(
         assert reply.status_code == 200 and "02115" in reply.text
 
     later = NOW + dt.timedelta(minutes=1)
-    (subscriber_id,) = _plan_alert(sqlite_engine, "sms", later)
+    assert len(_plan_alert(sqlite_engine, "sms", later)) == 1
 
     async def dispatch() -> int:
         channel = SmsChannel(settings)

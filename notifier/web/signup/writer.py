@@ -88,6 +88,7 @@ class SignupWriter:
         except Exception:
             log.exception("sign-up batch of %d failed; writing them one by one", len(batch))
             for request, future in batch:
+                outcome: SignupOutcome | Exception
                 try:
                     (outcome,) = await asyncio.to_thread(self._commit, [request])
                 except Exception as exc:  # noqa: BLE001 - handed to the request it belongs to
