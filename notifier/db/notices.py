@@ -52,6 +52,7 @@ __all__ = [
     "GroupOpening",
     "claim_notices",
     "enqueue_confirm",
+    "enqueue_confirms",
     "mark_notice_failed",
     "mark_notice_retry",
     "mark_notice_sent",
@@ -116,6 +117,32 @@ def enqueue_confirm(
             created_at=stamp,
         )
     )
+
+
+def enqueue_confirms(
+    conn: Connection, items: Sequence[tuple[int, str, str]], now: dt.datetime
+) -> None:
+    """Queue confirmations of brand-new subscribers: (subscriber id, channel, token) each,
+    in one multi-row INSERT (nothing earlier can be pending for a new subscriber)."""
+    if not items:
+        return
+    stamp = as_utc(now)
+    rows = [
+        {
+            "channel": channel,
+            "subscriber_id": subscriber_id,
+            "kind": CONFIRM,
+            "state": _PENDING,
+            "wave": 1,
+            "rank": 1,
+            "attempts": 0,
+            "next_attempt_at": stamp,
+            "idempotency_key": f"confirm:{subscriber_id}:{token}",
+            "created_at": stamp,
+        }
+        for subscriber_id, channel, token in items
+    ]
+    conn.execute(insert(notice_table), rows)
 
 
 def opened_groups(conn: Connection) -> dict[str, dt.datetime]:

@@ -30,10 +30,12 @@ __all__ = [
     "delete_subscriber",
     "find_by_address",
     "mark_invalid",
+    "new_confirm_token",
     "normalize_address",
     "opt_in",
     "opt_out",
     "opt_out_ids",
+    "subscriber_values",
 ]
 
 FILTER_KEYS = ("products", "age_groups", "dose")
@@ -107,11 +109,8 @@ def _check_hour(name: str, hour: int | None) -> None:
         raise ValueError(f"{name} must be an hour 0-23, got {hour}")
 
 
-def add_subscriber(
-    conn: Connection,
+def subscriber_values(
     *,
-    channel: str,
-    address: str,
     postal_code: str | None = None,
     country: str = "US",
     radius_miles: float | None = None,
@@ -124,16 +123,10 @@ def add_subscriber(
     time_zone: str | None = None,
     digest_minutes: int | None = None,
     eligibility_group: str | None = None,
-    now: dt.datetime | None = None,
-) -> tuple[int, str]:
-    """Sign up (or update) a subscriber; returns ``(id, confirm_token)``.
+) -> dict[str, Any]:
+    """The checked, geocoded preference columns of a sign-up (pure; ValueError if invalid).
 
-    The ZIP is geocoded offline (centroid and time zone). A new or lapsed (opted-out,
-    invalid) subscriber must confirm with the token before anything is sent; an already
-    confirmed subscriber keeps receiving alerts with the updated preferences.
-    """
-    stamp = _now(now)
-    address = normalize_address(channel, address)
+    The postal code is geocoded offline (centroid and time zone)."""
     if not _LOCALE.match(locale):
         raise ValueError(f"bad locale {locale!r}")
     if radius_miles is not None and radius_miles <= 0:
@@ -153,7 +146,7 @@ def add_subscriber(
         raise ValueError("a radius needs a postal code to measure from")
     if radius_miles is None and region is None:
         raise ValueError("give a postal code with a radius, or a region")
-    values: dict[str, Any] = {
+    return {
         "locale": locale,
         "postal_code": code,
         "lat": lat,
@@ -168,8 +161,27 @@ def add_subscriber(
         "digest_minutes": digest_minutes,
         "eligibility_group": eligibility_group,
     }
+
+
+def add_subscriber(
+    conn: Connection,
+    *,
+    channel: str,
+    address: str,
+    now: dt.datetime | None = None,
+    **preferences: Any,
+) -> tuple[int, str]:
+    """Sign up (or update) a subscriber; returns ``(id, confirm_token)``.
+
+    ``preferences`` are those of ``subscriber_values``. A new or lapsed (opted-out, invalid)
+    subscriber must confirm with the token before anything is sent; an already confirmed
+    subscriber keeps receiving alerts with the updated preferences.
+    """
+    stamp = _now(now)
+    address = normalize_address(channel, address)
+    values = subscriber_values(**preferences)
     existing = find_by_address(conn, channel, address)
-    token = secrets.token_urlsafe(18)
+    token = new_confirm_token()
     s = subscriber_table
     if existing is None:
         new_id = conn.execute(
@@ -184,6 +196,10 @@ def add_subscriber(
         values.update(confirmed_at=None, opted_out_at=None, invalid_at=None)
     conn.execute(update(s).where(s.c.id == existing.id).values(confirm_token=token, **values))
     return existing.id, token
+
+
+def new_confirm_token() -> str:
+    return secrets.token_urlsafe(18)
 
 
 def confirm(conn: Connection, token: str, now: dt.datetime | None = None) -> int | None:

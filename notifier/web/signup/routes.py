@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.db import signups, subscribers, write_transaction
+from notifier.geo import lookup_postal_code
 from notifier.messaging.eligibility import group_label
 from notifier.messaging.render import normalize_locale, render
 from notifier.messaging.signed_links import BadLink, read_manage_token
@@ -57,7 +59,7 @@ MAX_FORM_BYTES = 8 * 1024
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: ``_done_page`` caches per instance
 class SignupPages:
     """Everything the pages need; ``register`` adds the routes to an app."""
 
@@ -156,6 +158,7 @@ class SignupPages:
         app.add_api_route(
             "/manage/{token}/leave", self.post_leave, methods=["POST"], response_class=HTMLResponse
         )
+        app.router.add_event_handler("startup", _load_postal_codes)
         app.router.add_event_handler("shutdown", self.writer.aclose)
 
     async def get_signup(self, request: Request) -> HTMLResponse:
@@ -201,9 +204,15 @@ class SignupPages:
             problem = FormProblem("postal_code", say("postal_code", locale, given=read.postal_code))
             return self.signup_form(locale, status=400, problems=[problem], nonce=nonce)
         log.info("web sign-up %s by %s: %s", mask(read.address), read.channel, outcome.status)
-        key = "done_sms" if read.channel == "sms" else "done_email"
+        return HTMLResponse(self._done_page(locale, read.channel), headers=_HEADERS)
+
+    @functools.cache  # noqa: B019 - a handful of (language, channel) pages, for the app's life
+    def _done_page(self, locale: str, channel: str) -> bytes:
+        """The "check your phone / inbox" page: the same for everyone, rendered once."""
+        key = "done_sms" if channel == "sms" else "done_email"
         heading = render("web", locale, "title.txt", key="done_title")
-        return self.message(locale, heading, render("web", locale, "title.txt", key=key), 200)
+        body = render("web", locale, "title.txt", key=key)
+        return render("web", locale, "message.html", heading=heading, body=body).encode()
 
     # ------------------------------------------------------------------ manage
 
@@ -311,6 +320,13 @@ class SignupPages:
         return self.message(
             locale, heading, render("web", locale, "title.txt", key="left_body"), 200
         )
+
+
+async def _load_postal_codes() -> None:
+    """Load the offline postal-code tables before the first sign-up needs them: the US table
+    takes seconds to index, which would otherwise stall the event loop on the first POST."""
+    await run_in_threadpool(lookup_postal_code, "02115", "US")
+    await run_in_threadpool(lookup_postal_code, "10115", "DE")
 
 
 def page_locale(request: Request, chosen: str | None = None) -> str:
