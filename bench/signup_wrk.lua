@@ -42,6 +42,9 @@ function response(status, headers, body)
     end
     return
   end
+  if status == 200 and body:find('name="csrf_token"', 1, true) then
+    return -- a late answer to one of the first GETs (the form page), not a sign-up
+  end
   if status == 200 then
     accepted = accepted + 1
   else
