@@ -113,6 +113,7 @@ class SignupPages:
         status: int = 200,
         problems: list[FormProblem] | None = None,
         values: dict[str, str] | None = None,
+        chosen_products: list[str] | None = None,
         nonce: str | None = None,
     ) -> HTMLResponse:
         return self._html(
@@ -125,6 +126,7 @@ class SignupPages:
             groups=self._groups(locale),
             products=PRODUCTS,
             age_groups=AGE_GROUPS,
+            chosen_products=chosen_products or [],
             max_radius=f"{self.rules.max_radius_miles:g}",
             captcha_site_key=self.captcha_site_key,
             action="signup",
@@ -185,7 +187,14 @@ class SignupPages:
         read = read_signup(form, locale, self.rules)
         if isinstance(read, list):
             values = {k: v[0][:200] for k, v in form.items() if k != FIELD and v}
-            return self.signup_form(locale, status=400, problems=read, values=values, nonce=nonce)
+            return self.signup_form(
+                locale,
+                status=400,
+                problems=read,
+                values=values,
+                chosen_products=form.get("products", [])[:10],
+                nonce=nonce,
+            )
         if read.channel == "sms":
             wait = self.per_prefix.take(phone_prefix(read.address))
             if wait:
