@@ -437,15 +437,16 @@ def _check_secrets(
                     f"write ${{{name.upper()}_{field_name.upper()}}} and set that environment "
                     "variable",
                 )
-    secret_key_path: tuple[str | int, ...] = ("web", "secret_key")
-    if data.get("web", {}).get("secret_key") and secret_key_path not in referenced:
-        yield ConfigProblem(
-            file,
-            _line_for(lines, secret_key_path),
-            "web.secret_key",
-            "a secret is written in the file",
-            "write ${NOTIFIER_SECRET_KEY} and set that environment variable",
-        )
+    for key, variable in (("secret_key", "NOTIFIER_SECRET_KEY"), ("admin_token", "ADMIN_TOKEN")):
+        web_path: tuple[str | int, ...] = ("web", key)
+        if data.get("web", {}).get(key) and web_path not in referenced:
+            yield ConfigProblem(
+                file,
+                _line_for(lines, web_path),
+                f"web.{key}",
+                "a secret is written in the file",
+                f"write ${{{variable}}} and set that environment variable",
+            )
     enabled = set(config.enabled_channels())
     for ref in refs:
         if not ref.missing:
