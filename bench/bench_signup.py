@@ -71,8 +71,9 @@ def serve(db_url: str, port: int) -> None:
     engine = make_engine(db_url)
     upgrade(engine)
     app = create_app(_config(db_url), engine=engine)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                backlog=4096)
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, backlog=4096
+    )
 
 
 def _free_port() -> int:
