@@ -2,6 +2,7 @@
 
     python bench/bench_signup.py                 # 60 s, 2 wrk threads, 64 connections
     python bench/bench_signup.py --seconds 20 --connections 32
+    python bench/bench_signup.py --max-batch 1      # a commit per sign-up, for comparison
 
 The app (``notifier.web.app.create_app``, the real routes) runs under uvicorn in a child
 process with an embedded SQLite database. wrk (``/usr/bin/wrk``) drives it with
@@ -61,7 +62,7 @@ def _config(db_url: str) -> Any:
     )
 
 
-def serve(db_url: str, port: int) -> None:
+def serve(db_url: str, port: int, max_batch: int) -> None:
     """The child process: migrate, then serve the app until killed."""
     import uvicorn
 
@@ -71,6 +72,7 @@ def serve(db_url: str, port: int) -> None:
     engine = make_engine(db_url)
     upgrade(engine)
     app = create_app(_config(db_url), engine=engine)
+    app.state.signup.writer.max_batch = max_batch  # 1: a commit per sign-up, for comparison
     uvicorn.run(
         app, host="127.0.0.1", port=port, log_level="warning", access_log=False, backlog=4096
     )
@@ -93,6 +95,15 @@ def _wait_ready(port: int, timeout: float = 30.0) -> None:
     raise SystemExit("the app did not start")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU the server process has used (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _result(output: str) -> dict[str, float]:
     for line in output.splitlines():
         if line.startswith("RESULT "):
@@ -105,10 +116,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--max-batch", type=int, default=500, help="sign-ups per commit (1: no group commit)"
+    )
     parser.add_argument("--serve", nargs=2, metavar=("DB_URL", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
+        serve(args.serve[0], int(args.serve[1]), args.max_batch)
         return
 
     from sqlalchemy import func, select
@@ -121,7 +135,17 @@ def main(argv: list[str] | None = None) -> None:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", db_url, str(port)], env=env, cwd=ROOT
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            db_url,
+            str(port),
+            "--max-batch",
+            str(args.max_batch),
+        ],
+        env=env,
+        cwd=ROOT,
     )
     try:
         _wait_ready(port)
@@ -140,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise SystemExit(f"wrk failed:\n{done.stdout}\n{done.stderr}")
+        cpu = _cpu_seconds(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -160,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
         "stored": stored,
         "all_accepted_stored": stored >= figures["accepted"],
         "connections": args.connections,
+        "max_batch": args.max_batch,
+        "server_cpu_ms_per_signup": round(cpu * 1000 / max(figures["accepted"], 1), 3),
         "seconds": args.seconds,
     }
     print(json.dumps(report, indent=2))
