@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from notifier.config import RateLimitConfig
@@ -300,3 +302,51 @@ def test_admin_counts_subscribers_and_opens_a_group(
         assert notices.opened_groups(conn) == {"65plus": NOW}
         kinds = {r.kind for r in conn.execute(select(notice_table.c.kind))}
     assert kinds == {"confirm"}
+
+
+# ---------------------------------------------------------------------- hostile input
+
+
+FIELDS = ("channel", "phone", "email", "postal_code", "radius", "products", "age_group", "lang")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    form=st.dictionaries(
+        st.sampled_from(FIELDS),
+        st.one_of(st.text(max_size=300), st.sampled_from(["sms", "email", "+16175550123"])),
+        max_size=len(FIELDS),
+    ),
+    raw=st.binary(max_size=64),
+)
+def test_hostile_sign_up_forms_get_a_readable_4xx_never_a_500(
+    hostile_client: TestClient, form: dict[str, str], raw: bytes
+) -> None:
+    token = csrf_token(hostile_client)
+    page = hostile_client.post("/signup", data={"csrf_token": token, **form})
+    assert page.status_code in (200, 400), page.text
+    if page.status_code == 400:
+        assert problems(page.text)
+    garbage = hostile_client.post(
+        "/signup",
+        content=b"csrf_token=" + token.encode() + b"&" + raw,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert garbage.status_code in (200, 400), garbage.text
+    odd_link = hostile_client.get("/manage/" + raw.hex() + "." + token[:10])
+    assert odd_link.status_code == 400
+
+
+@pytest.fixture(scope="module")
+def hostile_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    from notifier.db.engine import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'h.db'}")
+    upgrade(engine)
+    config = signup_config(
+        per_ip=RateLimitConfig(count=100_000, per_seconds=1),
+        per_phone_prefix=RateLimitConfig(count=100_000, per_seconds=1),
+    )
+    with TestClient(create_app(config, engine=engine), base_url=HTTPS) as client:
+        yield client
+    engine.dispose()
