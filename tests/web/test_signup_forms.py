@@ -52,6 +52,9 @@ def test_every_problem_is_reported_at_once_in_spanish() -> None:
     found = _read("es", channel="email", email="ana@", postal_code="00000", radius="500")
     assert isinstance(found, list)
     assert [p.field for p in found] == ["email", "postal_code", "radius"]
+    assert found[0].message == (
+        "Esta dirección de correo no parece correcta. Revísela y envíe el formulario de nuevo."
+    )
     assert found[1].message.startswith("No conocemos el código postal '00000'")
     assert found[2].message == "Elija una distancia entre 1 y 50 millas."
 

@@ -67,10 +67,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "email": {
         "en": "This email address does not look right: {reason} Check it and send the form again.",
-        "de": "Diese E-Mail-Adresse scheint nicht zu stimmen: {reason} Prüfen Sie sie und "
-        "senden Sie das Formular erneut.",
-        "es": "Esta dirección de correo no parece correcta: {reason} Revísela y envíe el "
-        "formulario de nuevo.",
+        # The validator explains in English only: the other languages say it without details.
+        "de": "Diese E-Mail-Adresse scheint nicht zu stimmen. Prüfen Sie sie und senden Sie "
+        "das Formular erneut.",
+        "es": "Esta dirección de correo no parece correcta. Revísela y envíe el formulario de "
+        "nuevo.",
     },
     "postal_code": {
         "en": "We do not know the postal code {given!r}. Give a 5-digit US ZIP code or German "
