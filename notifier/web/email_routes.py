@@ -36,7 +36,12 @@ from notifier.config import Config
 from notifier.db import subscribers, write_transaction
 from notifier.db.tables import subscriber_table
 from notifier.messaging.render import normalize_locale, render
-from notifier.messaging.signed_links import BadLink, ExpiredLink, read_confirm_token
+from notifier.messaging.signed_links import (
+    BadLink,
+    ExpiredLink,
+    make_manage_token,
+    read_confirm_token,
+)
 from notifier.messaging.unsubscribe_tokens import (
     BadUnsubscribeToken,
     ExpiredUnsubscribeToken,
@@ -77,8 +82,17 @@ def _page(
     *,
     action: str | None = None,
     fields: tuple[tuple[str, str], ...] = (),
+    manage_url: str | None = None,
 ) -> HTMLResponse:
-    body = render("email", locale, "page.html", kind=kind, action=action, fields=fields)
+    body = render(
+        "email",
+        locale,
+        "page.html",
+        kind=kind,
+        action=action,
+        fields=fields,
+        manage_url=manage_url,
+    )
     return HTMLResponse(body, status_code=status, headers=_PAGE_HEADERS)
 
 
@@ -131,8 +145,10 @@ def email_router(
     secret: str,
     max_age: dt.timedelta | None = None,
     clock: Clock = _utcnow,
+    manage_secret: str | None = None,
 ) -> APIRouter:
-    """The routes above, verifying tokens with ``secret`` (the email channel's)."""
+    """The routes above, verifying tokens with ``secret`` (the email channel's). With
+    ``manage_secret`` (the web secret) the "confirmed" page links to the manage page."""
     router = APIRouter()
 
     def claim_for(token: str, request: Request) -> UnsubscribeClaim | HTMLResponse:
@@ -222,19 +238,26 @@ def email_router(
             return unwrapped
         token = unwrapped
 
-        def step() -> str | None:
+        def step() -> tuple[str, int] | None:
             with write_transaction(engine) as conn:
                 locale = _confirm_locale(conn, token)
-                if locale is None or subscribers.confirm(conn, token, clock()) is None:
+                confirmed = subscribers.confirm(conn, token, clock()) if locale else None
+                if locale is None or confirmed is None:
                     return None
-                return locale
+                return locale, confirmed
 
-        locale = await guarded(request, step)
-        if isinstance(locale, HTMLResponse):
-            return locale
-        if locale is None:
+        done = await guarded(request, step)
+        if isinstance(done, HTMLResponse):
+            return done
+        if done is None:
             return _page(_browser_locale(request), "confirm_unknown", 404)
-        return _page(locale, "confirmed")
+        locale, subscriber_id = done
+        manage_url = None
+        if manage_secret:
+            # Relative to /confirm/<token>: right behind a proxy that adds a path prefix.
+            manage_token = make_manage_token(manage_secret, subscriber_id, EMAIL_CHANNEL)
+            manage_url = f"../manage/{manage_token}"
+        return _page(locale, "confirmed", manage_url=manage_url)
 
     return router
 
@@ -256,10 +279,12 @@ def register_email_routes(
     from channels.email import EmailSettings
 
     settings = EmailSettings.model_validate(channels[EMAIL_CHANNEL].settings)
+    web_secret = config.web.secret_key.get_secret_value() if config.web.secret_key else ""
     router = email_router(
         engine,
         secret=settings.secret.get_secret_value(),
         max_age=settings.link_max_age,
         clock=clock or _utcnow,
+        manage_secret=web_secret if len(web_secret) >= 16 and config.web.signup.enabled else None,
     )
     app.include_router(router)

@@ -158,6 +158,10 @@ async def test_sign_up_confirm_manage_and_leave(site: Site) -> None:
         await page.get_by_role("button").click()
         await page.wait_for_load_state()
         await audit(page, "5-confirmed")
+        # The confirmed page links to the manage page.
+        await page.get_by_role("link", name="Change where and how often we write").click()
+        await page.wait_for_load_state()
+        assert await page.get_by_label("Distance in miles").input_value() == "10"
 
         # The operator opens the group; the resident is told, with a link to manage.
         async with httpx.AsyncClient(base_url=site.base) as admin:
