@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, case, func, insert, select, update
@@ -65,7 +65,6 @@ class Preferences:
     digest_minutes: int | None = None
     quiet_start_hour: int | None = None
     quiet_end_hour: int | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def write_signups(
@@ -248,9 +247,3 @@ def _region_of(postal_code: str | None) -> str | None:
         return None
     place = lookup_postal_code(postal_code, "US") or lookup_postal_code(postal_code, "DE")
     return place.state if place is not None else None
-
-
-def confirmed_since(conn: Connection, since: dt.datetime) -> int:
-    s = subscriber_table
-    query = select(func.count()).where(s.c.confirmed_at >= as_utc(since))
-    return int(conn.execute(query).scalar_one())

@@ -290,9 +290,9 @@ class SignupPages:
             return self.problem(locale, "too_large", 413)
         if not self.csrf_ok(request, form):
             return self.problem(locale, "csrf", 403)
-        country = (
-            "DE" if row.address.startswith("+49") or row.time_zone == "Europe/Berlin" else "US"
-        )
+        # The stored postal code's country: a German number, or a German PLZ (its zone).
+        german = row.address.startswith("+49") or row.time_zone == "Europe/Berlin"
+        country = "DE" if german else "US"
         prefs = read_preferences(form, locale, self.rules, country)
         nonce = request.cookies.get(COOKIE)
         if isinstance(prefs, list):
