@@ -54,6 +54,7 @@ from notifier.channel import (
     SendResult,
 )
 from notifier.messaging.render import alert_facts, normalize_locale, render
+from notifier.messaging.signed_links import make_confirm_token
 from notifier.messaging.smtp_pool import SmtpPool, send_transaction
 from notifier.messaging.unsubscribe_tokens import make_unsubscribe_token
 from notifier.model import Alert
@@ -222,7 +223,10 @@ class EmailChannel(Channel[EmailSettings]):
         return f"{self._base_url}/u/{token}"
 
     def confirm_url(self, confirm_token: str) -> str:
-        return f"{self._base_url}/confirm/{quote(confirm_token, safe='')}"
+        """The confirmation link: the stored one-time token, signed (it can expire, and an
+        edited link is told apart from a used one)."""
+        signed = make_confirm_token(self._secret, confirm_token)
+        return f"{self._base_url}/confirm/{quote(signed, safe='')}"
 
     def _unsubscribe_headers(self, url: str) -> dict[str, str]:
         return {

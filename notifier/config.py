@@ -92,6 +92,33 @@ class DatabaseConfig(BaseModel):
     url: str = "sqlite:///subscribers.db"
 
 
+class SignupConfig(BaseModel):
+    """``web.signup``: the resident sign-up pages and their abuse limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    #: countries whose phone numbers may sign up for SMS (ISO codes); a short list keeps
+    #: SMS-pumping fraud (sign-ups of premium numbers abroad) off the bill
+    sms_countries: list[str] = Field(default_factory=lambda: ["US", "DE"])
+    #: sign-up attempts per client IP address
+    per_ip: RateLimitConfig = RateLimitConfig(count=20, per_seconds=60.0)
+    #: sign-up attempts per phone number prefix (all but the last 4 digits)
+    per_phone_prefix: RateLimitConfig = RateLimitConfig(count=5, per_seconds=3600.0)
+    max_radius_miles: float = Field(50.0, gt=0)
+    #: groups people may pre-register in (ids; labels come from the page templates)
+    eligibility_groups: list[str] = Field(
+        default_factory=lambda: ["65plus", "conditions", "senior_housing_staff"]
+    )
+    #: an hCaptcha/Turnstile-style siteverify URL; None (default) switches the CAPTCHA off
+    captcha_verify_url: str | None = None
+    captcha_secret: SecretStr | None = None
+    captcha_site_key: str | None = None
+    #: eligibility notices: recipients per wave and minutes between waves
+    notice_wave_size: int = Field(500, ge=1)
+    notice_wave_minutes: float = Field(10.0, ge=0)
+
+
 class WebConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -102,6 +129,9 @@ class WebConfig(BaseModel):
     # A request body must arrive within body_timeout seconds and be at most max_body_bytes.
     body_timeout: float = Field(10.0, gt=0, le=300)
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    #: bearer token of the admin API (``/admin/...``); None switches the API off
+    admin_token: SecretStr | None = None
+    signup: SignupConfig = SignupConfig()
 
 
 class Config(BaseModel):
@@ -353,15 +383,16 @@ def _check_secrets(
                     "variable",
                 )
     web = data.get("web")
-    secret_key_path: DataPath = ("web", "secret_key")
-    if isinstance(web, dict) and web.get("secret_key") and secret_key_path not in referenced:
-        yield ConfigProblem(
-            file,
-            _line_for(lines, secret_key_path),
-            "web.secret_key",
-            "a secret is written in the file",
-            "write ${NOTIFIER_SECRET_KEY} and set that environment variable",
-        )
+    for key, variable in (("secret_key", "NOTIFIER_SECRET_KEY"), ("admin_token", "ADMIN_TOKEN")):
+        web_path: DataPath = ("web", key)
+        if isinstance(web, dict) and web.get(key) and web_path not in referenced:
+            yield ConfigProblem(
+                file,
+                _line_for(lines, web_path),
+                f"web.{key}",
+                "a secret is written in the file",
+                f"write ${{{variable}}} and set that environment variable",
+            )
 
 
 def _check_env(data: dict[str, Any], file: str, refs: list[EnvRef]) -> Iterator[ConfigProblem]:

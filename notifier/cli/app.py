@@ -10,6 +10,7 @@ from notifier import __version__
 from notifier.cli import bench as cli_bench
 from notifier.cli import channels as cli_channels
 from notifier.cli import config as cli_config
+from notifier.cli import eligibility as cli_eligibility
 from notifier.cli import ops as cli_ops
 from notifier.cli import scraper as cli_scraper
 from notifier.cli import service as cli_service
@@ -54,6 +55,7 @@ app.add_typer(cli_service.db_app, name="db")
 app.add_typer(cli_scraper.app, name="scraper")
 app.add_typer(cli_channels.app, name="channels")
 app.add_typer(cli_ops.app, name="ops")
+app.add_typer(cli_eligibility.app, name="eligibility")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 import subprocess
 import sys
 import tempfile
@@ -20,14 +21,29 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
 from notifier.channel import channel_registry
-from notifier.config import ChannelConfig, Config, DatabaseConfig, OperatorConfig, ProviderConfig
+from notifier.cli.demo_resident import (
+    RESIDENT_EMAIL,
+    RESIDENT_PHONE,
+    DemoResident,
+    ResidentStory,
+    post_texts,
+)
+from notifier.cli.demo_summary import print_summary, report_as_dict
+from notifier.config import (
+    ChannelConfig,
+    Config,
+    DatabaseConfig,
+    OperatorConfig,
+    ProviderConfig,
+    RateLimitConfig,
+    WebConfig,
+)
 from notifier.db import subscribers
 from notifier.db.fanout import delivery_counts
 from notifier.db.reports import alert_places
@@ -37,8 +53,12 @@ from notifier.pipeline.service import Service
 from notifier.policies import AlertPolicy, HttpSettings
 from notifier.testing.simulator import ProviderSimulator
 from notifier.testing.subscribers import synthetic_subscribers
+from notifier.testing.webhook_stub import WebhookStub
+from notifier.testing.x_stub import XStub
+from notifier.web.app import create_app
+from notifier.web.serve import start_web
 
-__all__ = ["DemoReport", "run_demo"]
+__all__ = ["DemoReport", "report_as_dict", "run_demo"]
 
 #: seconds between polls in the demo; the simulator is ours, so we may poll it briskly
 DEMO_POLL_SECONDS = 1.0
@@ -48,6 +68,10 @@ WAVE_MULTIPLE = 2.0
 DEMO_SEND_RATE = 2000
 #: share of the demo the simulated morning takes; the rest is start-up and draining
 STORY_SHARE = 0.75
+#: the public URL in the demo's messages (links are rewritten to the local server)
+DEMO_PUBLIC_URL = "https://notifier.example.org"
+DEMO_EMAIL_SECRET = "demo-signing-secret-0123456789"
+DEMO_WEB_SECRET = "demo-web-secret-0123456789abcdef"
 
 
 class _HeldClock:
@@ -78,17 +102,21 @@ class DemoReport:
     detection_to_last_hand_off_s: list[float] = field(default_factory=list)
     released_appointments: int = 0
     subscribers: int = 0
+    #: channel -> detection to hand-off of each alert's first message there (seconds)
+    per_channel_s: dict[str, list[float]] = field(default_factory=dict)
+    web_url: str = ""
+    resident: ResidentStory = field(default_factory=ResidentStory)
 
     def latency(self, values: list[float], pct: float) -> float | None:
         return percentile(values, pct)
 
 
 @contextmanager
-def _stub_process(module: str) -> Iterator[list[str]]:
+def _stub_process(module: str, *args: str) -> Iterator[list[str]]:
     """Run a loopback stub in its own process (so it does not share our CPU and GIL) and
     yield the words of its ``READY ...`` line."""
     process = subprocess.Popen(
-        [sys.executable, "-m", module],
+        [sys.executable, "-m", module, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -107,29 +135,53 @@ def _stub_process(module: str) -> Iterator[list[str]]:
             process.kill()
 
 
+@dataclass
+class _Stubs:
+    """The channels' loopback stubs and where the resident's messages land."""
+
+    channels: dict[str, ChannelConfig]
+    sms_inbox: Path | None = None
+    email_inbox: Path | None = None
+    x: XStub | None = None
+    apprise: WebhookStub | None = None
+
+    def posts(self) -> list[tuple[str, str]]:
+        found = [("x", p.text) for p in self.x.posts] if self.x else []
+        if self.apprise is not None:
+            found += [("apprise", t) for t in post_texts(list(self.apprise.requests))]
+        return found
+
+
 @contextmanager
-def _channel_stubs(workdir: Path) -> Iterator[dict[str, ChannelConfig]]:
-    """Console always; SMS and email through their loopback stubs when installed."""
+def _channel_stubs(workdir: Path) -> Iterator[_Stubs]:
+    """Console always; SMS, email, X and Apprise through their loopback stubs when installed."""
     channels = {"console": ChannelConfig(settings={"path": str(workdir / "console.jsonl")})}
+    stubs = _Stubs(channels)
     known = channel_registry()
     with ExitStack() as stack:
         if "sms" in known:
             from notifier.testing.twilio_stub import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 
-            [url] = stack.enter_context(_stub_process("notifier.testing.twilio_stub"))
+            stubs.sms_inbox = workdir / "resident-sms.jsonl"
+            watch = ["--watch", RESIDENT_PHONE, "--watch-file", str(stubs.sms_inbox)]
+            [url] = stack.enter_context(_stub_process("notifier.testing.twilio_stub", *watch))
             channels["sms"] = ChannelConfig(
                 wave_multiple=WAVE_MULTIPLE,
                 settings={
                     "account_sid": DEFAULT_ACCOUNT_SID,
                     "auth_token": DEFAULT_AUTH_TOKEN,
                     "from_number": "+16175550000",
-                    "base_url": "https://notifier.example.org",
+                    "base_url": DEMO_PUBLIC_URL,
                     "api_base_url": url,
                     "messages_per_second": DEMO_SEND_RATE,
                 },
             )
         if "email" in known:
-            host, port, *_ = stack.enter_context(_stub_process("notifier.testing.smtp_server"))
+            stubs.email_inbox = workdir / "resident-email.jsonl"
+            watch = ["--watch", RESIDENT_EMAIL, "--watch-file", str(stubs.email_inbox)]
+            host, port, *_ = stack.enter_context(
+                _stub_process("notifier.testing.smtp_server", *watch)
+            )
             channels["email"] = ChannelConfig(
                 wave_multiple=WAVE_MULTIPLE,
                 settings={
@@ -137,15 +189,35 @@ def _channel_stubs(workdir: Path) -> Iterator[dict[str, ChannelConfig]]:
                     "port": int(port),
                     "security": "none",
                     "from_address": "alerts@notifier.example.org",
-                    "base_url": "https://notifier.example.org",
-                    "secret": "demo-signing-secret-0123456789",
+                    "base_url": DEMO_PUBLIC_URL,
+                    "secret": DEMO_EMAIL_SECRET,
                     "messages_per_second": DEMO_SEND_RATE,
                 },
             )
-        yield channels
+        if "x" in known:  # posts are few (one per alert): the stub runs in a thread here
+            stubs.x = stack.enter_context(XStub(consumer_key="demo-consumer-key"))
+            channels["x"] = ChannelConfig(
+                rate_limit=RateLimitConfig(count=50, per_seconds=1.0),
+                settings={
+                    "consumer_key": "demo-consumer-key",
+                    "consumer_secret": "demo-consumer-secret",
+                    "access_token": "demo-access-token",
+                    "access_token_secret": "demo-access-secret",
+                    "api_base_url": stubs.x.url,
+                },
+            )
+        if "apprise" in known:
+            stubs.apprise = stack.enter_context(WebhookStub())
+            channels["apprise"] = ChannelConfig(
+                rate_limit=RateLimitConfig(count=50, per_seconds=1.0),
+                settings={"targets": [f"json://127.0.0.1:{stubs.apprise.port}/community"]},
+            )
+        yield stubs
 
 
-def _config(sim: ProviderSimulator, db_url: str, channels: dict[str, ChannelConfig]) -> Config:
+def _config(
+    sim: ProviderSimulator, db_url: str, channels: dict[str, ChannelConfig], web_port: int
+) -> Config:
     return Config(
         operator=OperatorConfig(name="Demo", contact="mailto:demo@example.org"),
         database=DatabaseConfig(url=db_url),
@@ -160,6 +232,12 @@ def _config(sim: ProviderSimulator, db_url: str, channels: dict[str, ChannelConf
             ),
         ],
         channels=channels,
+        web=WebConfig(
+            host="127.0.0.1",
+            port=web_port,
+            public_url=f"http://127.0.0.1:{web_port}",
+            secret_key=DEMO_WEB_SECRET,
+        ),
     )
 
 
@@ -215,10 +293,10 @@ def _latencies(
     report.detection_to_last_hand_off_s = [
         (h.handed_off_at - h.detected_at).total_seconds() for h in last.values()
     ]
-    for (alert_id, _channel), hand_off in first.items():
-        report.detection_to_hand_off_s.append(
-            (hand_off.handed_off_at - hand_off.detected_at).total_seconds()
-        )
+    for (alert_id, channel), hand_off in first.items():
+        seconds = (hand_off.handed_off_at - hand_off.detected_at).total_seconds()
+        report.detection_to_hand_off_s.append(seconds)
+        report.per_channel_s.setdefault(channel, []).append(seconds)
         row = facts.get(alert_id)
         site = sim.site_for_postal_code(row.postal_code) if row else None
         if row is None or site is None or row.appointments is None:
@@ -247,8 +325,10 @@ async def run_demo(
         db_path = database or workdir / "subscribers.db"
         clock = _HeldClock()
         sim = stack.enter_context(ProviderSimulator(duration=story, clock=clock))
-        channels = stack.enter_context(_channel_stubs(workdir))
-        runtime = Runtime.build(_config(sim, f"sqlite:///{db_path}", channels))
+        stubs = stack.enter_context(_channel_stubs(workdir))
+        channels = stubs.channels
+        web_port = _free_port()
+        runtime = Runtime.build(_config(sim, f"sqlite:///{db_path}", channels, web_port))
         for coordinator in runtime.coordinators.values():
             coordinator.interval, coordinator.jitter = DEMO_POLL_SECONDS, 0.2
         report.subscribers = _seed_subscribers(runtime, subscriber_count, set(channels))
@@ -263,6 +343,14 @@ async def run_demo(
             await poll_provider(runtime, provider_id)
         service = Service(runtime)
         await service.start()
+        app = create_app(runtime.config, engine=runtime.engine)
+        web, web_task = await start_web(app, "127.0.0.1", web_port)
+        report.web_url = f"http://127.0.0.1:{web_port}"
+        console.print(f"The resident's pages: {report.web_url}/signup (while the demo runs)")
+        resident = _resident(report.web_url, stubs)
+        # The resident signs up and confirms before the morning starts, as a real one would
+        # have done the evening before.
+        await resident.sign_up_and_confirm()
         clock.start()
         # The story takes ``story`` seconds from now; stop when it ends or the budget does.
         deadline = min(started + duration, time.monotonic() + story) - 2.0
@@ -275,6 +363,9 @@ async def run_demo(
             console.print()
         finally:
             await service.stop()
+            web.should_exit = True
+            await web_task
+            report.resident = resident.collect(stubs.posts())
             with runtime.engine.connect() as conn:
                 counts = delivery_counts(conn)
             for (channel, state), n in counts.items():
@@ -284,51 +375,24 @@ async def run_demo(
                 sum(r.appointments for r in sim.scenario.releases) if sim.scenario else 0
             )
             await runtime.aclose()
-    _print_summary(console, report)
+    print_summary(console, report)
     return report
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}s"
+def _resident(web_url: str, stubs: _Stubs) -> DemoResident:
+    from notifier.testing.twilio_stub import DEFAULT_AUTH_TOKEN
 
-
-def _print_summary(console: Console, report: DemoReport) -> None:
-    table = Table(title="Demo summary")
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_row("appointments released", f"{report.released_appointments:,}")
-    table.add_row("subscribers", f"{report.subscribers:,}")
-    table.add_row("polls", ", ".join(f"{k} {v}" for k, v in sorted(report.polls.items())))
-    table.add_row("alerts", str(report.alerts))
-    for channel, states in sorted(report.deliveries.items()):
-        table.add_row(
-            f"deliveries: {channel}", ", ".join(f"{s} {n:,}" for s, n in sorted(states.items()))
-        )
-    pub, det = report.publish_to_hand_off_s, report.detection_to_hand_off_s
-    table.add_row(
-        "publish → first hand-off p50 / p95",
-        f"{_fmt(percentile(pub, 50))} / {_fmt(percentile(pub, 95))}",
+    return DemoResident(
+        web_url=web_url,
+        sms_inbox=stubs.sms_inbox,
+        email_inbox=stubs.email_inbox,
+        twilio_auth_token=DEFAULT_AUTH_TOKEN,
+        sms_public_url=DEMO_PUBLIC_URL,
+        email_public_url=DEMO_PUBLIC_URL,
     )
-    table.add_row(
-        "detection → first hand-off p50 / p99",
-        f"{_fmt(percentile(det, 50))} / {_fmt(percentile(det, 99))}",
-    )
-    drain = report.detection_to_last_hand_off_s
-    table.add_row(
-        "detection → last hand-off of a wave p50 / max",
-        f"{_fmt(percentile(drain, 50))} / {_fmt(max(drain, default=None))}",
-    )
-    console.print(table)
 
 
-def report_as_dict(report: DemoReport) -> dict[str, Any]:
-    return {
-        "alerts": report.alerts,
-        "deliveries": report.deliveries,
-        "polls": dict(report.polls),
-        "publish_to_hand_off_p50_s": percentile(report.publish_to_hand_off_s, 50),
-        "publish_to_hand_off_p95_s": percentile(report.publish_to_hand_off_s, 95),
-        "detection_to_hand_off_p50_s": percentile(report.detection_to_hand_off_s, 50),
-        "detection_to_hand_off_p99_s": percentile(report.detection_to_hand_off_s, 99),
-        "detection_to_last_hand_off_max_s": max(report.detection_to_last_hand_off_s, default=None),
-    }
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -16,7 +16,12 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, func, literal, or_, select, text
 
 from notifier.db._sql import is_postgres
-from notifier.db.tables import DeliveryState, delivery_table, subscriber_table
+from notifier.db.tables import (
+    DeliveryState,
+    delivery_table,
+    eligibility_group_table,
+    subscriber_table,
+)
 from notifier.db.types import UtcDateTime
 from notifier.geo import EARTH_RADIUS_MILES
 from notifier.model import Alert
@@ -27,6 +32,7 @@ __all__ = [
     "eligibility",
     "filter_sql",
     "max_radius",
+    "open_group_sql",
     "outer_box",
     "within_reach",
 ]
@@ -116,6 +122,7 @@ def eligibility(conn: Connection, alert: Alert, channel: str, now: dt.datetime) 
         s.c.confirmed_at.is_not(None),
         s.c.opted_out_at.is_(None),
         s.c.invalid_at.is_(None),
+        open_group_sql(),
     ]
     for key, values in (("products", alert.products), ("age_groups", alert.age_groups)):
         clause = filter_sql(conn, key, values)
@@ -134,6 +141,13 @@ def eligibility(conn: Connection, alert: Alert, channel: str, now: dt.datetime) 
     )
     conditions.append(or_(s.c.max_per_day.is_(None), sent_recently < s.c.max_per_day))
     return conditions
+
+
+def open_group_sql() -> Any:
+    """The subscriber pre-registered in no group, or in one an operator has opened."""
+    s, g = subscriber_table, eligibility_group_table
+    opened = select(g.c.name).where(g.c.opened_at.is_not(None))
+    return or_(s.c.eligibility_group.is_(None), s.c.eligibility_group.in_(opened))
 
 
 def within_reach(lat0: float, lon0: float, max_radius: float) -> Any:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from notifier.db._sql import chunks
 from notifier.db.bulk import bulk_insert_subscribers
-from notifier.db.tables import DeliveryState, delivery_table, subscriber_table
+from notifier.db.tables import DeliveryState, delivery_table, notice_table, subscriber_table
 from notifier.db.types import as_utc
 from notifier.geo import lookup_postal_code, normalize_postal_code
 
@@ -33,10 +33,12 @@ __all__ = [
     "find_by_address",
     "locale_for_confirm_token",
     "mark_invalid",
+    "new_confirm_token",
     "normalize_address",
     "opt_in",
     "opt_out",
     "opt_out_ids",
+    "subscriber_values",
 ]
 
 FILTER_KEYS = ("products", "age_groups", "dose")
@@ -65,6 +67,7 @@ class SubscriberRow:
     time_zone: str | None
     digest_minutes: int | None
     created_at: dt.datetime
+    eligibility_group: str | None = None
 
     @property
     def active(self) -> bool:
@@ -109,11 +112,8 @@ def _check_hour(name: str, hour: int | None) -> None:
         raise ValueError(f"{name} must be an hour 0-23, got {hour}")
 
 
-def add_subscriber(
-    conn: Connection,
+def subscriber_values(
     *,
-    channel: str,
-    address: str,
     postal_code: str | None = None,
     country: str = "US",
     radius_miles: float | None = None,
@@ -125,16 +125,11 @@ def add_subscriber(
     quiet_end_hour: int | None = None,
     time_zone: str | None = None,
     digest_minutes: int | None = None,
-    now: dt.datetime | None = None,
-) -> tuple[int, str]:
-    """Sign up (or update) a subscriber; returns ``(id, confirm_token)``.
+    eligibility_group: str | None = None,
+) -> dict[str, Any]:
+    """The checked, geocoded preference columns of a sign-up (pure; ValueError if invalid).
 
-    The ZIP is geocoded offline (centroid and time zone). A new or lapsed (opted-out,
-    invalid) subscriber must confirm with the token before anything is sent; an already
-    confirmed subscriber keeps receiving alerts with the updated preferences.
-    """
-    stamp = _now(now)
-    address = normalize_address(channel, address)
+    The postal code is geocoded offline (centroid and time zone)."""
     if not _LOCALE.match(locale):
         raise ValueError(f"bad locale {locale!r}")
     if radius_miles is not None and radius_miles <= 0:
@@ -154,7 +149,7 @@ def add_subscriber(
         raise ValueError("a radius needs a postal code to measure from")
     if radius_miles is None and region is None:
         raise ValueError("give a postal code with a radius, or a region")
-    values: dict[str, Any] = {
+    return {
         "locale": locale,
         "postal_code": code,
         "lat": lat,
@@ -167,9 +162,29 @@ def add_subscriber(
         "quiet_end_hour": quiet_end_hour,
         "time_zone": time_zone,
         "digest_minutes": digest_minutes,
+        "eligibility_group": eligibility_group,
     }
+
+
+def add_subscriber(
+    conn: Connection,
+    *,
+    channel: str,
+    address: str,
+    now: dt.datetime | None = None,
+    **preferences: Any,
+) -> tuple[int, str]:
+    """Sign up (or update) a subscriber; returns ``(id, confirm_token)``.
+
+    ``preferences`` are those of ``subscriber_values``. A new or lapsed (opted-out, invalid)
+    subscriber must confirm with the token before anything is sent; an already confirmed
+    subscriber keeps receiving alerts with the updated preferences.
+    """
+    stamp = _now(now)
+    address = normalize_address(channel, address)
+    values = subscriber_values(**preferences)
     existing = find_by_address(conn, channel, address)
-    token = secrets.token_urlsafe(18)
+    token = new_confirm_token()
     s = subscriber_table
     if existing is None:
         new_id = conn.execute(
@@ -184,6 +199,10 @@ def add_subscriber(
         values.update(confirmed_at=None, opted_out_at=None, invalid_at=None)
     conn.execute(update(s).where(s.c.id == existing.id).values(confirm_token=token, **values))
     return existing.id, token
+
+
+def new_confirm_token() -> str:
+    return secrets.token_urlsafe(18)
 
 
 def confirm(conn: Connection, token: str, now: dt.datetime | None = None) -> int | None:
@@ -255,6 +274,7 @@ def delete_subscriber(conn: Connection, subscriber_id: int) -> bool:
     """Erase a subscriber and every delivery addressed to them (their copy of the address)."""
     d, s = delivery_table, subscriber_table
     conn.execute(delete(d).where(d.c.subscriber_id == subscriber_id))
+    conn.execute(delete(notice_table).where(notice_table.c.subscriber_id == subscriber_id))
     return bool(conn.execute(delete(s).where(s.c.id == subscriber_id)).rowcount)
 
 

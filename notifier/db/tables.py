@@ -32,8 +32,10 @@ __all__ = [
     "AvailabilityEvent",
     "Delivery",
     "DeliveryState",
+    "EligibilityGroup",
     "EventKind",
     "Location",
+    "Notice",
     "PollOutcome",
     "PollRun",
     "ProviderState",
@@ -41,9 +43,11 @@ __all__ = [
     "alert_table",
     "availability_table",
     "delivery_table",
+    "eligibility_group_table",
     "event_table",
     "location_table",
     "metadata",
+    "notice_table",
     "poll_run_table",
     "provider_state_table",
     "subscriber_table",
@@ -228,6 +232,44 @@ class Subscriber(SQLModel, table=True):
     time_zone: str | None = None
     digest_minutes: int | None = None
     created_at: dt.datetime = _utc(nullable=False)
+    #: pre-registration: alerts start once an operator opens this group (None: no group)
+    eligibility_group: str | None = Field(default=None, index=True)
+
+
+class EligibilityGroup(SQLModel, table=True):
+    """An eligibility group people pre-register in; ``opened_at`` is set when it opens."""
+
+    __tablename__ = "eligibility_group"
+
+    name: str = Field(primary_key=True)
+    opened_at: dt.datetime | None = _utc()
+
+
+class Notice(SQLModel, table=True):
+    """The outbox of messages that are not slot alerts: sign-up confirmations and "your
+    eligibility group is open" notices, each to one subscriber through their own channel.
+    Eligibility notices go out in waves, nearest first (``rank``, ``wave``), like alerts."""
+
+    __tablename__ = "notice"
+    __table_args__ = (Index("ix_notice_channel_state_next", "channel", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    subscriber_id: int  # no foreign key, like ``delivery``; deleted with the subscriber
+    kind: str  # "confirm" | "eligibility_opened"
+    group_name: str | None = None
+    state: str
+    wave: int = 1
+    rank: int = 1
+    distance_miles: float | None = None
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = _utc()
+    claimed_at: dt.datetime | None = _utc()
+    idempotency_key: str = Field(unique=True)
+    provider_message_id: str | None = None
+    last_error: str | None = None
+    created_at: dt.datetime = _utc(nullable=False)
+    sent_at: dt.datetime | None = _utc()
 
 
 class Delivery(SQLModel, table=True):
@@ -323,3 +365,5 @@ poll_run_table = _table(PollRun)
 alert_table = _table(Alert)
 subscriber_table = _table(Subscriber)
 delivery_table = _table(Delivery)
+eligibility_group_table = _table(EligibilityGroup)
+notice_table = _table(Notice)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from notifier.channel import Channel, RateLimit, get_channel
+from notifier.channel import Audience, Channel, RateLimit, get_channel
 from notifier.config import Config
 from notifier.db.engine import make_engine, upgrade
 from notifier.db.fanout import ChannelPlan
@@ -17,6 +17,7 @@ from notifier.pipeline.coordinator import ProviderCoordinator
 from notifier.pipeline.dispatch import Dispatcher, DispatchSettings
 from notifier.pipeline.fetch import PoliteClient
 from notifier.pipeline.metrics import Metrics
+from notifier.pipeline.notices import NoticeSender
 from notifier.pipeline.ops_notices import OpsNotifier
 from notifier.scraping import get_scraper
 
@@ -45,6 +46,8 @@ class Runtime:
     broken: list[tuple[str, str, str]] = field(default_factory=list)
     #: called (in the event loop) after each poll; the demo's live view listens here
     on_poll: list[Callable[[PollSummary], None]] = field(default_factory=list)
+    #: sends sign-up confirmations and eligibility notices through the recipient channels
+    notices: NoticeSender | None = None
 
     @classmethod
     def build(
@@ -115,6 +118,13 @@ class Runtime:
             broken,
         )
         runtime.on_poll.append(metrics.observe_poll)  # polls and alerts for /metrics
+        secret = config.web.secret_key.get_secret_value() if config.web.secret_key else ""
+        runtime.notices = NoticeSender(
+            engine,
+            {n: c for n, c in channels.items() if c.audience is Audience.RECIPIENT},
+            public_url=config.web.public_url,
+            link_secret=secret if len(secret) >= 16 else None,
+        )
         return runtime
 
     async def aclose(self) -> None:

@@ -53,6 +53,8 @@ class Service:
         for dispatcher in self.runtime.dispatchers.values():
             self._workers.append(asyncio.create_task(dispatcher.run(self.stopping)))
         self._workers.append(asyncio.create_task(self._watch_failure_rates()))
+        if self.runtime.notices is not None:
+            self._workers.append(asyncio.create_task(self.runtime.notices.run(self.stopping)))
         ops = self.runtime.ops_notices
         await ops.service_started(
             providers=list(self.runtime.coordinators), channels=list(self.runtime.dispatchers)

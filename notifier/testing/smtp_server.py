@@ -48,6 +48,7 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from notifier.testing.inbox import WatchedInbox
 from notifier.testing.lifecycle import BackgroundService
 
 __all__ = ["ReceivedMessage", "SmtpTestServer", "main", "make_self_signed_cert"]
@@ -188,6 +189,8 @@ class SmtpTestServer(BackgroundService):
         self.tls: Security = tls
         self.keep_messages = keep_messages
         self.received: list[ReceivedMessage] = []
+        #: messages to watched addresses go to a file (``--watch``), for the demo's resident
+        self.inbox: WatchedInbox | None = None
         self.counts: Counter[str] = Counter()  # connections, messages, refused, auth_failed
         self.cert_path: Path | None = None
         self._lock = threading.Lock()
@@ -273,6 +276,13 @@ class SmtpTestServer(BackgroundService):
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(server, _NoDelaySMTP)
         data = envelope.original_content or b""
+        watched = [r for r in envelope.rcpt_tos if self.inbox is not None and self.inbox.watches(r)]
+        if watched and self.inbox is not None:
+            parsed = email.message_from_bytes(data, policy=email.policy.default)
+            body = parsed.get_body(("plain",)) if isinstance(parsed, EmailMessage) else None
+            text = body.get_content() if body is not None else ""
+            for rcpt in watched:
+                self.inbox.record(rcpt, subject=str(parsed["Subject"] or ""), text=text)
         with self._lock:
             self.counts["messages"] += 1
             if self.keep_messages:
@@ -357,12 +367,16 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--tls", choices=("none", "starttls", "ssl"), default="none")
     parser.add_argument("--auth", help="USER:PASSWORD to require")
+    parser.add_argument("--watch", action="append", default=[], help="an address to record")
+    parser.add_argument("--watch-file", help="where messages to watched addresses go")
     args = parser.parse_args(list(argv) if argv is not None else None)
     auth: tuple[str, str] | None = None
     if args.auth:
         user, _, password = args.auth.partition(":")
         auth = (user, password)
     server = SmtpTestServer(port=args.port, tls=args.tls, auth=auth, keep_messages=False)
+    if args.watch and args.watch_file:
+        server.inbox = WatchedInbox(args.watch_file, args.watch)
     with server:
         extra = f" {server.cert_path}" if server.cert_path else ""
         print(f"READY {server.host} {server.port}{extra}", flush=True)

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from notifier.testing.inbox import WatchedInbox
 from notifier.testing.lifecycle import BackgroundService
 from notifier.testing.mini_http import REASONS, HttpProtocol
 
@@ -134,6 +135,8 @@ class TwilioStub(BackgroundService):
         self.host, self.port = host, port
         self.record = record
         self.requests: list[RecordedRequest] = []
+        #: messages to watched numbers go to a file (``--watch``), for the demo's resident
+        self.inbox: WatchedInbox | None = None
         self.status_counts: collections.Counter[int] = collections.Counter()
         self.total = 0
         self._bucket = _TokenBucket(max_per_second, burst) if max_per_second else None
@@ -224,6 +227,8 @@ class TwilioStub(BackgroundService):
         sid = next(self._sids) if reply.kind == "ok" else None
         self.total += 1
         self.status_counts[reply.status] += 1
+        if self.inbox is not None and reply.kind == "ok" and self.inbox.watches(to):
+            self.inbox.record(to, body=form.get("Body") or "")
         if self.record:
             self.requests.append(
                 RecordedRequest(
@@ -394,6 +399,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--auth-token", default=DEFAULT_AUTH_TOKEN)
     parser.add_argument("--max-per-second", type=float, default=None)
     parser.add_argument("--burst", type=int, default=1)
+    parser.add_argument("--watch", action="append", default=[], help="a number to record")
+    parser.add_argument("--watch-file", help="where messages to watched numbers go")
     args = parser.parse_args(list(argv) if argv is not None else None)
     stub = TwilioStub(
         account_sid=args.account_sid,
@@ -404,6 +411,8 @@ def main(argv: Iterable[str] | None = None) -> None:
         burst=args.burst,
         record=False,
     )
+    if args.watch and args.watch_file:
+        stub.inbox = WatchedInbox(args.watch_file, args.watch)
 
     async def run() -> None:
         await stub.serve()

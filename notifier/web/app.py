@@ -82,6 +82,9 @@ def _register_routes(
     if config is None:
         return
     register_email_routes(app, engine, config, clock)
+    from notifier.web import signup
+
+    signup.register(app, engine, config, clock)
     channels = config.enabled_channels()
     if "sms" in channels:
         from channels.sms import SmsSettings

@@ -35,6 +35,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from notifier.config import Config
 from notifier.db import subscribers, write_transaction
 from notifier.messaging.render import normalize_locale, render
+from notifier.messaging.signed_links import (
+    BadLink,
+    ExpiredLink,
+    make_manage_token,
+    read_confirm_token,
+)
 from notifier.messaging.unsubscribe_tokens import (
     BadUnsubscribeToken,
     ExpiredUnsubscribeToken,
@@ -77,8 +83,17 @@ def _page(
     *,
     action: str | None = None,
     fields: tuple[tuple[str, str], ...] = (),
+    manage_url: str | None = None,
 ) -> HTMLResponse:
-    body = render("email", locale, "page.html", kind=kind, action=action, fields=fields)
+    body = render(
+        "email",
+        locale,
+        "page.html",
+        kind=kind,
+        action=action,
+        fields=fields,
+        manage_url=manage_url,
+    )
     return HTMLResponse(body, status_code=status, headers=_PAGE_HEADERS)
 
 
@@ -129,8 +144,10 @@ def email_router(
     secret: str,
     max_age: dt.timedelta | None = None,
     clock: Clock = _utcnow,
+    manage_secret: str | None = None,
 ) -> APIRouter:
-    """The routes above, verifying tokens with ``secret`` (the email channel's)."""
+    """The routes above, verifying tokens with ``secret`` (the email channel's). With
+    ``manage_secret`` (the web secret) the "confirmed" page links to the manage page."""
     router = APIRouter()
 
     def claim_for(token: str, request: Request) -> UnsubscribeClaim | HTMLResponse:
@@ -195,34 +212,65 @@ def email_router(
         log.info("email subscriber %d unsubscribed by link", claim.subscriber_id)
         return _page(locale, "unsubscribed")
 
-    @router.get("/confirm/{token}", response_class=HTMLResponse, responses=answers(HTML, 404, 503))
-    async def confirm_page(token: str, request: Request) -> HTMLResponse:
+    def stored_token(token: str, request: Request) -> str | HTMLResponse:
+        """The one-time token inside a signed link; a bare stored token (older emails) too.
+
+        Only a token that can be one we issued is looked up (a NUL byte never reaches SQL)."""
+        try:
+            token = read_confirm_token(secret, token, max_age=max_age)
+        except ExpiredLink:
+            return _page(_browser_locale(request), "expired", 400)
+        except BadLink:
+            pass
         if not url_token(token):
             return _page(_browser_locale(request), "confirm_unknown", 404)
+        return token
+
+    @router.get(
+        "/confirm/{token}", response_class=HTMLResponse, responses=answers(HTML, 400, 404, 503)
+    )
+    async def confirm_page(token: str, request: Request) -> HTMLResponse:
+        link = token
+        unwrapped = stored_token(token, request)
+        if isinstance(unwrapped, HTMLResponse):
+            return unwrapped
+        token = unwrapped
         locale = await guarded(request, lambda: _read(engine, _confirm_locale, token))
         if isinstance(locale, HTMLResponse):
             return locale
         if locale is None:
             return _page(_browser_locale(request), "confirm_unknown", 404)
-        return _page(locale, "confirm", action=f"./{token}")
+        return _page(locale, "confirm", action=f"./{link}")
 
-    @router.post("/confirm/{token}", response_class=HTMLResponse, responses=answers(HTML, 404, 503))
+    @router.post(
+        "/confirm/{token}", response_class=HTMLResponse, responses=answers(HTML, 400, 404, 503)
+    )
     async def confirm(token: str, request: Request) -> HTMLResponse:
-        def step() -> str | None:
+        unwrapped = stored_token(token, request)
+        if isinstance(unwrapped, HTMLResponse):
+            return unwrapped
+        token = unwrapped
+
+        def step() -> tuple[str, int] | None:
             with write_transaction(engine) as conn:
                 locale = _confirm_locale(conn, token)
-                if locale is None or subscribers.confirm(conn, token, clock()) is None:
+                confirmed = subscribers.confirm(conn, token, clock()) if locale else None
+                if locale is None or confirmed is None:
                     return None
-                return locale
+                return locale, confirmed
 
-        if not url_token(token):
+        done = await guarded(request, step)
+        if isinstance(done, HTMLResponse):
+            return done
+        if done is None:
             return _page(_browser_locale(request), "confirm_unknown", 404)
-        locale = await guarded(request, step)
-        if isinstance(locale, HTMLResponse):
-            return locale
-        if locale is None:
-            return _page(_browser_locale(request), "confirm_unknown", 404)
-        return _page(locale, "confirmed")
+        locale, subscriber_id = done
+        manage_url = None
+        if manage_secret:
+            # Relative to /confirm/<token>: right behind a proxy that adds a path prefix.
+            manage_token = make_manage_token(manage_secret, subscriber_id, EMAIL_CHANNEL)
+            manage_url = f"../manage/{manage_token}"
+        return _page(locale, "confirmed", manage_url=manage_url)
 
     return router
 
@@ -244,10 +292,12 @@ def register_email_routes(
     from channels.email import EmailSettings
 
     settings = EmailSettings.model_validate(channels[EMAIL_CHANNEL].settings)
+    web_secret = config.web.secret_key.get_secret_value() if config.web.secret_key else ""
     router = email_router(
         engine,
         secret=settings.secret.get_secret_value(),
         max_age=settings.link_max_age,
         clock=clock or _utcnow,
+        manage_secret=web_secret if len(web_secret) >= 16 and config.web.signup.enabled else None,
     )
     app.include_router(router)

@@ -1,7 +1,7 @@
 """Provider health for the shared backoff: consecutive failures and when to poll next.
 
 Revision ID: 0003_provider_health
-Revises: 0001
+Revises: 0002_signup
 Create Date: 2026-11-30
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_provider_health"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_signup"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,88 @@
+"""The resident's side of the web app: sign-up, manage and leave pages, and the admin API.
+
+``register(app, engine, config)`` adds them; ``notifier.web.app`` calls it. The pages need
+``web.secret_key`` (CSRF tokens and manage links are signed with it); without it they are
+left out and a warning says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from notifier.config import Config
+from notifier.web.signup.captcha import CaptchaVerifier, siteverify_checker
+from notifier.web.signup.forms import FormRules
+from notifier.web.signup.limits import KeyedLimiter
+from notifier.web.signup.routes import SignupPages
+from notifier.web.signup.writer import SignupWriter
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def register(
+    app: FastAPI,
+    engine: Engine,
+    config: Config,
+    clock: Callable[[], dt.datetime] | None = None,
+    *,
+    captcha: CaptchaVerifier | None = None,
+) -> SignupPages | None:
+    """Add the sign-up pages and (with ``web.admin_token``) the admin API to ``app``."""
+    clock = clock or _utcnow
+    web = config.web
+    settings = web.signup
+    if web.admin_token is not None and web.admin_token.get_secret_value():
+        from notifier.web.signup.admin import register_admin
+
+        register_admin(
+            app,
+            engine,
+            token=web.admin_token.get_secret_value(),
+            settings=settings,
+            clock=clock,
+        )
+    secret = web.secret_key.get_secret_value() if web.secret_key is not None else ""
+    if not settings.enabled:
+        return None
+    if len(secret) < 16:
+        log.warning("sign-up pages are off: set web.secret_key (16 characters or more)")
+        return None
+    if captcha is None and settings.captcha_verify_url and settings.captcha_secret:
+        captcha = siteverify_checker(
+            settings.captcha_verify_url, settings.captcha_secret.get_secret_value()
+        )
+    enabled = config.enabled_channels()
+    countries = settings.sms_countries if "sms" in enabled else []
+    pages = SignupPages(
+        engine=engine,
+        secret=secret,
+        rules=FormRules(
+            sms_countries=tuple(c.upper() for c in countries),
+            channels=tuple(c for c in ("sms", "email") if c in enabled),
+            max_radius_miles=settings.max_radius_miles,
+            eligibility_groups=tuple(settings.eligibility_groups),
+        ),
+        writer=SignupWriter(engine, clock=clock),
+        per_ip=KeyedLimiter(settings.per_ip.count, settings.per_ip.per_seconds),
+        per_prefix=KeyedLimiter(
+            settings.per_phone_prefix.count, settings.per_phone_prefix.per_seconds
+        ),
+        captcha=captcha,
+        captcha_site_key=settings.captcha_site_key,
+        clock=clock,
+        secure_cookie=web.public_url.startswith("https://"),
+    )
+    pages.register(app)
+    app.state.signup = pages
+    return pages
