@@ -159,6 +159,15 @@ def distance_unit(locale: str | None) -> str:
     return "km" if normalize_locale(locale) in KM_LOCALES else "mi"
 
 
+def shown_radius(miles: float | None, locale: str | None) -> str:
+    """A stored radius (miles) as the reader measures it: ``10`` mi, or ``16`` km."""
+    if miles is None:
+        return "?"
+    if distance_unit(locale) == "km":
+        return f"{round(miles * KM_PER_MILE):d}"
+    return f"{miles:g}"
+
+
 def _supported_locale(value: str) -> str:
     language = value.replace("_", "-").split("-", 1)[0].strip().lower()
     if language not in SUPPORTED_LOCALES:

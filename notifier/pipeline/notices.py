@@ -25,7 +25,7 @@ from notifier.db.notices import ClaimedNotice
 from notifier.geo import lookup_postal_code
 from notifier.messaging.eligibility import group_label
 from notifier.messaging.gsm import to_gsm
-from notifier.messaging.render import normalize_locale, render
+from notifier.messaging.render import normalize_locale, render, shown_radius
 from notifier.messaging.signed_links import make_manage_token
 from notifier.privacy import mask
 
@@ -34,10 +34,6 @@ __all__ = ["NoticeSender", "compose_notice"]
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
-
-
-def _miles(value: float | None) -> str:
-    return "?" if value is None else f"{value:g}"
 
 
 def compose_notice(
@@ -54,7 +50,7 @@ def compose_notice(
     place = lookup_postal_code(notice.postal_code) if notice.postal_code else None
     context: dict[str, Any] = {
         "postal_code": notice.postal_code or "?",
-        "miles": _miles(notice.radius_miles),
+        "radius": shown_radius(notice.radius_miles, locale),
         "city": place.city if place else None,
     }
     if notice.kind == notices.CONFIRM:

@@ -30,7 +30,13 @@ from twilio.twiml.messaging_response import MessagingResponse
 from notifier.db import outbox, subscribers, write_transaction
 from notifier.geo import lookup_postal_code, normalize_postal_code
 from notifier.messaging.gsm import to_gsm
-from notifier.messaging.render import KM_PER_MILE, distance_unit, normalize_locale, render
+from notifier.messaging.render import (
+    KM_PER_MILE,
+    distance_unit,
+    normalize_locale,
+    render,
+    shown_radius,
+)
 from notifier.privacy import mask
 from notifier.web.edge import SenderNumber, clean_text, db_id, plain_token, sender_number
 from notifier.web.openapi_docs import JSON_ERROR, TEXT, XML, answers, form_body
@@ -79,15 +85,6 @@ def _say(locale: str, name: str, **context: Any) -> str:
     return to_gsm(render("sms", locale, name, **context))
 
 
-def _radius(miles: float | None, locale: str) -> str:
-    """A stored radius (miles) as the reader measures it: ``10`` mi, or ``16`` km."""
-    if miles is None:
-        return "?"
-    if distance_unit(locale) == "km":
-        return f"{round(miles * KM_PER_MILE):d}"
-    return f"{miles:g}"
-
-
 def _postal_country(sender: SenderNumber | None, locale: str) -> str:
     """Where a postal code texted by ``sender`` is: the country of the phone number, else
     the country of the language (a German text reads a PLZ), else the US."""
@@ -127,7 +124,7 @@ def _subscriptions(row: subscribers.SubscriberRow | None, locale: str) -> list[d
     return [
         {
             "postal_code": row.postal_code or row.region or "?",
-            "radius": _radius(row.radius_miles, locale),
+            "radius": shown_radius(row.radius_miles, locale),
             "confirmed": row.confirmed_at is not None,
             "opted_out": row.opted_out_at is not None or row.invalid_at is not None,
         }
@@ -162,7 +159,7 @@ def handle_command(
         if outcome == "confirmed" or (outcome == "active" and command.intent is Intent.YES):
             row = subscribers.find_by_address(conn, SMS_CHANNEL, sender)
             assert row is not None
-            radius = _radius(row.radius_miles, locale)
+            radius = shown_radius(row.radius_miles, locale)
             return _say(locale, "confirmed.txt", postal_code=row.postal_code, radius=radius)
         if outcome in ("started", "active"):
             return _say(locale, "started.txt")
@@ -205,7 +202,7 @@ def _subscribe(
         locale=locale,
         now=now,
     )
-    shown = _radius(miles, locale) if typed_unit != unit else f"{radius}"
+    shown = shown_radius(miles, locale) if typed_unit != unit else f"{radius}"
     log.info("sms %s: signed up near %s %s (%s mi)", mask(sender), country, code, f"{miles:.1f}")
     if was_active:
         return _say(locale, "confirmed.txt", postal_code=code, radius=shown)

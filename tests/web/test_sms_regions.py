@@ -88,6 +88,7 @@ def test_no_german_sms_text_speaks_of_miles() -> None:
         "radius": 15,
         "postal_code": "50667",
         "city": "Köln",
+        "group": "65+",
         "subscriptions": [
             {"postal_code": "50667", "radius": 15, "confirmed": True, "opted_out": False}
         ],

@@ -17,7 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from notifier.db.signups import Preferences, SignupRequest
 from notifier.geo import lookup_postal_code, normalize_postal_code
-from notifier.messaging.render import normalize_locale
+from notifier.messaging.render import KM_PER_MILE, distance_unit, normalize_locale, shown_radius
 from notifier.web.signup.messages import say
 
 __all__ = [
@@ -93,15 +93,22 @@ class _Reader:
         return code
 
     def radius(self) -> float | None:
+        """The radius in miles (as stored), read in the unit of the reader's language."""
         given = self.text("radius", 10)
+        km = distance_unit(self.locale) == "km"
+        most = self.rules.max_radius_miles * KM_PER_MILE if km else self.rules.max_radius_miles
         try:
-            miles = float(given)
+            value = float(given)
         except ValueError:
-            miles = -1.0
-        if not 1 <= miles <= self.rules.max_radius_miles or miles != miles:  # NaN
-            self.fail("radius", "radius", max_miles=f"{self.rules.max_radius_miles:g}")
+            value = -1.0
+        if not 1 <= value <= most or value != value:  # NaN
+            self.fail(
+                "radius",
+                "radius",
+                max_radius=shown_radius(self.rules.max_radius_miles, self.locale),
+            )
             return None
-        return miles
+        return value / KM_PER_MILE if km else value
 
     def filters(self) -> dict[str, list[str]] | None:
         products = self.choices("products", PRODUCTS, "products")

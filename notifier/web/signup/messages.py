@@ -82,9 +82,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "5 cifras o un código postal alemán.",
     },
     "radius": {
-        "en": "Choose a distance between 1 and {max_miles} miles.",
-        "de": "Wählen Sie eine Entfernung zwischen 1 und {max_miles} Meilen.",
-        "es": "Elija una distancia entre 1 y {max_miles} millas.",
+        "en": "Choose a distance between 1 and {max_radius} miles.",
+        "de": "Wählen Sie eine Entfernung zwischen 1 und {max_radius} km.",
+        "es": "Elija una distancia entre 1 y {max_radius} millas.",
     },
     "choice": {
         "en": "{field}: choose one of the options on the form.",

@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from notifier.db import signups, subscribers, write_transaction
 from notifier.geo import lookup_postal_code
 from notifier.messaging.eligibility import group_label
-from notifier.messaging.render import normalize_locale, render
+from notifier.messaging.render import normalize_locale, render, shown_radius
 from notifier.messaging.signed_links import BadLink, read_manage_token
 from notifier.privacy import mask
 from notifier.web.signup.captcha import CaptchaVerifier
@@ -127,7 +127,7 @@ class SignupPages:
             products=PRODUCTS,
             age_groups=AGE_GROUPS,
             chosen_products=chosen_products or [],
-            max_radius=f"{self.rules.max_radius_miles:g}",
+            max_radius=shown_radius(self.rules.max_radius_miles, locale),
             captcha_site_key=self.captcha_site_key,
             action="signup",
         )
@@ -268,7 +268,8 @@ class SignupPages:
             groups=self._groups(locale),
             products=PRODUCTS,
             age_groups=AGE_GROUPS,
-            max_radius=f"{self.rules.max_radius_miles:g}",
+            max_radius=shown_radius(self.rules.max_radius_miles, locale),
+            radius=shown_radius(row.radius_miles or 10.0, locale),
             # Relative to /manage/<token>: right behind a proxy that adds a path prefix.
             action=f"./{token}",
             leave_action=f"./{token}/leave",
