@@ -5,6 +5,8 @@ leaves it there, and once the lease runs out the row is due again (``attempts`` 
 claim). On PostgreSQL the claim locks rows with ``FOR UPDATE SKIP LOCKED`` so concurrent workers
 never take the same row; SQLite serializes writers, so a single ``UPDATE ... RETURNING`` is
 atomic there. A delivery whose alert has expired is never claimed: stale news stays unsent.
+Nor is one about a place whose latest good poll shows it full: before each claim those are
+cancelled, so texts already released stop the moment a poll sees the place fill up.
 """
 
 from __future__ import annotations
@@ -21,16 +23,18 @@ from notifier.db._sql import chunks, is_postgres
 from notifier.db.tables import (
     DeliveryState,
     alert_table,
+    availability_table,
     delivery_table,
     location_table,
     subscriber_table,
 )
 from notifier.db.types import UtcDateTime, as_utc
-from notifier.model import Alert, Location
+from notifier.model import Alert, Location, Status
 from notifier.privacy import mask_text
 
 __all__ = [
     "ClaimedDelivery",
+    "cancel_full",
     "claim_due",
     "defer",
     "delivery_counts",
@@ -146,6 +150,35 @@ def _claim(
     return [int(i) for i in conn.execute(stmt).scalars()]
 
 
+def cancel_full(conn: Connection, channel: str, now: dt.datetime) -> int:
+    """Cancel the due and held deliveries of ``channel`` about places now full.
+
+    "Full" is the latest good poll's word (``availability.status``): an unknown poll never
+    overwrites it, so a broken page cannot silence a place that is still open. Only live
+    alerts are looked at, so this walks a handful of alerts, not the outbox.
+    """
+    d, a, av = delivery_table, alert_table, availability_table
+    full = (
+        select(a.c.id)
+        .join(av, av.c.location_id == a.c.location_id)
+        .where(
+            a.c.expires_at > literal(as_utc(now), UtcDateTime),
+            av.c.status == Status.NONE.value,
+        )
+        .scalar_subquery()
+    )
+    stmt = (
+        update(d)
+        .where(
+            d.c.alert_id.in_(full),
+            d.c.channel == channel,
+            d.c.state.in_((_PENDING, DeliveryState.HELD.value)),
+        )
+        .values(state=DeliveryState.CANCELLED.value, claimed_at=None)
+    )
+    return int(conn.execute(stmt).rowcount)
+
+
 def claim_due(
     conn: Connection, channel: str, *, limit: int, now: dt.datetime, lease_seconds: float
 ) -> list[ClaimedDelivery]:
@@ -154,6 +187,7 @@ def claim_due(
     alerts, each alert's nearest recipients first."""
     d = delivery_table
     stamp = as_utc(now)
+    cancel_full(conn, channel, stamp)
     cutoff = stamp - dt.timedelta(seconds=lease_seconds)
     # Two statements so each walks the (channel, state, rank, id) index in order.
     # "next_attempt_at IS NOT NULL" repeats the partial index predicate (always true here).
