@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Connection, String, cast, func, insert, literal, select, update
@@ -34,6 +35,7 @@ __all__ = [
     "WavePlan",
     "close_episode",
     "episode_alerts",
+    "first_wave_reach",
     "join_episode",
     "release_next_wave",
     "release_open_episode",
@@ -41,6 +43,7 @@ __all__ = [
     "tie_key",
     "tie_seed",
     "wave_size",
+    "where_sent",
 ]
 
 #: a prime below 2**31: (id + a) * b stays inside 64-bit integers on both dialects
@@ -270,3 +273,30 @@ def release_open_episode(
             conn, int(episode), plan, wave_size(plan, appointments), now
         )
     return released
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def where_sent(conn: Connection, ids: Sequence[int]) -> list[tuple[str, int, float | None]]:
+    """(location id, subscriber id, miles) of the deliveries ``ids`` (subscriber rows only)."""
+    d, a = delivery_table, alert_table
+    rows = conn.execute(
+        select(a.c.location_id, d.c.subscriber_id, d.c.distance_miles)
+        .join_from(d, a, a.c.id == d.c.alert_id)
+        .where(d.c.id.in_(list(ids)), d.c.subscriber_id.is_not(None))
+    ).all()
+    return [(loc, int(sub), miles) for loc, sub, miles in rows]
+
+
+def first_wave_reach(conn: Connection) -> dict[str, float]:
+    """Per location, the distance of the farthest recipient ever released in a first wave:
+    the "first ring" a fair wave sequence should mostly stay inside."""
+    d, a = delivery_table, alert_table
+    rows = conn.execute(
+        select(a.c.location_id, func.max(d.c.distance_miles))
+        .join_from(d, a, a.c.id == d.c.alert_id)
+        .where(d.c.wave == 1, d.c.next_attempt_at.is_not(None))
+        .group_by(a.c.location_id)
+    ).all()
+    return {loc: float(miles) for loc, miles in rows if miles is not None}
