@@ -167,7 +167,9 @@ def take_over_held(conn: Connection, episode_id: int, alert_id: int, channel: st
             d.c.channel == channel,
             d.c.state == _HELD,
         )
-        .values(alert_id=alert_id, idempotency_key=literal(prefix) + cast(d.c.subscriber_id, String))
+        .values(
+            alert_id=alert_id, idempotency_key=literal(prefix) + cast(d.c.subscriber_id, String)
+        )
     )
     return int(conn.execute(stmt).rowcount)
 
@@ -269,9 +271,7 @@ def release_open_episode(
     for plan in plans:
         if plan.audience != "recipient":
             continue
-        released += release_next_wave(
-            conn, int(episode), plan, wave_size(plan, appointments), now
-        )
+        released += release_next_wave(conn, int(episode), plan, wave_size(plan, appointments), now)
     return released
 
 

@@ -118,7 +118,9 @@ class SimulationResult:
         return sorted(miles for _, _, miles, _ in self.sent)
 
 
-def percentiles(values: Sequence[float], points: Sequence[int] = (50, 90, 99, 100)) -> dict[int, float]:
+def percentiles(
+    values: Sequence[float], points: Sequence[int] = (50, 90, 99, 100)
+) -> dict[int, float]:
     """Nearest-rank percentiles of sorted ``values``."""
     if not values:
         return {}

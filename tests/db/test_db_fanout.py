@@ -162,9 +162,7 @@ def test_daily_cap_counts_recent_pending_and_sent(engine: Engine) -> None:
         third = write_alert(conn, make_alert(detected_at=later, source_id="c3"), channels=[SMS])
         assert _recipients(conn, third.alert_id) == {uncapped}
         next_day = NOW + dt.timedelta(hours=25)
-        fourth = write_alert(
-            conn, make_alert(detected_at=next_day, source_id="c4"), channels=[SMS]
-        )
+        fourth = write_alert(conn, make_alert(detected_at=next_day, source_id="c4"), channels=[SMS])
         assert _recipients(conn, fourth.alert_id) == {capped, uncapped, two_a_day}
 
 
@@ -302,9 +300,7 @@ def test_a_later_alert_continues_the_episode_and_tells_nobody_twice(engine: Engi
         _send(conn, first.alert_id, at=NOW)
         newcomer = add_sub(conn, *offset(lat, lon, north_miles=0.5))
         later = NOW + dt.timedelta(minutes=3)
-        second = write_alert(
-            conn, make_alert(appointments=3, detected_at=later), channels=[plan]
-        )
+        second = write_alert(conn, make_alert(appointments=3, detected_at=later), channels=[plan])
         old_rows = _deliveries(conn, first.alert_id)
         new_rows = _deliveries(conn, second.alert_id)
     # The first alert keeps only what it sent; its held recipients moved to the new alert.
