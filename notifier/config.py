@@ -74,7 +74,7 @@ class ChannelConfig(BaseModel):
     #: the wave size for a source that says "open" without a count (CVS, Walgreens, ...)
     unknown_count_wave: int = Field(60, ge=1)
     #: after a wave's last send, this long for people to book before the next is released
-    wave_grace_seconds: float = Field(120.0, ge=0)
+    wave_grace_seconds: float = Field(300.0, ge=0)
     settings: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -115,7 +115,7 @@ __all__ = [
 DEFAULT_WAVE_MULTIPLE = 3.0
 DEFAULT_UNKNOWN_COUNT_WAVE = 60
 #: after a wave's last send, people get this long to book before the next poll releases more
-DEFAULT_WAVE_GRACE_SECONDS = 120.0
+DEFAULT_WAVE_GRACE_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
