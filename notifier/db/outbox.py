@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal, select, update
+from sqlalchemy import Connection, and_, func, literal, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from notifier.db._sql import chunks, is_postgres
@@ -150,8 +150,11 @@ def _claim(
     return [int(i) for i in conn.execute(stmt).scalars()]
 
 
-def cancel_full(conn: Connection, channel: str, now: dt.datetime) -> int:
-    """Cancel the due and held deliveries of ``channel`` about places now full.
+def cancel_full(
+    conn: Connection, channel: str, now: dt.datetime, *, abandoned_before: dt.datetime | None = None
+) -> int:
+    """Cancel the due and held deliveries of ``channel`` about places now full, and the
+    abandoned claims (lease older than ``abandoned_before``) that would be claimed again.
 
     "Full" is the latest good poll's word (``availability.status``): an unknown poll never
     overwrites it, so a broken page cannot silence a place that is still open. Only live
@@ -167,13 +170,13 @@ def cancel_full(conn: Connection, channel: str, now: dt.datetime) -> int:
         )
         .scalar_subquery()
     )
+    waiting: ColumnElement[bool] = d.c.state.in_((_PENDING, DeliveryState.HELD.value))
+    if abandoned_before is not None:
+        stale = literal(as_utc(abandoned_before), UtcDateTime)
+        waiting = or_(waiting, and_(d.c.state == _SENDING, d.c.claimed_at <= stale))
     stmt = (
         update(d)
-        .where(
-            d.c.alert_id.in_(full),
-            d.c.channel == channel,
-            d.c.state.in_((_PENDING, DeliveryState.HELD.value)),
-        )
+        .where(d.c.alert_id.in_(full), d.c.channel == channel, waiting)
         .values(state=DeliveryState.CANCELLED.value, claimed_at=None)
     )
     return int(conn.execute(stmt).rowcount)
@@ -187,8 +190,8 @@ def claim_due(
     alerts, each alert's nearest recipients first."""
     d = delivery_table
     stamp = as_utc(now)
-    cancel_full(conn, channel, stamp)
     cutoff = stamp - dt.timedelta(seconds=lease_seconds)
+    cancel_full(conn, channel, stamp, abandoned_before=cutoff)
     # Two statements so each walks the (channel, state, rank, id) index in order.
     # "next_attempt_at IS NOT NULL" repeats the partial index predicate (always true here).
     abandoned = and_(

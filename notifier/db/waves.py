@@ -201,17 +201,21 @@ def _handed_off(conn: Connection, episode_id: int, plan: WavePlan, now: dt.datet
     stamp = literal(as_utc(now), UtcDateTime)
     mine = (d.c.alert_id.in_(episode_alerts(episode_id)), d.c.channel == plan.channel)
     # Pending rows deferred to later (quiet hours, retry back-off) do not hold the queue up.
+    # "state IN" keeps both lookups on the (alert_id, state, ...) index.
     busy = conn.execute(
         select(d.c.id)
         .where(
             *mine,
-            (d.c.state == _SENDING) | ((d.c.state == _PENDING) & (d.c.next_attempt_at <= stamp)),
+            d.c.state.in_((_SENDING, _PENDING)),
+            (d.c.state == _SENDING) | (d.c.next_attempt_at <= stamp),
         )
         .limit(1)
     ).first()
     if busy is not None:
         return False
-    last_sent = conn.execute(select(func.max(d.c.sent_at)).where(*mine)).scalar_one_or_none()
+    last_sent = conn.execute(
+        select(func.max(d.c.sent_at)).where(*mine, d.c.state == DeliveryState.SENT.value)
+    ).scalar_one_or_none()
     if last_sent is None:
         return True
     grace = dt.timedelta(seconds=plan.wave_grace_seconds)
@@ -256,7 +260,7 @@ def release_open_episode(
     conn: Connection,
     location_id: str,
     appointments: int | None,
-    plans: Any,
+    plans: Sequence[WavePlan],
     now: dt.datetime,
 ) -> int:
     """A poll (fresh or unchanged) shows the place still open with ``appointments`` left
