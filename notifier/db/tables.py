@@ -56,7 +56,7 @@ metadata = SQLModel.metadata
 
 class DeliveryState(StrEnum):
     PENDING = "pending"
-    HELD = "held"  # a later wave, released by ``advance_waves`` while the location stays open
+    HELD = "held"  # a later wave of its episode, released by ``notifier.db.waves`` while open
     SENDING = "sending"  # claimed by a worker; reclaimed after its lease expires
     SENT = "sent"
     FAILED = "failed"
