@@ -45,7 +45,6 @@ from sqlalchemy import (
     select,
 )
 
-from notifier.db._sql import dialect_insert
 from notifier.db.matching import (
     DAILY_CAP_WINDOW,
     distance_sql,
@@ -66,12 +65,11 @@ from notifier.db.outbox import (
     mark_sent,
     record_status_callback,
 )
-from notifier.db.store import stored_location_id
+from notifier.db.store import alert_location_id, ensure_alert_location
 from notifier.db.tables import (
     DeliveryState,
     alert_table,
     delivery_table,
-    location_table,
     subscriber_table,
 )
 from notifier.db.types import UtcDateTime, as_utc
@@ -281,36 +279,6 @@ _DELIVERY_COLUMNS = (
 )
 
 
-def _ensure_location(conn: Connection, alert: Alert, location_id: str, now: dt.datetime) -> None:
-    loc = alert.location
-    row = {
-        name: getattr(loc, name)
-        for name in ("name", "address", "city", "state", "postal_code", "country", "lat", "lon")
-    }
-    row.update(time_zone=loc.time_zone, booking_url=loc.booking_url, phone=loc.phone)
-    source_id = location_id.removeprefix(f"{alert.provider_id}:")
-    conn.execute(
-        dialect_insert(conn, location_table)
-        .values(
-            id=location_id,
-            provider_id=alert.provider_id,
-            source_id=source_id,
-            first_seen_at=now,
-            updated_at=now,
-            **row,
-        )
-        .on_conflict_do_nothing(index_elements=[location_table.c.id])
-    )
-
-
-def _alert_location_id(alert: Alert) -> str:
-    """``alert.location.id`` may be the stored id or the scraper's own id."""
-    loc_id = alert.location.id
-    if loc_id.startswith(f"{alert.provider_id}:"):
-        return loc_id
-    return stored_location_id(alert.provider_id, loc_id)
-
-
 def write_alert(
     conn: Connection,
     alert: Alert,
@@ -328,11 +296,11 @@ def write_alert(
     ``ties`` seeds the order of equal distances (default: derived from the alert id).
     """
     stamp = as_utc(now or alert.detected_at)
-    location_id = _alert_location_id(alert)
+    location_id = alert_location_id(alert)
     region_names = _alert_regions(alert, regions)
     results: dict[str, ChannelFanout] = {}
     with conn.begin_nested():
-        _ensure_location(conn, alert, location_id, stamp)
+        ensure_alert_location(conn, alert, location_id, stamp)
         episode_id, continuing = join_episode(conn, location_id, stamp)
         alert_id = conn.execute(
             insert(alert_table)
