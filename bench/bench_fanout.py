@@ -35,9 +35,10 @@ from notifier.db.engine import make_engine, upgrade
 from notifier.db.fanout import (
     ChannelPlan,
     _recipient_select,
-    advance_waves,
     claim_due,
     expire_due,
+    mark_sent,
+    release_open_episode,
     write_alert,
 )
 from notifier.db.subscribers import bulk_insert_subscribers
@@ -193,9 +194,12 @@ def run(url: str, subscribers: int, fraction: float, appointments: int, explain:
     with Timer() as took, engine.begin() as conn:
         claimed = claim_due(conn, "sms", limit=500, now=NOW, lease_seconds=60)
     print(f"claim_due        {len(claimed):>9,} claimed       {took}")
+    with engine.begin() as conn:
+        mark_sent(conn, [c.id for c in claimed], "SM-bench", NOW)  # wave 1 handed off
+    later = NOW + dt.timedelta(seconds=plan.wave_grace_seconds)
     with Timer() as took, engine.begin() as conn:
-        released = advance_waves(conn, "bench:bench-clinic", still_open=True, now=NOW)
-    print(f"advance_waves    {released:>9,} released      {took}")
+        released = release_open_episode(conn, "bench:bench-clinic", appointments, [plan], later)
+    print(f"release (wave 2) {released:>9,} released      {took}")
     with Timer() as took, engine.begin() as conn:
         expired = expire_due(conn, NOW + dt.timedelta(hours=2))
     print(f"expire_due       {expired:>9,} expired       {took}")

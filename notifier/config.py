@@ -72,8 +72,12 @@ class ChannelConfig(BaseModel):
 
     enabled: bool = True
     rate_limit: RateLimitConfig | None = None
-    #: first SMS/email wave = this many recipients per open appointment (None: everyone at once)
-    wave_multiple: float | None = Field(None, gt=0)
+    #: each SMS/email wave = this many recipients per opening left (null: everyone at once)
+    wave_multiple: float | None = Field(3.0, gt=0)
+    #: the wave size for a source that says "open" without a count (CVS, Walgreens, ...)
+    unknown_count_wave: int = Field(60, ge=1)
+    #: after a wave's last send, this long for people to book before the next is released
+    wave_grace_seconds: float = Field(300.0, ge=0)
     settings: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -9,9 +9,15 @@ caller's transaction; no commit of its own). Recipient channels are planned with
    or in one of the alert's named regions, whose product / age-group filters accept the alert
    and who are under their daily cap;
 2. matched: exact great-circle distance within the subscriber's OWN radius, or a region hit;
-3. ranked nearest first (``row_number()``); the first ``ceil(wave_multiple × appointments)``
-   are "pending", later ones "held" with their wave number, so a clinic with 10 slots does not
-   send 100,000 people to it at once. ``advance_waves`` releases or cancels the held waves.
+3. ranked nearest first (``row_number()``), equal distances in a seeded per-alert random
+   order; the first wave (``ceil(wave_multiple × appointments)``, or ``unknown_count_wave``
+   without a count) is "pending", the rest "held", so a clinic with 10 slots does not send
+   100,000 people to it at once.
+
+Every alert belongs to its place's wave episode (``notifier.db.waves``): a later alert in the
+same episode takes over the held recipients, appends only subscribers not yet told (ranked
+after them) and releases its first wave only once the previous one has been handed off.
+``release_open_episode`` and ``close_episode`` move the waves after each poll.
 
 The outbox operations the dispatcher uses (claim, mark, expire) live in ``notifier.db.outbox``
 and are re-exported here.
@@ -20,7 +26,6 @@ and are re-exported here.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,10 +43,9 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    update,
 )
 
-from notifier.db._sql import dialect_insert, is_postgres
+from notifier.db._sql import is_postgres
 from notifier.db.matching import (
     DAILY_CAP_WINDOW,
     distance_sql,
@@ -62,15 +66,26 @@ from notifier.db.outbox import (
     mark_sent,
     record_status_callback,
 )
-from notifier.db.store import stored_location_id
+from notifier.db.store import alert_location_id, ensure_alert_location
 from notifier.db.tables import (
     DeliveryState,
     alert_table,
     delivery_table,
-    location_table,
     subscriber_table,
 )
 from notifier.db.types import UtcDateTime, as_utc
+from notifier.db.waves import (
+    close_episode,
+    join_episode,
+    last_rank,
+    release_next_wave,
+    release_open_episode,
+    take_over_held,
+    tie_key,
+    tie_seed,
+    told_in_episode,
+    wave_size,
+)
 from notifier.model import Alert
 
 __all__ = [
@@ -79,8 +94,8 @@ __all__ = [
     "ChannelFanout",
     "ChannelPlan",
     "ClaimedDelivery",
-    "advance_waves",
     "claim_due",
+    "close_episode",
     "defer",
     "delivery_counts",
     "expire_due",
@@ -90,22 +105,33 @@ __all__ = [
     "mark_retry",
     "mark_sent",
     "record_status_callback",
+    "release_open_episode",
+    "wave_size",
     "write_alert",
 ]
+
+#: recipients per open appointment in each wave, and the wave of a source without a count
+DEFAULT_WAVE_MULTIPLE = 3.0
+DEFAULT_UNKNOWN_COUNT_WAVE = 60
+#: after a wave's last send, people get this long to book before the next poll releases more
+DEFAULT_WAVE_GRACE_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelPlan:
     """How one channel receives an alert.
 
-    ``wave_multiple=3.0`` makes the first wave ``ceil(3 × appointments)`` recipients (nearest
-    first); ``None`` sends to everyone matched at once. ``max_recipients`` caps the total.
+    ``wave_multiple=3.0`` makes each wave ``ceil(3 × appointments left)`` recipients (nearest
+    first), ``unknown_count_wave`` when the source gives no count; ``None`` sends to everyone
+    matched at once (the configuration defaults to waves). ``max_recipients`` caps the total.
     """
 
     channel: str
     audience: str  # "broadcast" | "recipient" (notifier.channel.Audience values)
     wave_multiple: float | None = None
     max_recipients: int | None = None
+    unknown_count_wave: int = DEFAULT_UNKNOWN_COUNT_WAVE
+    wave_grace_seconds: float = DEFAULT_WAVE_GRACE_SECONDS
 
     @property
     def name(self) -> str:
@@ -130,13 +156,6 @@ class AlertWriteResult:
     channels: Mapping[str, ChannelFanout]
 
 
-def wave_size(wave_multiple: float | None, appointments: int | None) -> int | None:
-    """Recipients per wave, or None for a single wave (no multiple, or unknown count)."""
-    if wave_multiple is None or appointments is None or appointments <= 0:
-        return None
-    return max(1, math.ceil(wave_multiple * appointments))
-
-
 def _alert_regions(alert: Alert, regions: Sequence[str] | None) -> list[str]:
     if regions is not None:
         return list(regions)
@@ -151,7 +170,12 @@ def _recipient_select(
     plan: ChannelPlan,
     regions: Sequence[str],
     now: dt.datetime,
+    *,
+    seed: tuple[int, int] | None = None,
+    episode: tuple[int, int] | None = None,
 ) -> tuple[Any, int | None]:
+    """The recipients of one channel as an INSERT source. ``episode`` = (id, last rank):
+    continue that episode (skip whoever it has told, rank after them, hold everyone)."""
     s = subscriber_table
     loc = alert.location
     reach: list[Any] = []
@@ -168,6 +192,10 @@ def _recipient_select(
     if not reach:
         return None, None
     conditions = [or_(*reach), *eligibility(conn, alert, plan.channel, now)]
+    offset = 0
+    if episode is not None:
+        episode_id, offset = episode
+        conditions.append(s.c.id.not_in(told_in_episode(episode_id, plan.channel)))
 
     candidates = (
         select(
@@ -188,18 +216,29 @@ def _recipient_select(
             candidates.c.address,
             candidates.c.distance,
             func.row_number()
-            .over(order_by=(candidates.c.distance.asc().nulls_last(), candidates.c.id))
+            .over(
+                order_by=(
+                    candidates.c.distance.asc().nulls_last(),
+                    tie_key(candidates.c.id, seed or tie_seed(alert_id)),
+                )
+            )
             .label("rank"),
         )
         .where(or_(near, candidates.c.region_hit == 1))
         .cte("ranked")
     )
-    size = wave_size(plan.wave_multiple, alert.appointments)
-    rank = ranked.c.rank
-    if size is None:
+    size = wave_size(plan, alert.appointments)
+    rank = ranked.c.rank + offset if offset else ranked.c.rank
+    if size is None and episode is None:
         state: Any = literal(DeliveryState.PENDING.value)
         wave: Any = literal(1, Integer)
         next_at: Any = literal(now, UtcDateTime)
+    elif size is None or episode is not None:
+        # A continued episode holds everyone: its next wave is released (nearest first,
+        # those held before ahead of these) once the last one has been handed off.
+        state = literal(DeliveryState.HELD.value)
+        wave = literal(0, Integer)
+        next_at = cast(null(), UtcDateTime)
     else:
         first = rank <= size
         state = case((first, DeliveryState.PENDING.value), else_=DeliveryState.HELD.value)
@@ -221,7 +260,7 @@ def _recipient_select(
         literal(now, UtcDateTime),
     ).order_by(rank)  # ids follow rank, so claims in id order go nearest first
     if plan.max_recipients is not None:
-        query = query.where(rank <= plan.max_recipients)
+        query = query.where(ranked.c.rank <= plan.max_recipients)
     return query, size
 
 
@@ -241,36 +280,6 @@ _DELIVERY_COLUMNS = (
 )
 
 
-def _ensure_location(conn: Connection, alert: Alert, location_id: str, now: dt.datetime) -> None:
-    loc = alert.location
-    row = {
-        name: getattr(loc, name)
-        for name in ("name", "address", "city", "state", "postal_code", "country", "lat", "lon")
-    }
-    row.update(time_zone=loc.time_zone, booking_url=loc.booking_url, phone=loc.phone)
-    source_id = location_id.removeprefix(f"{alert.provider_id}:")
-    conn.execute(
-        dialect_insert(conn, location_table)
-        .values(
-            id=location_id,
-            provider_id=alert.provider_id,
-            source_id=source_id,
-            first_seen_at=now,
-            updated_at=now,
-            **row,
-        )
-        .on_conflict_do_nothing(index_elements=[location_table.c.id])
-    )
-
-
-def _alert_location_id(alert: Alert) -> str:
-    """``alert.location.id`` may be the stored id or the scraper's own id."""
-    loc_id = alert.location.id
-    if loc_id.startswith(f"{alert.provider_id}:"):
-        return loc_id
-    return stored_location_id(alert.provider_id, loc_id)
-
-
 def write_alert(
     conn: Connection,
     alert: Alert,
@@ -279,20 +288,23 @@ def write_alert(
     published_at: dt.datetime | None = None,
     regions: Sequence[str] | None = None,
     now: dt.datetime | None = None,
+    ties: tuple[int, int] | None = None,
 ) -> AlertWriteResult:
     """Store ``alert`` and all its deliveries atomically; returns the alert id and counts.
 
     ``regions`` are the named regions the alert belongs to (default: the location's state).
     ``now`` (default: ``alert.detected_at``) stamps the deliveries and anchors daily caps.
+    ``ties`` seeds the order of equal distances (default: derived from the alert id).
     """
     stamp = as_utc(now or alert.detected_at)
-    location_id = _alert_location_id(alert)
+    location_id = alert_location_id(alert)
     region_names = _alert_regions(alert, regions)
     results: dict[str, ChannelFanout] = {}
     if is_postgres(conn):
         _tune_postgres_for_fanout(conn)
     with conn.begin_nested():
-        _ensure_location(conn, alert, location_id, stamp)
+        ensure_alert_location(conn, alert, location_id, stamp)
+        episode_id, continuing = join_episode(conn, location_id, stamp)
         alert_id = conn.execute(
             insert(alert_table)
             .values(
@@ -308,11 +320,15 @@ def write_alert(
                 valid_at=alert.valid_at,
                 published_at=published_at,
                 expires_at=as_utc(alert.expires_at),
+                episode_id=episode_id,
             )
             .returning(alert_table.c.id)
         ).scalar_one()
+        episode = _Episode(int(episode_id), continuing, ties)
         for plan in channels:
-            results[plan.channel] = _plan_channel(conn, alert, alert_id, plan, region_names, stamp)
+            results[plan.channel] = _plan_channel(
+                conn, alert, alert_id, plan, region_names, stamp, episode
+            )
     return AlertWriteResult(
         alert_id=int(alert_id),
         matched=sum(r.matched for r in results.values()),
@@ -334,6 +350,13 @@ def _tune_postgres_for_fanout(conn: Connection) -> None:
     conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
 
 
+@dataclass(frozen=True, slots=True)
+class _Episode:
+    id: int
+    continuing: bool  # it has earlier alerts: append to their wave sequence
+    ties: tuple[int, int] | None
+
+
 def _plan_channel(
     conn: Connection,
     alert: Alert,
@@ -341,6 +364,7 @@ def _plan_channel(
     plan: ChannelPlan,
     regions: Sequence[str],
     now: dt.datetime,
+    episode: _Episode,
 ) -> ChannelFanout:
     if plan.audience == "broadcast":
         conn.execute(
@@ -358,7 +382,13 @@ def _plan_channel(
         return ChannelFanout(plan.channel, matched=1, first_wave=1, held=0, wave_size=None)
     if plan.audience != "recipient":
         raise ValueError(f"channel {plan.channel!r}: unknown audience {plan.audience!r}")
-    query, size = _recipient_select(conn, alert, alert_id, plan, regions, now)
+    continued: tuple[int, int] | None = None
+    if episode.continuing:
+        take_over_held(conn, episode.id, alert_id, plan.channel)
+        continued = (episode.id, last_rank(conn, episode.id, plan.channel))
+    query, size = _recipient_select(
+        conn, alert, alert_id, plan, regions, now, seed=episode.ties, episode=continued
+    )
     if query is None:  # the alert has neither coordinates nor a region: nobody to reach
         return ChannelFanout(plan.channel, matched=0, first_wave=0, held=0, wave_size=size)
     stmt = insert(delivery_table).from_select(list(_DELIVERY_COLUMNS), query)
@@ -366,45 +396,19 @@ def _plan_channel(
     if inserted < 0 and conn.dialect.name == "sqlite":
         # Python < 3.12 sqlite3 reports -1 for a statement that starts with WITH.
         inserted = conn.exec_driver_sql("SELECT changes()").scalar_one()
+    if continued is not None:
+        first = release_next_wave(conn, episode.id, plan, size, now)
+        held = conn.execute(
+            select(func.count()).where(
+                delivery_table.c.alert_id == alert_id,
+                delivery_table.c.channel == plan.channel,
+                delivery_table.c.state == DeliveryState.HELD.value,
+            )
+        ).scalar_one()
+        return ChannelFanout(
+            plan.channel, matched=inserted, first_wave=first, held=int(held), wave_size=size
+        )
     first = inserted if size is None else min(inserted, size)
     return ChannelFanout(
         plan.channel, matched=inserted, first_wave=first, held=inserted - first, wave_size=size
     )
-
-
-def advance_waves(conn: Connection, location_id: str, *, still_open: bool, now: dt.datetime) -> int:
-    """Release the next held wave of the location's newest live alert, or cancel held waves.
-
-    Called after a re-poll: if the location ``still_open``, the next wave (lowest held wave
-    number of the newest non-expired alert) becomes pending now; otherwise every held delivery
-    of the location's alerts is cancelled. Returns the number of deliveries changed.
-    """
-    a, d = alert_table, delivery_table
-    stamp = as_utc(now)
-    if not still_open:
-        alerts = select(a.c.id).where(a.c.location_id == location_id).scalar_subquery()
-        stmt = (
-            update(d)
-            .where(d.c.state == DeliveryState.HELD.value, d.c.alert_id.in_(alerts))
-            .values(state=DeliveryState.CANCELLED.value)
-        )
-        return int(conn.execute(stmt).rowcount)
-    newest = (
-        select(a.c.id)
-        .where(a.c.location_id == location_id, a.c.expires_at > literal(stamp, UtcDateTime))
-        .order_by(a.c.detected_at.desc(), a.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    held = delivery_table.alias("held")
-    next_wave = (
-        select(func.min(held.c.wave))
-        .where(held.c.alert_id == newest, held.c.state == DeliveryState.HELD.value)
-        .scalar_subquery()
-    )
-    stmt = (
-        update(d)
-        .where(d.c.alert_id == newest, d.c.state == DeliveryState.HELD.value, d.c.wave == next_wave)
-        .values(state=DeliveryState.PENDING.value, next_attempt_at=stamp)
-    )
-    return int(conn.execute(stmt).rowcount)

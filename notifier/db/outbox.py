@@ -5,6 +5,8 @@ leaves it there, and once the lease runs out the row is due again (``attempts`` 
 claim). On PostgreSQL the claim locks rows with ``FOR UPDATE SKIP LOCKED`` so concurrent workers
 never take the same row; SQLite serializes writers, so a single ``UPDATE ... RETURNING`` is
 atomic there. A delivery whose alert has expired is never claimed: stale news stays unsent.
+Nor is one about a place whose latest good poll shows it full: before each claim those are
+cancelled, so texts already released stop the moment a poll sees the place fill up.
 """
 
 from __future__ import annotations
@@ -14,23 +16,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal, select, update
+from sqlalchemy import Connection, and_, func, literal, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from notifier.db._sql import chunks, is_postgres
 from notifier.db.tables import (
     DeliveryState,
     alert_table,
+    availability_table,
     delivery_table,
     location_table,
     subscriber_table,
 )
 from notifier.db.types import UtcDateTime, as_utc
-from notifier.model import Alert, Location
+from notifier.model import Alert, Location, Status
 from notifier.privacy import mask_text
 
 __all__ = [
     "ClaimedDelivery",
+    "cancel_full",
     "claim_due",
     "defer",
     "delivery_counts",
@@ -146,6 +150,38 @@ def _claim(
     return [int(i) for i in conn.execute(stmt).scalars()]
 
 
+def cancel_full(
+    conn: Connection, channel: str, now: dt.datetime, *, abandoned_before: dt.datetime | None = None
+) -> int:
+    """Cancel the due and held deliveries of ``channel`` about places now full, and the
+    abandoned claims (lease older than ``abandoned_before``) that would be claimed again.
+
+    "Full" is the latest good poll's word (``availability.status``): an unknown poll never
+    overwrites it, so a broken page cannot silence a place that is still open. Only live
+    alerts are looked at, so this walks a handful of alerts, not the outbox.
+    """
+    d, a, av = delivery_table, alert_table, availability_table
+    full = (
+        select(a.c.id)
+        .join(av, av.c.location_id == a.c.location_id)
+        .where(
+            a.c.expires_at > literal(as_utc(now), UtcDateTime),
+            av.c.status == Status.NONE.value,
+        )
+        .scalar_subquery()
+    )
+    waiting: ColumnElement[bool] = d.c.state.in_((_PENDING, DeliveryState.HELD.value))
+    if abandoned_before is not None:
+        stale = literal(as_utc(abandoned_before), UtcDateTime)
+        waiting = or_(waiting, and_(d.c.state == _SENDING, d.c.claimed_at <= stale))
+    stmt = (
+        update(d)
+        .where(d.c.alert_id.in_(full), d.c.channel == channel, waiting)
+        .values(state=DeliveryState.CANCELLED.value, claimed_at=None)
+    )
+    return int(conn.execute(stmt).rowcount)
+
+
 def claim_due(
     conn: Connection, channel: str, *, limit: int, now: dt.datetime, lease_seconds: float
 ) -> list[ClaimedDelivery]:
@@ -155,6 +191,7 @@ def claim_due(
     d = delivery_table
     stamp = as_utc(now)
     cutoff = stamp - dt.timedelta(seconds=lease_seconds)
+    cancel_full(conn, channel, stamp, abandoned_before=cutoff)
     # Two statements so each walks the (channel, state, rank, id) index in order.
     # "next_attempt_at IS NOT NULL" repeats the partial index predicate (always true here).
     abandoned = and_(

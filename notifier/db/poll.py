@@ -15,9 +15,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, RowMapping, func, or_, select, update
 
-from notifier.db import fanout, store
+from notifier.db import fanout, store, waves
 from notifier.db.fanout import ChannelPlan
-from notifier.db.tables import DeliveryState, alert_table, delivery_table, provider_state_table
+from notifier.db.tables import (
+    alert_table,
+    location_table,
+    provider_state_table,
+    wave_episode_table,
+)
 from notifier.db.types import as_utc
 from notifier.model import Alert, LocationAvailability, Status
 
@@ -72,17 +77,19 @@ class PollContext:
     baseline_at: dt.datetime | None = None
     held_since: dt.datetime | None = None
     known: Mapping[str, KnownLocation] = field(default_factory=dict)
-    #: locations with a later wave of an earlier alert still held back
-    waiting_waves: frozenset[str] = frozenset()
+    #: locations in an opening episode (their waves move, or stop, with every poll)
+    open_episodes: frozenset[str] = frozenset()
     health: ProviderHealth = ProviderHealth()
 
 
 @dataclass(frozen=True, slots=True)
 class WaveMove:
-    """Release (still open) or cancel (full again) the held waves of a location."""
+    """Release the next wave of a location's episode (still open, ``appointments`` left;
+    None: the source gives no count), or cancel its waves and end the episode (full)."""
 
     location_id: str
     still_open: bool
+    appointments: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +113,10 @@ class PollWrite:
 
 
 def load_poll_context(conn: Connection, provider_id: str) -> PollContext:
-    """The provider's state, its known locations, their last alerts and held waves."""
+    """The provider's state, its known locations, their last alerts and open episodes."""
     ps = provider_state_table
     state = conn.execute(select(ps).where(ps.c.provider_id == provider_id)).mappings().first()
-    a, d = alert_table, delivery_table
+    a, e, loc = alert_table, wave_episode_table, location_table
     last_alerts = dict(
         conn.execute(
             select(a.c.location_id, func.max(a.c.detected_at))
@@ -122,22 +129,22 @@ def load_poll_context(conn: Connection, provider_id: str) -> PollContext:
         for loc_id, stored in store.load_current(conn, provider_id).items()
         if stored.status is not Status.UNKNOWN
     }
-    waiting = frozenset(
+    episodes = frozenset(
         conn.execute(
-            select(a.c.location_id)
+            select(e.c.location_id)
             .distinct()
-            .join(d, d.c.alert_id == a.c.id)
-            .where(a.c.provider_id == provider_id, d.c.state == DeliveryState.HELD.value)
+            .join(loc, loc.c.id == e.c.location_id)
+            .where(loc.c.provider_id == provider_id, e.c.closed_at.is_(None))
         ).scalars()
     )
     if state is None:
-        return PollContext(provider_id, known=known, waiting_waves=waiting)
+        return PollContext(provider_id, known=known, open_episodes=episodes)
     return PollContext(
         provider_id,
         baseline_at=state["baseline_at"],
         held_since=state["held_since"],
         known=known,
-        waiting_waves=waiting,
+        open_episodes=episodes,
         health=_health_of(state),
     )
 
@@ -195,8 +202,9 @@ def save_health(conn: Connection, provider_id: str, health: ProviderHealth) -> N
 def write_poll(conn: Connection, poll: PollWrite, plans: Sequence[ChannelPlan]) -> list[int]:
     """Write one poll's decision in the caller's transaction; returns the new alert ids.
 
-    Order matters: the state first, then the waves of earlier alerts move, so this poll's new
-    alerts start at wave one, then the alerts with their outbox, then the events.
+    Order matters: the state first, then the waves of earlier alerts move (released, or
+    cancelled with their episode for a place now full, so a place that reopens starts a new
+    episode), then the alerts with their outbox, then the events.
     """
     store.save_poll(conn, poll.provider_id, poll.scraper, poll.run, poll.accepted, poll.now)
     if poll.clear_held:
@@ -204,7 +212,10 @@ def write_poll(conn: Connection, poll: PollWrite, plans: Sequence[ChannelPlan]) 
     if poll.health is not None:
         save_health(conn, poll.provider_id, poll.health)
     for move in poll.wave_moves:
-        fanout.advance_waves(conn, move.location_id, still_open=move.still_open, now=poll.now)
+        if move.still_open:
+            waves.release_open_episode(conn, move.location_id, move.appointments, plans, poll.now)
+        else:
+            waves.close_episode(conn, move.location_id, poll.now)
     ids = [
         fanout.write_alert(conn, alert, channels=plans, published_at=alert.valid_at).alert_id
         for alert in poll.alerts

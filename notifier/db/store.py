@@ -39,7 +39,7 @@ from notifier.db.tables import (
     poll_run_table,
 )
 from notifier.db.types import as_utc
-from notifier.model import LocationAvailability, Status
+from notifier.model import Alert, LocationAvailability, Status
 from notifier.privacy import mask_text
 
 __all__ = [
@@ -48,8 +48,10 @@ __all__ = [
     "PollRunRecord",
     "ProviderStatusRow",
     "StoredAvailability",
+    "alert_location_id",
     "clear_held",
     "content_hash",
+    "ensure_alert_location",
     "load_current",
     "provider_status",
     "record_events",
@@ -334,3 +336,36 @@ def record_events(conn: Connection, events: Iterable[EventLike | Mapping[str, An
     if rows:
         conn.execute(insert(event_table), rows)
     return len(rows)
+
+
+def ensure_alert_location(
+    conn: Connection, alert: Alert, location_id: str, now: dt.datetime
+) -> None:
+    """Store the alert's location if it is new (an alert may come before any poll)."""
+    loc = alert.location
+    row = {
+        name: getattr(loc, name)
+        for name in ("name", "address", "city", "state", "postal_code", "country", "lat", "lon")
+    }
+    row.update(time_zone=loc.time_zone, booking_url=loc.booking_url, phone=loc.phone)
+    source_id = location_id.removeprefix(f"{alert.provider_id}:")
+    conn.execute(
+        dialect_insert(conn, location_table)
+        .values(
+            id=location_id,
+            provider_id=alert.provider_id,
+            source_id=source_id,
+            first_seen_at=now,
+            updated_at=now,
+            **row,
+        )
+        .on_conflict_do_nothing(index_elements=[location_table.c.id])
+    )
+
+
+def alert_location_id(alert: Alert) -> str:
+    """``alert.location.id`` may be the stored id or the scraper's own id."""
+    loc_id = alert.location.id
+    if loc_id.startswith(f"{alert.provider_id}:"):
+        return loc_id
+    return stored_location_id(alert.provider_id, loc_id)

@@ -40,6 +40,7 @@ __all__ = [
     "PollRun",
     "ProviderState",
     "Subscriber",
+    "WaveEpisode",
     "alert_table",
     "availability_table",
     "delivery_table",
@@ -51,6 +52,7 @@ __all__ = [
     "poll_run_table",
     "provider_state_table",
     "subscriber_table",
+    "wave_episode_table",
 ]
 
 metadata = SQLModel.metadata
@@ -58,7 +60,7 @@ metadata = SQLModel.metadata
 
 class DeliveryState(StrEnum):
     PENDING = "pending"
-    HELD = "held"  # a later wave, released by ``advance_waves`` while the location stays open
+    HELD = "held"  # a later wave of its episode, released by ``notifier.db.waves`` while open
     SENDING = "sending"  # claimed by a worker; reclaimed after its lease expires
     SENT = "sent"
     FAILED = "failed"
@@ -183,6 +185,22 @@ class PollRun(SQLModel, table=True):
     locations: int | None = None
 
 
+class WaveEpisode(SQLModel, table=True):
+    """One opening of a place, from the first alert until a good poll shows it full.
+
+    Every alert of an episode continues one wave sequence: a later alert appends only the
+    subscribers not yet told, ranked after them (``notifier.db.waves``).
+    """
+
+    __tablename__ = "wave_episode"
+    __table_args__ = (Index("ix_wave_episode_location_closed", "location_id", "closed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    location_id: str = Field(foreign_key="location.id", ondelete="CASCADE")
+    opened_at: dt.datetime = _utc(nullable=False)
+    closed_at: dt.datetime | None = _utc()  # NULL while the place is open
+
+
 class Alert(SQLModel, table=True):
     __tablename__ = "alert"
     __table_args__ = (Index("ix_alert_location_detected", "location_id", "detected_at"),)
@@ -200,6 +218,9 @@ class Alert(SQLModel, table=True):
     valid_at: dt.datetime | None = _utc()
     published_at: dt.datetime | None = _utc()  # when the source published it (for latency)
     expires_at: dt.datetime = _utc(nullable=False, index=True)
+    # No foreign key: SQLite would have to rebuild the alert table (which delivery references)
+    # to add one; an episode is only ever deleted with its location, and so are its alerts.
+    episode_id: int | None = Field(default=None, index=True)
 
 
 class Subscriber(SQLModel, table=True):
@@ -363,6 +384,7 @@ event_table = _table(AvailabilityEvent)
 provider_state_table = _table(ProviderState)
 poll_run_table = _table(PollRun)
 alert_table = _table(Alert)
+wave_episode_table = _table(WaveEpisode)
 subscriber_table = _table(Subscriber)
 delivery_table = _table(Delivery)
 eligibility_group_table = _table(EligibilityGroup)

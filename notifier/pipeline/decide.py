@@ -20,7 +20,10 @@ from notifier.pipeline.backoff import BackoffPolicy, next_health
 from notifier.pipeline.coordinator import PollOutcome
 from notifier.pipeline.diff import AlertPolicy, Change, KnownState, diff_provider
 
-__all__ = ["PollDecision", "decide_poll"]
+__all__ = ["UNCHANGED", "PollDecision", "decide_poll"]
+
+#: the coordinator's outcome for a page the source says has not changed (HTTP 304)
+UNCHANGED = "unchanged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +75,10 @@ def decide_poll(
     )
     base = PollWrite(context.provider_id, scraper, run, now, health=health)
     if pairs is None:
-        # Unknown (or unchanged): the last good state stands; only the run is recorded.
+        # Unknown (or unchanged): the last good state stands; only the run is recorded. An
+        # unchanged page is as good as the last one: its open places release their next wave.
+        if outcome.outcome == UNCHANGED:
+            base = replace(base, wave_moves=_unchanged_wave_moves(context))
         return PollDecision(base, outcome.outcome, 0)
 
     previous = {
@@ -102,7 +108,11 @@ def decide_poll(
         base,
         accepted=[p for p in pairs if p[0] in accepted],
         clear_held=True,
-        wave_moves=_wave_moves(context.waiting_waves, pairs),
+        wave_moves=_wave_moves(
+            context.open_episodes,
+            pairs,
+            alerting={c.location_id for c in result.changes if c.alert},
+        ),
         alerts=[
             _alert_for(context.provider_id, c, c.current, now, ttl)
             for c in result.changes
@@ -125,19 +135,37 @@ def decide_poll(
 
 
 def _wave_moves(
-    waiting: frozenset[str], pairs: Sequence[tuple[str, LocationAvailability]]
+    episodes: frozenset[str],
+    pairs: Sequence[tuple[str, LocationAvailability]],
+    *,
+    alerting: set[str],
 ) -> list[WaveMove]:
-    """Release the next SMS/email wave only where this poll still shows openings.
+    """Release the next SMS/email wave where this poll still shows openings, sized to the
+    count it shows; end the episode where the place is full or gone.
 
-    A location this poll could not read (unknown) keeps its waves waiting.
+    A location this poll could not read (unknown) keeps its waves waiting; one that gets a
+    new alert in this poll is left to that alert, which continues the episode itself.
     """
     current = dict(pairs)
     moves = []
-    for loc_id in sorted(waiting):
+    for loc_id in sorted(episodes - alerting):
         item = current.get(loc_id)
         if item is None or item.status is not Status.UNKNOWN:
             still_open = item is not None and item.status is Status.AVAILABLE
-            moves.append(WaveMove(loc_id, still_open))
+            count = item.appointments if item is not None and still_open else None
+            moves.append(WaveMove(loc_id, still_open, count))
+    return moves
+
+
+def _unchanged_wave_moves(context: PollContext) -> list[WaveMove]:
+    """An unchanged page repeats the last good state: the stored one decides the waves."""
+    moves = []
+    for loc_id in sorted(context.open_episodes):
+        known = context.known.get(loc_id)
+        if known is None:
+            continue  # nothing good known: like an unknown reading, the waves wait
+        still_open = known.status is Status.AVAILABLE
+        moves.append(WaveMove(loc_id, still_open, known.appointments if still_open else None))
     return moves
 
 

@@ -103,6 +103,8 @@ class Runtime:
                     channel=name,
                     audience=channel.audience.value,
                     wave_multiple=channel_config.wave_multiple,
+                    unknown_count_wave=channel_config.unknown_count_wave,
+                    wave_grace_seconds=channel_config.wave_grace_seconds,
                 )
             )
         runtime = cls(

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 
 from channels.email import EmailChannel, message_id_for
 from notifier.db import outbox, subscribers
-from notifier.db.fanout import ChannelPlan, write_alert
+from notifier.db.fanout import ChannelPlan, close_episode, write_alert
 from notifier.db.tables import delivery_table, subscriber_table
 from notifier.model import Alert
 from notifier.pipeline.dispatch import Dispatcher, DispatchSettings
@@ -67,8 +67,15 @@ def subscribe(engine: Engine, address: str, digest_minutes: int | None = None) -
     return sub_id
 
 
-def publish(engine: Engine, alert: Alert) -> int:
+def publish(engine: Engine, alert: Alert, *, reopened: bool = False) -> int:
+    """Store ``alert``. ``reopened``: the place was full in between (a poll closed its wave
+    episode), so people already told about it hear of the new opening too."""
     with engine.begin() as conn:
+        if reopened:
+            place = f"{alert.provider_id}:{alert.location.id}"
+            close_episode(
+                conn, alert.location.id if ":" in alert.location.id else place, alert.detected_at
+            )
         return write_alert(conn, alert, channels=PLAN, now=alert.detected_at).alert_id
 
 
@@ -129,7 +136,8 @@ async def test_a_digest_subscriber_gets_one_email_per_window(
     )
     publish(sqlite_engine, hynes)
     await dispatcher.run_once()
-    publish(sqlite_engine, make_alert(alert_id=None, appointments=40, detected_at=clock.at(10)))
+    fenway_again = make_alert(alert_id=None, appointments=40, detected_at=clock.at(10))
+    publish(sqlite_engine, fenway_again, reopened=True)
     await dispatcher.run_once()
     assert len(received_by(server, BOB)) == 3
     assert len(received_by(server, JANE)) == 1
@@ -154,7 +162,8 @@ async def test_a_digest_subscriber_gets_one_email_per_window(
     assert digest.count("Fenway Park") == 1 and "40 appointments" in digest
     assert "Hynes Convention Center" in digest and "5 appointments" in digest
 
-    publish(sqlite_engine, make_alert(alert_id=None, appointments=50, detected_at=clock.at(31)))
+    fenway_later = make_alert(alert_id=None, appointments=50, detected_at=clock.at(31))
+    publish(sqlite_engine, fenway_later, reopened=True)
     await dispatcher.run_once()
     assert len(received_by(server, JANE)) == 2 and len(received_by(server, BOB)) == 4
     with sqlite_engine.connect() as conn:

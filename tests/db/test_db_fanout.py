@@ -10,7 +10,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, func, select
 
-from notifier.db.fanout import ChannelPlan, advance_waves, write_alert
+from notifier.db.fanout import (
+    ChannelPlan,
+    close_episode,
+    mark_sent,
+    release_open_episode,
+    write_alert,
+)
 from notifier.db.tables import (
     alert_table,
     delivery_table,
@@ -150,12 +156,13 @@ def test_daily_cap_counts_recent_pending_and_sent(engine: Engine) -> None:
         first = write_alert(conn, make_alert(), channels=[SMS])
         assert _recipients(conn, first.alert_id) == {capped, uncapped, two_a_day}
         later = NOW + dt.timedelta(hours=2)
-        second = write_alert(conn, make_alert(detected_at=later), channels=[SMS])
+        # Other places (the same place's episode would not tell anyone twice anyway).
+        second = write_alert(conn, make_alert(detected_at=later, source_id="c2"), channels=[SMS])
         assert _recipients(conn, second.alert_id) == {uncapped, two_a_day}
-        third = write_alert(conn, make_alert(detected_at=later), channels=[SMS])
+        third = write_alert(conn, make_alert(detected_at=later, source_id="c3"), channels=[SMS])
         assert _recipients(conn, third.alert_id) == {uncapped}
         next_day = NOW + dt.timedelta(hours=25)
-        fourth = write_alert(conn, make_alert(detected_at=next_day), channels=[SMS])
+        fourth = write_alert(conn, make_alert(detected_at=next_day, source_id="c4"), channels=[SMS])
         assert _recipients(conn, fourth.alert_id) == {capped, uncapped, two_a_day}
 
 
@@ -168,7 +175,7 @@ def test_held_deliveries_do_not_count_against_the_cap(engine: Engine) -> None:
         first = write_alert(conn, make_alert(appointments=1), channels=[plan])
         held = [r for r in _deliveries(conn, first.alert_id) if r["state"] == "held"]
         assert [r["subscriber_id"] for r in held] == [far]
-        second = write_alert(conn, make_alert(), channels=[SMS])
+        second = write_alert(conn, make_alert(source_id="clinic-2"), channels=[SMS])
         assert far in _recipients(conn, second.alert_id)
 
 
@@ -245,39 +252,106 @@ def test_failed_channel_rolls_back_the_whole_alert(engine: Engine) -> None:
         assert conn.execute(select(func.count()).select_from(subscriber_table)).scalar() == 1
 
 
-def test_advance_waves_releases_then_cancels(engine: Engine) -> None:
+def test_waves_release_then_cancel_with_the_episode(engine: Engine) -> None:
     lat, lon = CAMBRIDGE
     with engine.begin() as conn:
         for m in range(1, 8):
             add_sub(conn, *offset(lat, lon, north_miles=m))
-        plan = ChannelPlan("sms", "recipient", wave_multiple=1.0)
+        plan = ChannelPlan("sms", "recipient", wave_multiple=1.0, wave_grace_seconds=60)
         result = write_alert(conn, make_alert(appointments=3), channels=[plan])
         location_id = "prov:clinic-1"
         later = NOW + dt.timedelta(minutes=5)
-        assert advance_waves(conn, location_id, still_open=True, now=later) == 3
+        # Wave 1 is not handed off yet: nothing more is released, whatever the polls say.
+        assert release_open_episode(conn, location_id, 3, [plan], later) == 0
+        _send(conn, result.alert_id, at=later)
+        # Handed off, but the grace period for booking is still running.
+        assert release_open_episode(conn, location_id, 3, [plan], later) == 0
+        after_grace = later + dt.timedelta(seconds=60)
+        # Two openings left: the next wave is two people, not three.
+        assert release_open_episode(conn, location_id, 2, [plan], after_grace) == 2
         rows = _deliveries(conn, result.alert_id)
-        assert [r["state"] for r in rows] == ["pending"] * 6 + ["held"]
-        assert [r["next_attempt_at"] for r in rows[3:6]] == [later] * 3
-        assert advance_waves(conn, location_id, still_open=False, now=later) == 1
-        assert _deliveries(conn, result.alert_id)[-1]["state"] == "cancelled"
-        assert advance_waves(conn, location_id, still_open=True, now=later) == 0
+        assert [r["state"] for r in rows] == ["sent"] * 3 + ["pending"] * 2 + ["held"] * 2
+        assert [r["wave"] for r in rows[3:5]] == [2, 2]
+        assert [r["next_attempt_at"] for r in rows[3:5]] == [after_grace] * 2
+        # Full: the released and the held deliveries are all called off.
+        assert close_episode(conn, location_id, after_grace) == 4
+        states = [r["state"] for r in _deliveries(conn, result.alert_id)]
+        assert states == ["sent"] * 3 + ["cancelled"] * 4
+        assert release_open_episode(conn, location_id, 2, [plan], after_grace) == 0
 
 
-def test_advance_waves_uses_the_newest_live_alert(engine: Engine) -> None:
+def test_unknown_count_uses_the_configured_wave(engine: Engine) -> None:
     lat, lon = CAMBRIDGE
     with engine.begin() as conn:
-        for m in range(1, 5):
+        for m in range(1, 8):
             add_sub(conn, *offset(lat, lon, north_miles=m))
+        plan = ChannelPlan("sms", "recipient", wave_multiple=3.0, unknown_count_wave=2)
+        result = write_alert(conn, make_alert(appointments=None), channels=[plan])
+    assert (result.first_wave, result.held) == (2, 5)
+    assert result.channels["sms"].wave_size == 2
+
+
+def test_a_later_alert_continues_the_episode_and_tells_nobody_twice(engine: Engine) -> None:
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        subs = [add_sub(conn, *offset(lat, lon, north_miles=m)) for m in range(1, 9)]
+        plan = ChannelPlan("sms", "recipient", wave_multiple=1.0, wave_grace_seconds=0)
+        first = write_alert(conn, make_alert(appointments=2), channels=[plan])
+        _send(conn, first.alert_id, at=NOW)
+        newcomer = add_sub(conn, *offset(lat, lon, north_miles=0.5))
+        later = NOW + dt.timedelta(minutes=3)
+        second = write_alert(conn, make_alert(appointments=3, detected_at=later), channels=[plan])
+        old_rows = _deliveries(conn, first.alert_id)
+        new_rows = _deliveries(conn, second.alert_id)
+    # The first alert keeps only what it sent; its held recipients moved to the new alert.
+    assert [r["subscriber_id"] for r in old_rows] == subs[:2]
+    assert {r["state"] for r in old_rows} == {"sent"}
+    # The new alert: the old held ones first (nearest), then the newcomer, ranked after.
+    assert [r["subscriber_id"] for r in sorted(new_rows, key=lambda r: r["rank"])] == [
+        *subs[2:],
+        newcomer,
+    ]
+    pending = [r["subscriber_id"] for r in new_rows if r["state"] == "pending"]
+    assert pending == subs[2:5]  # the next wave, sized to the new count
+    assert all(r["wave"] == 2 for r in new_rows if r["state"] == "pending")
+    assert second.first_wave == 3 and second.matched == 1
+    told = [r["subscriber_id"] for r in old_rows + new_rows]
+    assert len(told) == len(set(told))
+
+
+def test_a_new_episode_after_the_place_was_full(engine: Engine) -> None:
+    with engine.begin() as conn:
+        sub = add_sub(conn)
         plan = ChannelPlan("sms", "recipient", wave_multiple=1.0)
-        old = write_alert(conn, make_alert(appointments=1), channels=[plan])
-        newer_at = NOW + dt.timedelta(minutes=10)
-        new = write_alert(conn, make_alert(appointments=2, detected_at=newer_at), channels=[plan])
-        assert advance_waves(conn, "prov:clinic-1", still_open=True, now=newer_at) == 2
-        assert [r["state"] for r in _deliveries(conn, old.alert_id)].count("held") == 3
-        # Once the newer alert expired nothing is released any more.
-        after_expiry = newer_at + dt.timedelta(hours=2)
-        assert advance_waves(conn, "prov:clinic-1", still_open=True, now=after_expiry) == 0
-        assert [r["state"] for r in _deliveries(conn, new.alert_id)].count("pending") == 4
+        first = write_alert(conn, make_alert(appointments=1), channels=[plan])
+        close_episode(conn, "prov:clinic-1", NOW + dt.timedelta(minutes=1))
+        again = NOW + dt.timedelta(minutes=20)
+        second = write_alert(conn, make_alert(appointments=1, detected_at=again), channels=[plan])
+        assert _recipients(conn, first.alert_id) == _recipients(conn, second.alert_id) == {sub}
+        episodes = conn.execute(select(alert_table.c.episode_id).order_by(alert_table.c.id))
+        first_episode, second_episode = episodes.scalars()
+    assert first_episode != second_episode
+
+
+def test_ties_are_broken_at_random_per_alert(engine: Engine) -> None:
+    with engine.begin() as conn:
+        ids = [add_sub(conn) for _ in range(40)]  # everyone at the same point
+        plan = ChannelPlan("sms", "recipient")
+        orders = []
+        for seed in ((12_345, 987_654_321), (12_345, 987_654_321), (555, 1_234_567_891)):
+            result = write_alert(conn, make_alert(), channels=[plan], ties=seed)
+            rows = sorted(_deliveries(conn, result.alert_id), key=lambda r: r["rank"])
+            orders.append([r["subscriber_id"] for r in rows])
+            close_episode(conn, "prov:clinic-1", NOW)  # a fresh episode for the next one
+    assert orders[0] == orders[1]  # the same seed gives the same order (reproducible)
+    assert orders[0] != orders[2]
+    assert orders[0] != ids and sorted(orders[0]) == ids  # not sign-up order
+
+
+def _send(conn: Connection, alert_id: int, *, at: dt.datetime) -> None:
+    """Hand off every due delivery of the alert, as the dispatcher would."""
+    due = [r["id"] for r in _deliveries(conn, alert_id) if r["state"] == "pending"]
+    mark_sent(conn, due, "SM1", at)
 
 
 # ------------------------------------------------------------------- property: SQL == Python

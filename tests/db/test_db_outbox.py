@@ -21,8 +21,10 @@ from notifier.db.fanout import (
     record_status_callback,
     write_alert,
 )
+from notifier.db.store import PollRunRecord, save_poll
 from notifier.db.tables import delivery_table
-from tests.db.db_support import CAMBRIDGE, NOW, add_sub, make_alert, offset
+from notifier.model import LocationAvailability, Status
+from tests.db.db_support import CAMBRIDGE, NOW, add_sub, make_alert, make_location, offset
 
 SMS = ChannelPlan("sms", "recipient")
 LEASE = 60.0
@@ -238,3 +240,31 @@ def test_claims_go_round_robin_across_alerts_nearest_first(engine: Engine) -> No
     for c in claimed:
         by_alert.setdefault(c.alert_id, set()).add(c.subscriber_id)
     assert by_alert == {first: set(ids[:2]), second: set(ids[:2])}
+
+
+def _poll_says(conn: Connection, status: Status, at: dt.datetime) -> None:
+    """A good poll of the test clinic with ``status`` (stored as its current state)."""
+    item = LocationAvailability(
+        make_location(), status, appointments=5 if status is Status.AVAILABLE else 0
+    )
+    run = PollRunRecord(started_at=at, outcome="ok")
+    save_poll(conn, "prov", "test", run, [("prov:clinic-1", item)], at)
+
+
+def test_nothing_is_claimed_about_a_place_now_full(engine: Engine) -> None:
+    alert_id = _seed(engine, subscribers=3)
+    other = NOW + dt.timedelta(minutes=1)
+    with engine.begin() as conn:
+        add_sub(conn)
+        elsewhere = write_alert(conn, make_alert(source_id="clinic-2"), channels=[SMS])
+        _poll_says(conn, Status.AVAILABLE, NOW)
+        assert len(claim_due(conn, "sms", limit=2, now=NOW, lease_seconds=LEASE)) == 2
+        # A later good poll (on any node) sees the clinic full: its texts stop at once, also
+        # the one whose worker died (its lease has run out) and would be claimed again.
+        _poll_says(conn, Status.NONE, other)
+        claimed = claim_due(conn, "sms", limit=10, now=other, lease_seconds=LEASE)
+        assert {c.alert_id for c in claimed} == {elsewhere.alert_id}
+        d = delivery_table
+        mine = (d.c.alert_id == alert_id, d.c.channel == "sms")
+        states = list(conn.execute(select(d.c.state).where(*mine)).scalars())
+    assert states == ["cancelled"] * 3

@@ -31,7 +31,7 @@ def contexts(draw: st.DrawFn) -> PollContext:
         baseline_at=draw(st.sampled_from([None, NOW - dt.timedelta(days=1)])),
         held_since=draw(st.sampled_from([None, NOW - dt.timedelta(minutes=1)])),
         known=known,
-        waiting_waves=frozenset(draw(st.lists(st.sampled_from(IDS), unique=True))),
+        open_episodes=frozenset(draw(st.lists(st.sampled_from(IDS), unique=True))),
         health=ProviderHealth(consecutive_failures=draw(st.integers(0, 10))),
     )
 
@@ -59,8 +59,22 @@ def test_an_unknown_poll_changes_nothing_and_alerts_nobody(
     write = decision.write
     assert write.accepted is None and not write.clear_held
     assert write.alerts == [] or write.alerts == ()
-    assert not write.events and not write.wave_moves
+    assert not write.events
+    if kind != "unchanged":
+        assert not write.wave_moves
     assert write.run.outcome == kind
+
+
+@given(contexts())
+def test_an_unchanged_poll_moves_waves_as_the_stored_state_says(context: PollContext) -> None:
+    unchanged = PollOutcome("p", NOW, 10, None, "unchanged", 304, requests=1)
+    moves = {m.location_id: m for m in decide(context, unchanged, None).write.wave_moves}
+    expected = {loc for loc in context.open_episodes if loc in context.known}
+    assert set(moves) == expected
+    for loc_id, move in moves.items():
+        known = context.known[loc_id]
+        assert move.still_open == (known.status is Status.AVAILABLE)
+        assert move.appointments == (known.appointments if move.still_open else None)
 
 
 @given(contexts(), polls())
@@ -112,11 +126,15 @@ def test_waves_move_only_where_this_poll_knows_the_location(
     if decision.held is not None:
         return
     current = dict(pairs)
+    alerted = {a.location.id for a in decision.write.alerts}
     for move in decision.write.wave_moves:
-        assert move.location_id in context.waiting_waves
+        assert move.location_id in context.open_episodes
+        assert move.location_id not in alerted  # the new alert continues the episode itself
         item = current.get(move.location_id)
         assert item is None or item.status is not Status.UNKNOWN
         assert move.still_open == (item is not None and item.status is Status.AVAILABLE)
+        if move.still_open and item is not None:
+            assert move.appointments == item.appointments
 
 
 @given(contexts(), polls(), st.sampled_from(FAILURES))

@@ -41,6 +41,7 @@ async def runtime(
         config = simulator_config(sim, tmp_path)
         config.channels["sms"] = ChannelConfig(
             wave_multiple=0.001,  # 4,000 open appointments -> waves of 4 people
+            wave_grace_seconds=0,  # the next poll may release as soon as a wave is out
             settings={
                 "account_sid": DEFAULT_ACCOUNT_SID,
                 "auth_token": DEFAULT_AUTH_TOKEN,
