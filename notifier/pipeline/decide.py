@@ -75,6 +75,7 @@ def decide_poll(
         # Unknown (or unchanged): the last good state stands; only the run is recorded.
         return PollDecision(base, outcome.outcome, 0)
 
+    partial = bool(outcome.unknown_scopes)
     previous = {
         loc_id: KnownState(known.status, known.appointments, known.last_alert_at)
         for loc_id, known in context.known.items()
@@ -86,6 +87,7 @@ def decide_poll(
         now,
         first_poll=context.baseline_at is None,
         confirming_hold=context.held_since is not None,
+        partial=partial,
     )
     if result.held:
         held_run = replace(run, outcome="held", error=result.held)
@@ -102,7 +104,11 @@ def decide_poll(
         base,
         accepted=[p for p in pairs if p[0] in accepted],
         clear_held=True,
-        wave_moves=_wave_moves(context.waiting_waves, pairs),
+        # A partial poll moves only the waves of the locations it saw; the rest wait.
+        wave_moves=_wave_moves(
+            context.waiting_waves & {k for k, _ in pairs} if partial else context.waiting_waves,
+            pairs,
+        ),
         alerts=[
             _alert_for(context.provider_id, c, c.current, now, ttl)
             for c in result.changes
