@@ -21,8 +21,8 @@ from notifier.db.engine import write_transaction
 from notifier.db.tables import event_table, poll_run_table
 from notifier.model import Status
 from notifier.pipeline.poll import Runtime
-from notifier.testing.sites import MASS_VACCINATION_SITES
 from notifier.testing.simulator import Fault, ManualClock, ProviderSimulator
+from notifier.testing.sites import MASS_VACCINATION_SITES
 from tests.pipeline.pipeline_support import FIRST_CLINIC_DATE, poll_and_deliver, simulator_config
 
 RI_SITE = "dartmouth-circuit-city"
