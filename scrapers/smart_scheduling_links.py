@@ -127,6 +127,12 @@ class SmartSchedulingLinks(Scraper[SmartSettings]):
     default_interval = 60.0
     min_interval = 60.0  # the specification: clients poll at most once a minute
     source_format = "feed"
+    none_when = ("a location whose slots are all busy, or that has no slot (cvs-none)",)
+    unknown_when = (
+        "a failed or missing file of one state: that state's locations (partial poll)",
+        "a failed file of no state, an OperationOutcome file, or a manifest listing no files: the whole feed",
+        "HTTP errors, timeouts",
+    )
     examples = EXAMPLES
 
     # ------------------------------------------------------------------ configuration
