@@ -157,7 +157,8 @@ class Albertsons(Scraper[AlbertsonsSettings]):
     min_interval = 120.0
     source_format = "api"
     none_when = (
-        "a store whose vaccineAvailability is 'no' or whose clinic lists no open slot (mhealth-none.json)",
+        "a store whose vaccineAvailability is 'no' or whose clinic lists no open slot "
+        "(mhealth-none.json)",
     )
     unknown_when = (
         "errorCode entries or an error object (apim-missing-key.json)",

@@ -134,7 +134,8 @@ class SignUpGeniusScraper(Scraper[SignUpGeniusSettings]):
     source_format = "html"
     none_when = ("a slot row that says 'Already filled' or 'sign up is full'",)
     unknown_when = (
-        "a sheet that could not be found, was deleted, removed or has expired (not-found-synthetic.html)",
+        "a sheet that could not be found, was deleted, removed or has expired "
+        "(not-found-synthetic.html)",
         "a row that says neither filled nor open",
         "HTTP errors, timeouts",
     )

@@ -130,7 +130,8 @@ class SmartSchedulingLinks(Scraper[SmartSettings]):
     none_when = ("a location whose slots are all busy, or that has no slot (cvs-none)",)
     unknown_when = (
         "a failed or missing file of one state: that state's locations (partial poll)",
-        "a failed file of no state, an OperationOutcome file, or a manifest listing no files: the whole feed",
+        "a failed file of no state, an OperationOutcome file, or a manifest listing no files: "
+        "the whole feed",
         "HTTP errors, timeouts",
     )
     examples = EXAMPLES
