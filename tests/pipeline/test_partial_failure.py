@@ -119,3 +119,16 @@ async def test_a_failed_file_of_no_state_makes_the_whole_feed_unknown(
     with write_transaction(runtime.engine) as conn:
         health = db_poll.load_health(conn, "ma-smart")
     assert health is not None and health.consecutive_failures == 1
+
+
+async def test_being_turned_away_on_one_state_file_stops_the_whole_poll(
+    runtime: Runtime, sim: ProviderSimulator, clock: ManualClock
+) -> None:
+    sim.release(2_000, sites=(RI_SITE,), fill_seconds=10_000)
+    clock.advance(1)
+    await poll_and_deliver(runtime, "ma-smart")
+    sim.inject(Fault.RATE_LIMITED, count=1, target=f"/smart/slots-{RI_SITE}")
+    summary = await poll_and_deliver(runtime, "ma-smart")
+    # A 429 is about us, not about one file: we stop asking and back off as a whole.
+    assert summary.outcome == "blocked"
+    assert current(runtime)[RI_SITE].status is Status.AVAILABLE
