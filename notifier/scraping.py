@@ -26,7 +26,9 @@ from notifier.plugins import declared_settings, import_all, package_dir, validat
 __all__ = [
     "Blocked",
     "Example",
+    "FailedDocument",
     "NoSettings",
+    "ParsedPoll",
     "Request",
     "Response",
     "ScrapeError",
@@ -54,6 +56,12 @@ class Request:
     ``listed`` is True when the address comes from the provider's own data (a feed manifest's
     file list, a page's "next" link) rather than from the scraper's code; it decides what a 404
     means (see ``Response.raise_for_status``).
+
+    ``scope`` says which part of the provider's data the document covers (a state code, a
+    file's name). A document with a scope may fail alone: the poll goes on, and only the
+    locations of that scope become unknown. A document without one (the default, and always
+    the first request of a poll) covers the whole provider: its failure makes the provider
+    unknown.
     """
 
     url: str
@@ -64,6 +72,7 @@ class Request:
     data: bytes | None = None
     label: str = ""
     listed: bool = False
+    scope: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +247,35 @@ class Example:
     note: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class FailedDocument:
+    """A document of a poll that could not be fetched (or was not recorded), and why."""
+
+    request: Request
+    error: ScrapeError
+
+    @property
+    def scope(self) -> str:
+        return self.request.scope
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPoll:
+    """What a whole poll says: results, and the scopes whose locations are unknown.
+
+    A location of an unknown scope is either listed with status ``unknown`` (the scraper knew
+    it) or left out; either way its last good state stands. ``unknown_scopes`` empty: the poll
+    saw everything.
+    """
+
+    results: list[LocationAvailability]
+    unknown_scopes: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.unknown_scopes)
+
+
 _REGISTRY: dict[str, type[Scraper[Any]]] = {}
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
@@ -265,6 +303,11 @@ class Scraper(Generic[SettingsT]):
     #: "html" for pages, "api" for a JSON/CSV API, "feed" for a standard feed (SMART)
     source_format: ClassVar[Literal["html", "api", "feed"]] = "html"
     examples: ClassVar[tuple[Example, ...]] = ()
+    #: what the provider's pages say when nothing can be booked: read as ``none``, never as an
+    #: error (every scraper declares both; ``docs/providers.md`` shows them)
+    none_when: ClassVar[tuple[str, ...]] = ()
+    #: what makes this provider (or one scope of it) ``unknown``: only failures
+    unknown_when: ClassVar[tuple[str, ...]] = ()
     #: the settings model; set from the type argument (``Scraper[HebSettings]``)
     Settings: ClassVar[type[BaseModel]] = NoSettings
     settings: SettingsT
@@ -334,6 +377,24 @@ class Scraper(Generic[SettingsT]):
         Feeds whose files only make sense together (SMART) override this.
         """
         return merge_availability(item for r in responses for item in self.parse(r))
+
+    def parse_poll(
+        self, responses: Sequence[Response], failed: Sequence[FailedDocument] = ()
+    ) -> ParsedPoll:
+        """Parse a poll some of whose documents failed; the core calls this one.
+
+        Default: a failed document without a scope, or a poll where nothing arrived, raises
+        its error (the whole provider is unknown); otherwise the documents that arrived are
+        parsed with ``parse_all`` and the failed scopes are reported unknown. Locations the
+        poll does not list are then kept as they were, never read as gone.
+        """
+        whole = next((f for f in failed if not f.scope), None)
+        if whole is not None:
+            raise whole.error
+        if failed and not responses:
+            raise failed[0].error
+        scopes = tuple(sorted({f.scope for f in failed}))
+        return ParsedPoll(self.parse_all(responses), scopes)
 
 
 def normalize_name(name: str) -> str:

@@ -15,7 +15,9 @@ so a clinic that switches template keeps working):
   maps to None); a month with nothing shows ``.no-dates-available``. Later months come from the
   month chooser.
 
-A visible ``.alert-danger`` (Acuity's error flash) raises ``UpstreamError``. The pages carry no
+A visible ``.alert-danger`` (Acuity's error flash) raises ``UpstreamError``, except the
+messages that say plainly that nothing can be booked ("All appointment types are private,
+none are available for scheduling"): those are ``none``. The pages carry no
 clinic address, so the location comes from the settings; the defaults describe Heywood
 Healthcare's Gardner clinic, whose class list is in the fixtures.
 
@@ -60,6 +62,12 @@ from scrapers._html import (
 
 __all__ = ["AcuityScraper", "AcuitySettings"]
 
+#: error-flash messages that say plainly that nothing can be booked (status none)
+NOTHING_TO_BOOK = re.compile(
+    r"appointment types are private|none are available for scheduling|"
+    r"no appointments? (?:are|is) available",
+    re.I,
+)
 _OFFSET = re.compile(r"offset\s*:\s*(\d+)")
 _SHOW_CALENDAR = re.compile(r"showCalendar\(\s*'([^']*)'\s*,\s*([^)]*)\)")
 
@@ -256,6 +264,24 @@ class AcuityScraper(Scraper[AcuitySettings]):
             expect={"locations": 1, "appointments": 0, "status": "none"},
         ),
         Example(files=("error-synthetic.html",), raises=UpstreamError),
+        Example(
+            files=("private-types-synthetic.html",),
+            expect={"locations": 1, "appointments": 0, "status": "none"},
+            note="all appointment types private: nothing to book, not an error",
+        ),
+    )
+    none_when = (
+        "weekly calendar: #no-times-available-message (glfhc-none.html, harrington-none.html)",
+        "class list without sessions or with every session full (heywood-page2-none.html)",
+        "monthly calendar: .no-dates-available (trinity-none.html)",
+        "error flash 'All appointment types are private, none are available for scheduling' "
+        "(private-types-synthetic.html)",
+    )
+    unknown_when = (
+        "any other visible error flash, e.g. an appointment type no longer valid "
+        "(error-synthetic.html)",
+        "a page that is none of the three calendar templates",
+        "HTTP errors, timeouts, block pages",
     )
 
     # ------------------------------------------------------------------ requests
@@ -381,6 +407,13 @@ class AcuityScraper(Scraper[AcuitySettings]):
     def parse(self, response: Response) -> list[LocationAvailability]:
         doc = html_document(response)
         error = error_flash(doc)
+        if error is not None and NOTHING_TO_BOOK.search(error):
+            # Acuity's flash also says "nothing can be booked here": that is an answer.
+            return [
+                LocationAvailability.from_counts(
+                    self.location(), {}, slots=0, valid_at=response_date(response)
+                )
+            ]
         if error is not None:
             raise UpstreamError(f"Acuity shows an error: {error[:200]}")
         template = detect_template(doc)

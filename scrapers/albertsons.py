@@ -156,6 +156,17 @@ class Albertsons(Scraper[AlbertsonsSettings]):
     default_interval = 600.0
     min_interval = 120.0
     source_format = "api"
+    none_when = (
+        "a store whose vaccineAvailability is 'no' or whose clinic lists no open slot "
+        "(mhealth-none.json)",
+    )
+    unknown_when = (
+        "errorCode entries or an error object (apim-missing-key.json)",
+        "S3 XML errors served as the file (s3-access-denied.xml)",
+        "Imperva block pages (imperva-block.html)",
+        "a clinic file that lists no clinics at all",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=("rxie-08217.json", "rxie-07067.json"),

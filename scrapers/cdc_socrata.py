@@ -86,6 +86,12 @@ class CdcSocrata(Scraper[CdcSocrataSettings]):
     default_interval = 1800.0
     min_interval = 300.0
     source_format = "api"
+    none_when = ("a row with in_stock false (ak-none.json)",)
+    unknown_when = (
+        "a Socrata error object",
+        "rows whose in_stock is not true/false",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=("cvs-01929.json",),

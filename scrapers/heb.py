@@ -81,6 +81,12 @@ class Heb(Scraper[HebSettings]):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
+    none_when = ("a store with no open slots (vaccine_locations-none.json)",)
+    unknown_when = (
+        "S3 XML errors served as the file",
+        "a store with neither a ZIP nor coordinates",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=("vaccine_locations.json",),

@@ -98,6 +98,12 @@ class Hyvee(Scraper[HyveeSettings]):
     default_interval = 600.0
     min_interval = 120.0
     source_format = "api"
+    none_when = ("a store with isCovidVaccineAvailable false (graphql-none.json)",)
+    unknown_when = (
+        "a GraphQL errors answer",
+        "isCovidVaccineAvailable that is not true/false",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=("graphql-response.json",),

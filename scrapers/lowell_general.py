@@ -90,6 +90,11 @@ class LowellGeneral(Scraper[LowellGeneralSettings]):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
+    none_when = ("a time-slot table with no open slot (none-response.jsonp.txt)",)
+    unknown_when = (
+        "an answer that is not the HealthPost JSONP callback or lacks the time-slot table",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=("api-response.jsonp.txt",),

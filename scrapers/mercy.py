@@ -123,6 +123,12 @@ class MercyScraper(Scraper[MercySettings]):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "html"
+    none_when = ("a day that says 'no open appointments' (none-synthetic.html)",)
+    unknown_when = (
+        "a PHP error page from the booking app",
+        "a day with neither open slots nor 'no open appointments'",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=("booking-page.html",),

@@ -158,6 +158,12 @@ class MyChartScraper(Scraper[MyChartSettings]):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
+    none_when = ("departments with no openings in AllDays (the none example)",)
+    unknown_when = (
+        "an error code in the answer (error.json: StartDateTooFarInFuture)",
+        "an answer without AllDays or AllDepartments",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=("bmc-availability.json",),

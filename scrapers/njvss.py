@@ -133,6 +133,12 @@ class Njvss(Scraper[NjvssSettings]):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
+    none_when = ("a row with no open appointments (njvss-none.csv)",)
+    unknown_when = (
+        "S3 errors or an HTML page instead of the CSV",
+        "an empty export or a CSV missing its columns",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=("njvss-available-appointments.csv",),

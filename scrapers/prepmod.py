@@ -186,6 +186,15 @@ class PrepModScraper(Scraper[PrepModSettings]):
     default_interval = 120.0
     min_interval = 60.0
     source_format = "html"
+    none_when = (
+        "a clinic whose count is 0 or whose sign-up link is gone (all-full-2021-03.html)",
+        "a search that lists no clinics",
+    )
+    unknown_when = (
+        "Queue-it waiting rooms and maintenance pages served with 200",
+        "a page that is not the clinic search",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(files=("maimmunizations-2021-05.html",), expect=_EXAMPLE_MAY,
                 note="real page, May 2021 layout"),

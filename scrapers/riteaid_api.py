@@ -85,6 +85,12 @@ class RiteAidApi(Scraper[RiteAidApiSettings]):
     default_interval = 600.0
     min_interval = 60.0
     source_format = "api"
+    none_when = ("days with available_slots 0 or total 0 (nj-116-fully-booked.json)",)
+    unknown_when = (
+        "a Status other than SUCCESS (error-timed-out.json: 'RiteAid API timed out')",
+        "more open than total slots",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=("nj-2021-04.json",),

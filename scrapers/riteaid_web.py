@@ -75,6 +75,11 @@ class RiteAidWeb(Scraper[RiteAidWebSettings]):
     default_interval = 600.0
     min_interval = 60.0
     source_format = "api"
+    none_when = ("stores with no open slot (ct-2023-03-17-none.json)",)
+    unknown_when = (
+        "an error answer or a shape the scraper does not know",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=(

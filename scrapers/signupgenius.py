@@ -132,6 +132,13 @@ class SignUpGeniusScraper(Scraper[SignUpGeniusSettings]):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "html"
+    none_when = ("a slot row that says 'Already filled' or 'sign up is full'",)
+    unknown_when = (
+        "a sheet that could not be found, was deleted, removed or has expired "
+        "(not-found-synthetic.html)",
+        "a row that says neither filled nor open",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=("whittier-2021-04-29.html",),

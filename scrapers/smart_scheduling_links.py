@@ -19,6 +19,12 @@ availability, so the diff sees it as gone rather than as "no COVID appointments"
 ``product_filter: any`` every schedule counts. A location whose slots we could not see (its
 Slot file was listed but not fetched) is ``unknown``, never ``none``.
 
+Scopes: every listed file that names its states (``extension.state``) is requested with that
+scope (``"CA"``, or ``"CA,NV"``). When such a file fails (a 500, a 404, a timeout) or was not
+recorded, the poll is partial: the locations of those states are ``unknown`` (or, when their
+Location file is the one missing, left out), every other state updates. A failed file that
+names no state may hold any location: the whole feed is unknown, as before.
+
 ``parse(response)`` parses one response as a whole feed: a self-contained NDJSON file that
 holds Locations, Schedules and Slots parses on its own; a manifest alone raises
 ``Unparseable`` (the files it lists were not fetched).
@@ -48,11 +54,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from notifier.model import LocationAvailability
 from notifier.scraping import (
+    FailedDocument,
+    ParsedPoll,
     Request,
     Response,
     ScrapeError,
@@ -89,6 +98,19 @@ class FeedUnchanged(ScrapeError):
     kind = "not_modified"
 
 
+@dataclass
+class _Missing:
+    slot_states: set[str] = field(default_factory=set)
+    whole_states: set[str] = field(default_factory=set)
+    unscoped: bool = False
+    scopes: set[str] = field(default_factory=set)
+
+
+def _scope(states: frozenset[str] | None) -> str:
+    """The scope label of a file: its states, or "" (the whole feed) when it names none."""
+    return ",".join(sorted(states)) if states else ""
+
+
 def _origin(url: str | None) -> str | None:
     try:
         parts = urlsplit(url or "")
@@ -105,6 +127,13 @@ class SmartSchedulingLinks(Scraper[SmartSettings]):
     default_interval = 60.0
     min_interval = 60.0  # the specification: clients poll at most once a minute
     source_format = "feed"
+    none_when = ("a location whose slots are all busy, or that has no slot (cvs-none)",)
+    unknown_when = (
+        "a failed or missing file of one state: that state's locations (partial poll)",
+        "a failed file of no state, an OperationOutcome file, or a manifest listing no files: "
+        "the whole feed",
+        "HTTP errors, timeouts",
+    )
     examples = EXAMPLES
 
     # ------------------------------------------------------------------ configuration
@@ -178,7 +207,11 @@ class SmartSchedulingLinks(Scraper[SmartSettings]):
         requests: dict[tuple[str, str, str], Request] = {}
         for entry in manifest.wanted(self._states()):
             request = Request(
-                url=entry.url, headers=headers, label=f"smart {entry.type} file", listed=True
+                url=entry.url,
+                headers=headers,
+                label=f"smart {entry.type} file",
+                listed=True,
+                scope=_scope(entry.states),
             )
             requests.setdefault(url_key(entry.url), request)
         return list(requests.values())
@@ -196,6 +229,15 @@ class SmartSchedulingLinks(Scraper[SmartSettings]):
         return self.parse_all([response])
 
     def parse_all(self, responses: Sequence[Response]) -> list[LocationAvailability]:
+        return self.parse_poll(responses).results
+
+    def parse_poll(
+        self, responses: Sequence[Response], failed: Sequence[FailedDocument] = ()
+    ) -> ParsedPoll:
+        """The feed, with the states of files that failed or were not recorded unknown."""
+        for document in failed:
+            if not document.scope:
+                raise document.error
         if not responses:
             raise Unparseable("no responses to parse")
         manifest, files = self._split(responses)
@@ -204,13 +246,17 @@ class SmartSchedulingLinks(Scraper[SmartSettings]):
         options = self._options(manifest)
         builder = FeedBuilder(options)
         entries = {url_key(e.url): e for e in manifest.entries} if manifest else {}
-        fetched: set[tuple[str, str, str]] = set()
+        fetched = {key for r in files for key in (url_key(r.request.url), url_key(r.url))}
+        missing = self._missing(manifest, fetched)
         slot_files: list[tuple[Response, FileSource]] = []
         deferred: list[tuple[dict[str, Any], FileSource]] = []
         for response in files:
             keys = (url_key(response.request.url), url_key(response.url))
-            fetched.update(keys)
             entry = entries.get(keys[0]) or entries.get(keys[1])
+            if entry is not None and entry.states and entry.states & missing.whole_states:
+                # The rest of a state whose files failed: it cannot join up, and its
+                # locations are unknown anyway.
+                continue
             source = FileSource(
                 response.url,
                 entry.current_as_of if entry else None,
@@ -231,8 +277,10 @@ class SmartSchedulingLinks(Scraper[SmartSettings]):
         for response, source in slot_files:
             for resource in iter_resources(response):
                 builder.add(resource, source)
-        missing_states, missing_unscoped = self._missing(manifest, fetched)
-        return builder.results(missing_states, missing_unscoped)
+        results = builder.results(
+            frozenset(missing.slot_states), missing.unscoped, frozenset(missing.whole_states)
+        )
+        return ParsedPoll(results, tuple(sorted(missing.scopes)))
 
     def _split(self, responses: Sequence[Response]) -> tuple[Manifest | None, list[Response]]:
         """The full manifest (last one wins) and the data files."""
@@ -287,27 +335,33 @@ class SmartSchedulingLinks(Scraper[SmartSettings]):
             valid_at=manifest.transaction_time if manifest else None,
         )
 
-    def _missing(
-        self, manifest: Manifest | None, fetched: set[tuple[str, str, str]]
-    ) -> tuple[frozenset[str], bool]:
-        """States whose Slot file was listed but not fetched; raise for missing other files."""
+    def _missing(self, manifest: Manifest | None, fetched: set[tuple[str, str, str]]) -> _Missing:
+        """What the poll lacks: files listed but not fetched (failed, or not recorded).
+
+        A missing Slot file leaves its locations without slots ``unknown``; a missing Location
+        or Schedule file makes its whole states unknown; one of no state raises, since any
+        location may be in it.
+        """
+        missing = _Missing()
         if manifest is None:
-            return frozenset(), False
-        states: set[str] = set()
-        unscoped = False
+            return missing
         for entry in manifest.wanted(self._states()):
             if url_key(entry.url) in fetched:
                 continue
-            if entry.type != "Slot":
-                raise Unparseable(
-                    f"the listed {entry.type} file {entry.url.split('?', 1)[0]} was not fetched"
-                )
-            log.warning("SMART Slot file %s was not fetched", entry.url.split("?", 1)[0])
+            where = entry.url.split("?", 1)[0]
+            if entry.states is None and entry.type != "Slot":
+                raise Unparseable(f"the listed {entry.type} file {where} was not fetched")
+            log.warning("SMART %s file %s was not fetched", entry.type, where)
             if entry.states is None:
-                unscoped = True
+                missing.unscoped = True
+                missing.scopes.add(where.rsplit("/", 1)[-1] or where)
+                continue
+            missing.scopes.add(_scope(entry.states))
+            if entry.type == "Slot":
+                missing.slot_states |= entry.states
             else:
-                states |= entry.states
-        return frozenset(states), unscoped
+                missing.whole_states |= entry.states
+        return missing
 
     # ------------------------------------------------------------------ hooks for the core
 

@@ -128,6 +128,12 @@ class SouthcoastScraper(Scraper[SouthcoastSettings]):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
+    none_when = ("a site whose dateToSlots holds no slot (none.json)",)
+    unknown_when = (
+        "a Southcoast API error message",
+        "an answer without dateToSlots",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=("fall-river.json",),

@@ -219,6 +219,12 @@ class ZocdocScraper(Scraper[ZocdocSettings]):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "api"
+    none_when = ("a provider location with no timeslots (the none example)",)
+    unknown_when = (
+        "a GraphQL error",
+        "an answer without providerLocations or times lists",
+        "HTTP errors, timeouts",
+    )
     examples = (
         Example(
             files=("locations.json", "availability.json"),

@@ -23,7 +23,7 @@ from notifier.kit import providers_doc
 from notifier.kit.checks import ScraperCheck, check_scraper, paste_example
 from notifier.kit.examples import ExampleRun
 from notifier.kit.providers_doc import project_scrapers, provider_rows
-from notifier.kit.replay import parse_paths
+from notifier.kit.replay import parse_recorded
 from notifier.kit.scaffold import (
     PLACEHOLDER_MAINTAINER,
     PLACEHOLDER_PROVIDER,
@@ -58,7 +58,7 @@ def parse_command(
             typer.echo(f"error: {path}: no such file or directory", err=True)
             raise typer.Exit(2)
     try:
-        results = parse_paths(scraper_cls(), paths)
+        parsed = parse_recorded(scraper_cls(), paths)
     except ScrapeError as exc:
         reason = " ".join(str(exc).split()) or exc.kind
         typer.echo(f"{exc.kind}: {reason}", err=True)
@@ -66,10 +66,12 @@ def parse_command(
     except FileNotFoundError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    results = parsed.results
     if as_json:
         document = {
             "scraper": normalize_name(scraper_cls.name),
             "locations": [r.to_json() for r in results],
+            "unknown_scopes": list(parsed.unknown_scopes),
         }
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -90,6 +92,9 @@ def parse_command(
             dates,
         )
     Console().print(table)
+    if parsed.unknown_scopes:
+        # Not an error: what was recorded parsed; these parts were not recorded.
+        typer.echo(f"unknown (not recorded): {', '.join(parsed.unknown_scopes)}")
 
 
 # --------------------------------------------------------------------------- the volunteer kit

@@ -152,33 +152,46 @@ def poll(
 
 
 def status(config: ConfigOption = None) -> None:
-    """For each provider: last success, last error, locations and open appointments."""
-    from notifier.db import store
+    """Every configured provider: up, partial, down (since when) or never polled, and its
+    numbers; the numbers of a provider that is down are the last known ones, marked stale."""
+    import datetime as dt
+
     from notifier.db.engine import make_engine, upgrade
+    from notifier.db.health import provider_health
 
     loaded = load_or_exit(config)
     engine = make_engine(_database_url(loaded))
     upgrade(engine)
+    now = dt.datetime.now(dt.UTC)
     with engine.connect() as conn:
-        rows = store.provider_status(conn)
+        reports = provider_health(conn, [p.id for p in loaded.providers], now)
     table = Table(title="providers")
-    for column in ("provider", "last success", "last error", "locations", "open appointments"):
+    for column in ("provider", "state", "last success", "note", "locations", "open appointments"):
         table.add_column(column)
-    for row in rows:
-        error = ""
-        if row.last_error_at:
-            error = f"{row.last_error_at:%Y-%m-%d %H:%M:%S} {row.last_error_kind}: {row.last_error}"
-        if row.held_since:
-            error = f"HELD since {row.held_since:%H:%M:%S}: {row.held_reason}"
+    for report in reports:
+        state = report.state.upper() if report.state in ("down", "held") else report.state
+        if report.since is not None:
+            state += f" since {report.since:%Y-%m-%d %H:%M:%S}"
+        down_for = report.down_for(now)
+        if down_for is not None:
+            state += f" ({_duration(down_for)})"
+        never = report.state == "never polled"
+        stale = " (stale)" if report.stale and not never else ""
         table.add_row(
-            row.provider_id,
-            f"{row.last_success_at:%Y-%m-%d %H:%M:%S}" if row.last_success_at else "never",
-            error,
-            f"{row.available_locations}/{row.locations} open",
-            f"{row.open_appointments:,}",
+            report.provider_id,
+            state,
+            f"{report.last_success_at:%Y-%m-%d %H:%M:%S}" if report.last_success_at else "never",
+            report.last_error or "",
+            "" if never else f"{report.available_locations}/{report.locations} open{stale}",
+            "" if never else f"{report.open_appointments:,}{stale}",
         )
     Console().print(table)
     engine.dispose()
+
+
+def _duration(span: Any) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 def demo(

@@ -27,7 +27,7 @@ __all__ = [
     "set_held",
 ]
 
-SUCCESS_OUTCOMES = frozenset({PollOutcome.OK, PollOutcome.UNCHANGED})
+SUCCESS_OUTCOMES = frozenset({PollOutcome.OK, PollOutcome.PARTIAL, PollOutcome.UNCHANGED})
 ERROR_OUTCOMES = frozenset(
     {
         PollOutcome.UNREACHABLE,

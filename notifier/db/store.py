@@ -10,6 +10,8 @@ never a per-location ORM loop). Rules it enforces:
 * A failed poll (``results is None``) records the run and the provider's error state only.
 * After a good poll, locations the provider no longer lists lose their current-state row
   (their ``Location`` row and history stay); the coordinator records a "gone" event for them.
+* A partial poll (some documents failed) updates what it lists and drops nothing: a location
+  it does not list may belong to the failed part, so its last good state stands.
 """
 
 from __future__ import annotations
@@ -270,9 +272,10 @@ def save_poll(
     """
     now = as_utc(checked_at)
     outcome = PollOutcome(run.outcome)
-    if results is not None and outcome not in (PollOutcome.OK, PollOutcome.HELD):
+    applied = (PollOutcome.OK, PollOutcome.PARTIAL)
+    if results is not None and outcome not in (*applied, PollOutcome.HELD):
         raise ValueError(f"results given for a poll with outcome {outcome.value!r}")
-    if outcome == PollOutcome.OK and results is None:
+    if outcome in applied and results is None:
         raise ValueError("a poll with outcome 'ok' needs results (use 'unchanged' for a 304)")
 
     locations = run.locations if run.locations is not None else (len(results or ()) or None)
@@ -298,7 +301,7 @@ def save_poll(
             .where(availability_table.c.provider_id == provider_id)
             .values(checked_at=now)
         )
-    if outcome != PollOutcome.OK or results is None:
+    if outcome not in applied or results is None:
         return int(run_id)
 
     known = [(k, a) for k, a in results if a.status != Status.UNKNOWN]
@@ -313,7 +316,8 @@ def save_poll(
     _upsert_availability(
         conn, [_availability_row(provider_id, k, a, now) for k, a in unknown], known=False
     )
-    _drop_vanished(conn, provider_id, {k for k, _ in results})
+    if outcome == PollOutcome.OK:
+        _drop_vanished(conn, provider_id, {k for k, _ in results})
     return int(run_id)
 
 

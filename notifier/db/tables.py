@@ -78,6 +78,8 @@ class EventKind(StrEnum):
 
 class PollOutcome(StrEnum):
     OK = "ok"
+    #: some documents failed: their scopes stay as they were, the rest was updated
+    PARTIAL = "partial"
     UNCHANGED = "unchanged"
     UNREACHABLE = "unreachable"
     BLOCKED = "blocked"

@@ -53,6 +53,8 @@ class ProviderRow:
     module: str
     settings: tuple[tuple[str, str, str], ...]  # (field, default, description)
     fixtures: tuple[str, ...]
+    none_when: tuple[str, ...] = ()
+    unknown_when: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -101,6 +103,8 @@ def provider_rows() -> list[ProviderRow]:
                 module=cls.__module__,
                 settings=_settings(cls),
                 fixtures=tuple(f for e in cls.examples for f in e.files),
+                none_when=tuple(cls.none_when),
+                unknown_when=tuple(cls.unknown_when),
             )
         )
     return rows
@@ -144,6 +148,10 @@ def render_markdown(rows: list[ProviderRow]) -> str:
         if r.settings:
             lines += ["", "| Setting | Default | Meaning |", "|---|---|---|"]
             lines += [f"| `{n}` | `{_cell(d)}` | {_cell(m)} |" for n, d, m in r.settings]
+        lines += ["", "Nothing to book (status none):"]
+        lines += [f"- {_cell(text)}" for text in r.none_when] or ["- not declared"]
+        lines += ["", "Unknown (a failure; the last good state stands):"]
+        lines += [f"- {_cell(text)}" for text in r.unknown_when] or ["- not declared"]
         if r.fixtures:
             lines += ["", "Recorded examples: " + ", ".join(f"`{f}`" for f in r.fixtures)]
     return "\n".join(lines) + "\n"

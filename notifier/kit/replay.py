@@ -19,13 +19,23 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from notifier.model import LocationAvailability
-from notifier.scraping import Example, Request, Response, Scraper, fixture_dir
+from notifier.scraping import (
+    Example,
+    FailedDocument,
+    ParsedPoll,
+    Request,
+    Response,
+    Scraper,
+    UpstreamError,
+    fixture_dir,
+)
 
 __all__ = [
     "MANIFEST_NAMES",
     "check_expectations",
     "load_response",
     "parse_paths",
+    "parse_recorded",
     "responses_for_paths",
     "run_example",
     "summarize",
@@ -106,7 +116,9 @@ def _match_files(
     return result
 
 
-def _replay_directory(scraper: Scraper, directory: Path) -> list[Response]:
+def _replay_directory(
+    scraper: Scraper, directory: Path, missing: list[FailedDocument] | None = None
+) -> list[Response]:
     manifest = next((directory / n for n in MANIFEST_NAMES if (directory / n).is_file()), None)
     if manifest is None:
         raise FileNotFoundError(
@@ -122,17 +134,26 @@ def _replay_directory(scraper: Scraper, directory: Path) -> list[Response]:
         for follow, found in _match_files(directory, scraper.follow(response), used):
             if found is None:
                 log.warning("%s: %s is listed but was not recorded; skipped", directory, follow.url)
+                if missing is not None and follow.scope:
+                    # Like a document that failed live: its scope is unknown, the rest parses.
+                    error = UpstreamError(f"{follow.url.split('?', 1)[0]} was not recorded")
+                    missing.append(FailedDocument(follow, error))
                 continue
             pending.append((follow, found))
     return responses
 
 
-def responses_for_paths(scraper: Scraper, paths: Iterable[Path]) -> list[Response]:
-    """Responses in fetch order: each file is one response, each directory a recorded feed."""
+def responses_for_paths(
+    scraper: Scraper, paths: Iterable[Path], missing: list[FailedDocument] | None = None
+) -> list[Response]:
+    """Responses in fetch order: each file is one response, each directory a recorded feed.
+
+    ``missing`` collects the scoped documents a recorded feed lists but does not hold.
+    """
     responses: list[Response] = []
     for path in paths:
         if path.is_dir():
-            responses.extend(_replay_directory(scraper, path))
+            responses.extend(_replay_directory(scraper, path, missing))
         else:
             responses.append(load_response(path))
     return responses
@@ -144,10 +165,17 @@ def parse_paths(scraper: Scraper, paths: Sequence[Path]) -> list[LocationAvailab
     Like the live client, a stored error status (a sidecar recording a 503) raises before the
     scraper sees the body, with the same failure type the client would raise.
     """
-    responses = responses_for_paths(scraper, paths)
+    return parse_recorded(scraper, paths).results
+
+
+def parse_recorded(scraper: Scraper, paths: Sequence[Path]) -> ParsedPoll:
+    """Parse stored responses as one poll would, with the documents that were not recorded
+    reported as unknown scopes (as if they had failed live) rather than failing the parse."""
+    missing: list[FailedDocument] = []
+    responses = responses_for_paths(scraper, paths, missing)
     for response in responses:
         response.raise_for_status()
-    return scraper.parse_all(responses)
+    return scraper.parse_poll(responses, missing)
 
 
 # --------------------------------------------------------------------------- expectations

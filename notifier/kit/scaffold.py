@@ -89,6 +89,10 @@ class {cls}(Scraper[{cls}Settings]):
     default_interval = 300.0
     min_interval = 60.0
     source_format = "{fmt}"
+    # What the pages say when nothing can be booked (read as none), and what is a failure
+    # (unknown). Name the fixture that shows each; docs/providers.md prints both.
+    none_when = ("a page that says no appointments are available (page.html)",)
+    unknown_when = ("HTTP errors, timeouts, block pages", "a page the scraper does not recognise")
     examples = (
         # 1. `notifier scraper record {plan.name}` saves live responses in
         #    scrapers/fixtures/{plan.name}/recorded-<date>/; list the file(s) here.

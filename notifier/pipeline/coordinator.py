@@ -5,6 +5,13 @@ parses, and turns every failure into a typed, *unknown* outcome. It logs once wh
 provider goes down and once when it recovers, not on every failed poll. The outcome carries
 what the shared backoff (``pipeline.backoff``) needs: Retry-After, the source's max-age, and
 how many requests the poll really sent.
+
+A partial failure stays partial: a follow-up document that declares a ``scope`` (a SMART
+state's file, one page of several) may fail alone; the poll goes on, the scraper is told
+which documents failed (``Scraper.parse_poll``), and the outcome is ``partial`` with the
+unknown scopes. Only the first request, a document without a scope, or being turned away
+(``Blocked``: we stop asking at once) fails the whole provider. A partial poll is an answer,
+not a failure: it does not count toward the backoff, nor mark the provider down.
 """
 
 from __future__ import annotations
@@ -17,7 +24,14 @@ from dataclasses import dataclass, field, replace
 
 from notifier.model import LocationAvailability
 from notifier.pipeline.fetch import PoliteClient
-from notifier.scraping import Response, ScrapeError, Scraper, Unparseable
+from notifier.scraping import (
+    Blocked,
+    FailedDocument,
+    Response,
+    ScrapeError,
+    Scraper,
+    Unparseable,
+)
 
 __all__ = ["PollOutcome", "ProviderCoordinator"]
 
@@ -35,7 +49,7 @@ class PollOutcome:
     started_at: dt.datetime
     duration_ms: int
     results: list[LocationAvailability] | None
-    outcome: str  # "ok" | "unchanged" | ScrapeError.kind
+    outcome: str  # "ok" | "partial" | "unchanged" | ScrapeError.kind
     http_status: int | None = None
     bytes: int = 0
     error: str | None = None
@@ -48,6 +62,8 @@ class PollOutcome:
     #: pages the poll asked for, and HTTP requests it really sent (retries included)
     requests: int = 0
     attempts: int = 0
+    #: scopes (e.g. states) whose documents failed: their locations keep their last state
+    unknown_scopes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -70,18 +86,28 @@ class ProviderCoordinator:
         started = dt.datetime.now(dt.UTC)
         clock = time.perf_counter()
         responses: list[Response] = []
+        failed: list[FailedDocument] = []
         self._source_delay = None
         self._requests = 0
         sent_before = self.client.sent(self.provider_id)
         try:
-            responses = await self._fetch_all()
+            responses, failed = await self._fetch_all()
             self._honour_source_delay(responses)
-            if responses and all(r.not_modified for r in responses):
+            if not failed and responses and all(r.not_modified for r in responses):
                 outcome = self._finish(started, clock, responses, None, "unchanged")
             else:
-                results = self.scraper.parse_all(responses)
-                outcome = self._finish(started, clock, responses, results, "ok")
-                self.scraper = self.scraper.advance(responses)
+                parsed = self.scraper.parse_poll(responses, failed)
+                if parsed.partial:
+                    outcome = replace(
+                        self._finish(started, clock, responses, parsed.results, "partial"),
+                        unknown_scopes=parsed.unknown_scopes,
+                        error=_describe_failures(parsed.unknown_scopes, failed),
+                    )
+                else:
+                    outcome = self._finish(started, clock, responses, parsed.results, "ok")
+                    # Only a complete poll moves an incremental feed on: a partial one must
+                    # fetch the failed files again next time.
+                    self.scraper = self.scraper.advance(responses)
         except ScrapeError as exc:
             if exc.kind == "not_modified":
                 # The source said "nothing changed since last time" (a feed's _since probe).
@@ -112,20 +138,37 @@ class ProviderCoordinator:
             self._source_delay = delay
             self._not_before = max(self._not_before, time.monotonic() + delay)
 
-    async def _fetch_all(self) -> list[Response]:
+    async def _fetch_all(self) -> tuple[list[Response], list[FailedDocument]]:
         pending = list(self.scraper.requests())
         responses: list[Response] = []
+        failed: list[FailedDocument] = []
         while pending:
-            if len(responses) >= MAX_REQUESTS_PER_POLL:
+            if len(responses) + len(failed) >= MAX_REQUESTS_PER_POLL:
                 raise Unparseable(f"more than {MAX_REQUESTS_PER_POLL} requests in one poll")
             # A provider that is already failing gets no retries inside a poll: the backoff
             # between polls is the only retry, so an outage never multiplies our requests.
             retries = 0 if self.down_since is not None else None
             self._requests += 1
-            response = await self.client.fetch(pending.pop(0), self.provider_id, retries=retries)
+            request = pending.pop(0)
+            try:
+                response = await self.client.fetch(request, self.provider_id, retries=retries)
+            except ScrapeError as exc:
+                # A scoped document fails alone; anything else (or being turned away) ends
+                # the poll and makes the whole provider unknown.
+                if not request.scope or isinstance(exc, Blocked):
+                    raise
+                log.info(
+                    "provider %s: %s (%s) failed: %s",
+                    self.provider_id,
+                    request.label or "document",
+                    request.scope,
+                    exc,
+                )
+                failed.append(FailedDocument(request, exc))
+                continue
             responses.append(response)
             pending.extend(self.scraper.follow(response))
-        return responses
+        return responses, failed
 
     def _finish(
         self,
@@ -153,7 +196,9 @@ class ProviderCoordinator:
         )
 
     def _track_health(self, outcome: PollOutcome) -> str | None:
-        """Log once when the provider goes down and once when it recovers; say which."""
+        """Log once when the provider goes down and once when it recovers; say which.
+
+        A partial poll is an answer: it ends an outage (and never starts one)."""
         if outcome.ok or outcome.outcome == "unchanged":
             if self.down_since is not None:
                 log.info(
@@ -170,3 +215,10 @@ class ProviderCoordinator:
             )
             return "down"
         return None
+
+
+def _describe_failures(scopes: tuple[str, ...], failed: list[FailedDocument]) -> str:
+    """``unknown scopes: CA, TX (CA: <why>; TX: <why>)``, for the poll's run record."""
+    reasons = "; ".join(f"{f.scope}: {' '.join(str(f.error).split())}" for f in failed)
+    text = f"unknown scopes: {', '.join(scopes)}"
+    return f"{text} ({reasons})" if reasons else text

@@ -81,6 +81,7 @@ def decide_poll(
             base = replace(base, wave_moves=_unchanged_wave_moves(context))
         return PollDecision(base, outcome.outcome, 0)
 
+    partial = bool(outcome.unknown_scopes)
     previous = {
         loc_id: KnownState(known.status, known.appointments, known.last_alert_at)
         for loc_id, known in context.known.items()
@@ -92,6 +93,7 @@ def decide_poll(
         now,
         first_poll=context.baseline_at is None,
         confirming_hold=context.held_since is not None,
+        partial=partial,
     )
     if result.held:
         held_run = replace(run, outcome="held", error=result.held)
@@ -108,8 +110,9 @@ def decide_poll(
         base,
         accepted=[p for p in pairs if p[0] in accepted],
         clear_held=True,
+        # A partial poll moves only the waves of the locations it saw; the rest wait.
         wave_moves=_wave_moves(
-            context.open_episodes,
+            context.open_episodes & {k for k, _ in pairs} if partial else context.open_episodes,
             pairs,
             alerting={c.location_id for c in result.changes if c.alert},
         ),

@@ -9,6 +9,8 @@ Rules, in the order they protect people:
 * News is "opened" (none -> available) or "increased" (at least ``min_increase`` more, with at
   least ``min_appointments`` open); each location has a cooldown.
 * "gone" (available -> none, or vanished) is recorded for the feeds, never alerted.
+* A partial poll (some scopes unknown) judges only what it lists: a location it does not list
+  keeps its last state, and is neither "gone" nor counted in the drop-to-zero check.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ def sanity_problem(
     previous: Mapping[str, KnownState],
     current: Mapping[str, LocationAvailability],
     policy: SanityPolicy,
+    *,
+    partial: bool = False,
 ) -> str | None:
     """Why this poll looks broken rather than real, or None."""
     for loc_id, item in current.items():
@@ -89,7 +93,11 @@ def sanity_problem(
         and len(current) > policy.location_growth_factor * len(previous)
     ):
         return f"locations jumped from {len(previous)} to {len(current)}"
-    was_open = [k for k, s in previous.items() if s.status is Status.AVAILABLE]
+    was_open = [
+        k
+        for k, s in previous.items()
+        if s.status is Status.AVAILABLE and (not partial or k in current)
+    ]
     if len(was_open) >= policy.min_locations_for_zero_drop and all(
         _open_count(current.get(k)) == 0 for k in was_open
     ):
@@ -105,15 +113,17 @@ def diff_provider(
     *,
     first_poll: bool,
     confirming_hold: bool = False,
+    partial: bool = False,
 ) -> DiffResult:
     """Compare one successful poll with the last known state of the same provider.
 
     ``current`` pairs stored location ids with this poll's results. ``confirming_hold`` is
     True when the previous poll was held: the same shape twice in a row is believed.
+    ``partial`` is True when some scopes of the poll failed: unlisted locations stand.
     """
     known = {loc_id: item for loc_id, item in current if item.status is not Status.UNKNOWN}
     if not confirming_hold and not first_poll:
-        problem = sanity_problem(previous, known, policy.sanity)
+        problem = sanity_problem(previous, known, policy.sanity, partial=partial)
         if problem:
             return DiffResult(held=problem)
     accepted = tuple(known)
@@ -146,7 +156,13 @@ def diff_provider(
             kind = "gone" if now_open == 0 else "decreased"
             changes.append(Change(loc_id, kind, item, before, now_open - was, alert=False))
     for loc_id, before in previous.items():
-        # A location missing from a good poll is gone (its page no longer lists it).
-        if loc_id not in known and loc_id not in dict(current) and _open_count(before) > 0:
+        # A location missing from a good poll is gone (its page no longer lists it); from a
+        # partial poll it may be in the part that failed, so it stands.
+        if (
+            not partial
+            and loc_id not in known
+            and loc_id not in dict(current)
+            and _open_count(before) > 0
+        ):
             changes.append(Change(loc_id, "gone", None, before, -_open_count(before), False))
     return DiffResult(changes=tuple(changes), accepted=accepted)

@@ -17,6 +17,7 @@ import signal
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from notifier.db import poll as db_poll
 from notifier.pipeline.poll import Runtime, poll_provider
 
 __all__ = ["Service"]
@@ -37,7 +38,18 @@ class Service:
         self._signalled = False
 
     async def start(self) -> None:
+        now = dt.datetime.now(dt.UTC)
+        stored = await asyncio.to_thread(self._stored_health)
         for provider_id, coordinator in self.runtime.coordinators.items():
+            first_run = now
+            health = stored.get(provider_id)
+            if health is not None:
+                # A restart keeps the backoff: a backed-off provider is not polled at once,
+                # and one already recorded down is not announced down a second time.
+                if health.next_poll_at is not None and health.next_poll_at > now:
+                    first_run = health.next_poll_at
+                if health.down_since is not None and coordinator.down_since is None:
+                    coordinator.down_since = health.down_since
             self.scheduler.add_job(
                 self._poll_job,
                 trigger=IntervalTrigger(seconds=coordinator.interval, jitter=coordinator.jitter),
@@ -47,7 +59,7 @@ class Service:
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=int(coordinator.interval),
-                next_run_time=dt.datetime.now(dt.UTC),
+                next_run_time=first_run,
             )
         self.scheduler.start()
         for dispatcher in self.runtime.dispatchers.values():
@@ -66,6 +78,16 @@ class Service:
             len(self.runtime.coordinators),
             ", ".join(self.runtime.dispatchers) or "none",
         )
+
+    def _stored_health(self) -> dict[str, db_poll.ProviderHealth]:
+        """Each configured provider's backoff as the database holds it (absent: never polled)."""
+        found: dict[str, db_poll.ProviderHealth] = {}
+        with self.runtime.engine.connect() as conn:
+            for provider_id in self.runtime.coordinators:
+                health = db_poll.load_health(conn, provider_id)
+                if health is not None:
+                    found[provider_id] = health
+        return found
 
     async def _watch_failure_rates(self) -> None:
         """Tell the operator when a channel's deliveries start failing, once a minute."""

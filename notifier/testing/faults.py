@@ -23,6 +23,7 @@ class Fault(StrEnum):
     UNAVAILABLE = "unavailable"  # 503 + Retry-After
     RATE_LIMITED = "rate_limited"  # 429 + Retry-After
     FORBIDDEN = "forbidden"  # 403 from the CDN
+    NOT_FOUND = "not_found"  # 404: a file the feed lists but does not serve (mid-republish)
     TIMEOUT = "timeout"  # no answer for hang_seconds
     LAYOUT_CHANGED = "layout_changed"  # 200, the data in a markup/schema the parser does not know
     TRUNCATED = "truncated"  # 200, the body stops half-way
@@ -146,6 +147,12 @@ _429 = """<!DOCTYPE html>
 <hr><center>envoy</center></body></html>
 """
 
+_404 = """<!DOCTYPE html>
+<html><head><title>404 Not Found</title></head>
+<body><center><h1>404 Not Found</h1></center>
+<hr><center>nginx</center></body></html>
+"""
+
 #: status and HTML body of the faults that do not depend on the page asked for
 STATIC_FAULT_PAGES: dict[Fault, tuple[int, str]] = {
     Fault.ERROR_PAGE: (500, _RAILS_500),
@@ -154,4 +161,5 @@ STATIC_FAULT_PAGES: dict[Fault, tuple[int, str]] = {
     Fault.UNAVAILABLE: (503, _503),
     Fault.RATE_LIMITED: (429, _429),
     Fault.FORBIDDEN: (403, _CLOUDFRONT_403),
+    Fault.NOT_FOUND: (404, _404),
 }

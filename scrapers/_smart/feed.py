@@ -306,7 +306,10 @@ class FeedBuilder:
             )
 
     def results(
-        self, missing_states: frozenset[str], missing_unscoped: bool
+        self,
+        missing_states: frozenset[str],
+        missing_unscoped: bool,
+        unknown_states: frozenset[str] = frozenset(),
     ) -> list[LocationAvailability]:
         """One availability per location with a counted (COVID) schedule or no schedule.
 
@@ -333,7 +336,10 @@ class FeedBuilder:
             orphans = not schedules and (
                 self.stats["slots of unknown schedules"] + self.stats["slots of unknown locations"]
             )
-            if not tally.seen_slots and (missing_unscoped or state in missing_states or orphans):
+            # A state whose Location or Schedule file is missing cannot be joined: unknown.
+            if state in unknown_states or (
+                not tally.seen_slots and (missing_unscoped or state in missing_states or orphans)
+            ):
                 results.append(LocationAvailability(location=location, status=Status.UNKNOWN))
                 continue
             results.append(self._availability(tally, location))

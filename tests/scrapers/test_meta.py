@@ -99,6 +99,19 @@ def test_metadata_complete(cls: type[Scraper]) -> None:
 
 
 @pytest.mark.parametrize("cls", SCRAPERS, ids=scraper_ids)
+def test_declares_what_is_none_and_what_is_unknown(cls: type[Scraper]) -> None:
+    """Every scraper says, in its own class, what it reads as "nothing to book" and what as a
+    failure; docs/providers.md shows both (the doc-is-current test keeps it so)."""
+    for field in ("none_when", "unknown_when"):
+        declared = cls.__dict__.get(field)
+        assert isinstance(declared, tuple) and declared, f"{cls.__name__} must declare {field}"
+        assert all(isinstance(text, str) and text.strip() for text in declared)
+    doc = render_markdown(provider_rows())
+    section = doc.split(f"## {normalize_name(cls.name)}\n", 1)[1].split("\n## ", 1)[0]
+    assert all(text.split(" (")[0] in section for text in cls.none_when + cls.unknown_when)
+
+
+@pytest.mark.parametrize("cls", SCRAPERS, ids=scraper_ids)
 def test_no_network_library_imported(cls: type[Scraper]) -> None:
     found = forbidden_imports(sys.modules[cls.__module__], NETWORK_MODULES)
     why = "scrapers leave the network to notifier.pipeline.fetch: "
