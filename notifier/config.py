@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -29,6 +29,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigProblem",
+    "EngineName",
     "EnvSettings",
     "ProviderConfig",
     "load_config",
@@ -96,10 +97,16 @@ class WebConfig(BaseModel):
     secret_key: SecretStr | None = None
 
 
+#: apscheduler: one process schedules and sends (embedded default, SQLite or PostgreSQL);
+#: procrastinate: any number of ``notifier worker`` processes share a PostgreSQL job queue
+EngineName = Literal["apscheduler", "procrastinate"]
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     operator: OperatorConfig
+    engine: EngineName = "apscheduler"
     database: DatabaseConfig = DatabaseConfig()
     http: HttpSettings = HttpSettings()
     alerts: AlertPolicy = AlertPolicy()
@@ -287,6 +294,7 @@ def load_config(path: Path | str) -> Config:
     problems.extend(_check_plugins(data, file, lines, refs))
     if config is not None:
         problems.extend(_check_secrets(config, data, file, lines, refs))
+        problems.extend(_check_engine(config, file, lines))
     if problems or config is None:
         raise ConfigError(problems)
     return config
@@ -380,6 +388,22 @@ def _validate_settings(
             # An unset ${VAR} is reported once, by the secrets check, with its own fix.
             if (*where, *error["loc"]) not in missing_env:
                 yield problem
+
+
+def _check_engine(
+    config: Config, file: str, lines: dict[tuple[str | int, ...], int]
+) -> Iterator[ConfigProblem]:
+    """procrastinate keeps its job queue in PostgreSQL: it cannot run on SQLite."""
+    url = EnvSettings().database_url or config.database.url
+    if config.engine == "procrastinate" and not url.startswith(("postgresql", "postgres:")):
+        yield ConfigProblem(
+            file,
+            _line_for(lines, ("engine",)),
+            "engine",
+            "engine: procrastinate needs PostgreSQL, but database.url is not a PostgreSQL URL",
+            "set database.url to postgresql+psycopg://USER@HOST/DB (or NOTIFIER_DATABASE_URL),"
+            " or use engine: apscheduler for the single-process SQLite setup",
+        )
 
 
 def _check_secrets(

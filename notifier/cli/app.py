@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from notifier.cli import channels as cli_channels
+from notifier.cli import cluster as cli_cluster
 from notifier.cli import config as cli_config
 from notifier.cli import scraper as cli_scraper
 from notifier.cli import service as cli_service
@@ -18,6 +19,8 @@ app.command("run")(cli_service.run)
 app.command("poll")(cli_service.poll)
 app.command("status")(cli_service.status)
 app.command("demo")(cli_service.demo)
+app.command("worker")(cli_cluster.worker)
+app.command("web")(cli_cluster.web)
 app.add_typer(cli_config.app, name="config")
 app.add_typer(cli_service.db_app, name="db")
 app.add_typer(cli_scraper.app, name="scraper")

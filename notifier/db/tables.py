@@ -36,7 +36,9 @@ __all__ = [
     "Location",
     "PollOutcome",
     "PollRun",
+    "PollSchedule",
     "ProviderState",
+    "RateBucket",
     "Subscriber",
     "alert_table",
     "availability_table",
@@ -45,7 +47,9 @@ __all__ = [
     "location_table",
     "metadata",
     "poll_run_table",
+    "poll_schedule_table",
     "provider_state_table",
+    "rate_bucket_table",
     "subscriber_table",
 ]
 
@@ -173,6 +177,31 @@ class PollRun(SQLModel, table=True):
     outcome: str
     error: str | None = None
     locations: int | None = None
+
+
+class PollSchedule(SQLModel, table=True):
+    """When each provider may be polled next, shared by every worker in multi-node mode.
+
+    A provider is due when ``last_started_at + interval_seconds`` and ``not_before`` (a
+    Retry-After or an open breaker) have both passed; see ``notifier.db.schedule``.
+    """
+
+    __tablename__ = "poll_schedule"
+
+    provider_id: str = Field(primary_key=True)
+    interval_seconds: float
+    last_started_at: dt.datetime | None = _utc()
+    not_before: dt.datetime | None = _utc()
+
+
+class RateBucket(SQLModel, table=True):
+    """One shared rate limit's state (a token bucket's theoretical arrival times)."""
+
+    __tablename__ = "rate_bucket"
+
+    name: str = Field(primary_key=True)
+    state: list[float] = _json()
+    updated_at: dt.datetime = _utc(nullable=False)
 
 
 class Alert(SQLModel, table=True):
@@ -316,6 +345,8 @@ availability_table = _table(Availability)
 event_table = _table(AvailabilityEvent)
 provider_state_table = _table(ProviderState)
 poll_run_table = _table(PollRun)
+poll_schedule_table = _table(PollSchedule)
+rate_bucket_table = _table(RateBucket)
 alert_table = _table(Alert)
 subscriber_table = _table(Subscriber)
 delivery_table = _table(Delivery)
