@@ -26,7 +26,7 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import procrastinate
@@ -80,9 +80,11 @@ class WorkerSettings:
     queues: Sequence[str] = (POLL_QUEUE, SEND_QUEUE)
     concurrency: int = 8
     #: seconds between this worker's heartbeats
-    heartbeat_seconds: float = 5.0
-    #: a worker silent for this long is dead: its jobs are retried (send) or closed (poll)
-    stalled_seconds: float = 15.0
+    heartbeat_seconds: float = 10.0
+    #: a worker silent for this long is dead: its jobs are retried (send) or closed (poll).
+    #: Keep it several heartbeats long: a busy worker that is declared dead while it still
+    #: polls would let a second poll of the same provider start.
+    stalled_seconds: float = 60.0
     #: database connections this worker's job queue may hold
     queue_pool_size: int = 4
     #: first-wave recipients per send job deferred by a fan-out
@@ -117,6 +119,11 @@ class _Worker:
     settings: WorkerSettings
     #: defers on a connection someone else opened (the transaction writing the outbox)
     deferrer: procrastinate.App
+    #: one send job per channel at a time in this process (see ``send``)
+    channel_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def channel_lock(self, channel: str) -> asyncio.Lock:
+        return self.channel_locks.setdefault(channel, asyncio.Lock())
 
 
 def _worker(context: procrastinate.JobContext) -> _Worker:
@@ -233,17 +240,25 @@ async def send(context: procrastinate.JobContext, channel: str, recipients: int)
 
     The job names no rows: it claims from the outbox like the local dispatcher does, so any
     worker can take any batch and a retried job never resends what was marked sent.
+
+    A process sends one channel's jobs one at a time: the channel's shared rate limit, not
+    the number of jobs, sets the pace, and leased-but-waiting rows stay few. Every claimed
+    row must go out within its lease (``lease_seconds``), so the cluster may hold at most
+    ``workers x batch_size`` rows of a channel, which at its rate must take well under the
+    lease (see docs/deployment.md).
     """
-    runtime = _worker(context).runtime
+    worker = _worker(context)
+    runtime = worker.runtime
     if channel not in runtime.dispatchers:
         log.warning("send on %s skipped: channel not enabled on this worker", channel)
         return 0
     handled = 0
-    while recipients == 0 or handled < recipients:
-        batch = await dispatch_channel(runtime, channel)
-        if batch == 0:
-            break
-        handled += batch
+    async with worker.channel_lock(channel):
+        while recipients == 0 or handled < recipients:
+            batch = await dispatch_channel(runtime, channel)
+            if batch == 0:
+                break
+            handled += batch
     return handled
 
 

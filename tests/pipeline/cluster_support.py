@@ -41,7 +41,7 @@ class ClusterSpec:
     sms_window_seconds: float = 0.5
     send_batch: int = 50
     dispatch_batch: int = 25
-    lease_seconds: float = 3.0
+    lease_seconds: float = 10.0
     concurrency: int = 8
 
     def save(self, path: Path) -> Path:

@@ -46,8 +46,8 @@ async def main(spec: ClusterSpec, name: str) -> None:
     settings = WorkerSettings(
         concurrency=spec.concurrency,
         name=name,
-        heartbeat_seconds=1.0,
-        stalled_seconds=3.0,
+        heartbeat_seconds=2.0,
+        stalled_seconds=30.0,
         send_batch=spec.send_batch,
     )
     try:
