@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pyrate_limiter import Duration, Limiter, Rate, StateBucket, TokenBucket
 from pyrate_limiter.abstracts.store import StateStore
+from pyrate_limiter.limiter import SingleBucketFactory
 from sqlalchemy import Connection, Engine
 
 from notifier.channel import Audience, Channel, RateLimit, Recipient, RecipientState, SendResult
@@ -60,7 +61,11 @@ def make_limiter(rate: RateLimit, store: StateStore | None = None) -> Limiter:
     bucket = StateBucket([Rate(rate.count, interval_ms)], algorithm=TokenBucket(), store=store)
     # The default 50 ms safety margin on every wait would cap fast channels far below their
     # configured rate; the token bucket itself already spaces the sends.
-    return Limiter(bucket, buffer_ms=1)
+    if store is None:
+        return Limiter(bucket, buffer_ms=1)
+    # A token bucket's state never grows, so there is nothing to leak: no background leak task
+    # (which would also need a running event loop when the runtime is built).
+    return Limiter(SingleBucketFactory(bucket, schedule_leak=False), buffer_ms=1)
 
 
 def quiet_until(claimed: ClaimedDelivery, now: dt.datetime) -> dt.datetime | None:
