@@ -62,7 +62,9 @@ def worker(
     chosen = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = sorted(set(chosen) - {POLL_QUEUE, SEND_QUEUE})
     if unknown or not chosen:
-        typer.echo(f"error: unknown queue(s) {', '.join(unknown) or '(none)'}; use poll, send", err=True)
+        typer.echo(
+            f"error: unknown queue(s) {', '.join(unknown) or '(none)'}; use poll, send", err=True
+        )
         raise typer.Exit(2)
     settings = WorkerSettings(queues=tuple(chosen), concurrency=concurrency, name=name)
 

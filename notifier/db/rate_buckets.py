@@ -46,6 +46,8 @@ def step_bucket(conn: Connection, name: str, step: BucketStep) -> object:
     new_state, result = step(state, now_ms)
     if new_state is not None:
         conn.execute(
-            update(t).where(t.c.name == name).values(state=list(new_state), updated_at=dt.datetime.now(dt.UTC))
+            update(t)
+            .where(t.c.name == name)
+            .values(state=list(new_state), updated_at=dt.datetime.now(dt.UTC))
         )
     return result

@@ -138,7 +138,11 @@ _QUEUES = {POLL_TASK: POLL_QUEUE, SEND_TASK: SEND_QUEUE}
 
 
 def _defer_on(
-    deferrer: procrastinate.App, conn: Connection, task: str, jobs: list[dict[str, Any]], **opts: Any
+    deferrer: procrastinate.App,
+    conn: Connection,
+    task: str,
+    jobs: list[dict[str, Any]],
+    **opts: Any,
 ) -> int:
     """Defer ``jobs`` of ``task`` inside ``conn``'s transaction; 0 if a queueing lock holds.
 
@@ -337,7 +341,7 @@ async def run_worker(runtime: Runtime, settings: WorkerSettings) -> None:
             await app.run_worker_async(
                 queues=list(settings.queues),
                 concurrency=settings.concurrency,
-                name=settings.name,
+                name=settings.name or "worker",
                 additional_context={"notifier": worker},
                 update_heartbeat_interval=settings.heartbeat_seconds,
                 stalled_worker_timeout=settings.stalled_seconds,

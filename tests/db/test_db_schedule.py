@@ -7,10 +7,9 @@ import datetime as dt
 from sqlalchemy import Engine, select
 
 from notifier.db import rate_buckets, schedule
-from notifier.db.fanout import write_alert
+from notifier.db.fanout import ChannelPlan, write_alert
 from notifier.db.tables import poll_schedule_table
 from tests.db.db_support import NOW, add_sub, make_alert
-from notifier.db.fanout import ChannelPlan
 
 SECOND = dt.timedelta(seconds=1)
 

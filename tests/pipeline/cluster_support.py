@@ -18,8 +18,14 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from notifier.config import ChannelConfig, Config, DatabaseConfig, OperatorConfig, ProviderConfig
-from notifier.config import RateLimitConfig
+from notifier.config import (
+    ChannelConfig,
+    Config,
+    DatabaseConfig,
+    OperatorConfig,
+    ProviderConfig,
+    RateLimitConfig,
+)
 from notifier.pipeline.diff import AlertPolicy
 from notifier.pipeline.fetch import HttpSettings
 from notifier.testing.twilio_stub import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
@@ -63,7 +69,7 @@ class ClusterSpec:
             database=DatabaseConfig(url=self.database_url),
             http=HttpSettings(
                 contact="mailto:ops@example.org",
-                timeout_seconds=5.0,
+                timeout_seconds=20.0,
                 max_retries=0,
                 breaker_failures=100,
             ),
@@ -90,6 +96,10 @@ class ClusterSpec:
         )
 
 
+class NoServer(Exception):
+    """The PostgreSQL test server cannot be reached."""
+
+
 @contextlib.contextmanager
 def throwaway_database() -> Iterator[str]:
     """A fresh database on the test server; its URL, dropped afterwards."""
@@ -98,6 +108,10 @@ def throwaway_database() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:
+        admin.dispose()
+        raise NoServer(type(error).__name__) from error
+    try:
         yield f"{PG_SERVER}/{name}"
     finally:
         with admin.connect() as conn:
