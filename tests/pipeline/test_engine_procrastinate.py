@@ -31,7 +31,7 @@ from notifier.pipeline.runtime import Runtime
 from notifier.pipeline.shared_limit import DatabaseStateStore
 from tests.db.conftest import pg_engine, pg_engine_session, pg_server_url  # noqa: F401
 from tests.db.db_support import NOW, add_sub, make_alert
-from tests.pipeline.cluster_support import ClusterSpec
+from notifier.testing.cluster import ClusterSpec
 
 pytestmark = pytest.mark.postgres
 

@@ -25,7 +25,7 @@ from notifier.db.tables import DeliveryState, delivery_table, provider_state_tab
 from notifier.pipeline.engine_procrastinate import POLL_TASK, TICK_TASK
 from notifier.testing.simulator import ProviderSimulator, RequestRecord
 from notifier.testing.twilio_stub import TwilioStub
-from tests.pipeline.cluster_support import (
+from notifier.testing.cluster import (
     ClusterSpec,
     NoServer,
     start_worker,

@@ -1,7 +1,7 @@
 """One multi-node worker for the tests and the benchmark: ``notifier worker`` with short
 intervals, as a real process that a test can SIGKILL.
 
-python -m tests.pipeline.cluster_worker SPEC.json NAME
+python -m notifier.testing.cluster_worker SPEC.json NAME
 
 It runs exactly what ``notifier worker`` runs (``run_worker`` with a shared-limit runtime);
 only the provider interval (the scrapers' minimum is a minute) and the dispatch lease are
@@ -20,7 +20,7 @@ from notifier.logs import setup_logging
 from notifier.pipeline.dispatch import DispatchSettings
 from notifier.pipeline.engine_procrastinate import WorkerSettings, run_worker
 from notifier.pipeline.runtime import Runtime
-from tests.pipeline.cluster_support import ClusterSpec
+from notifier.testing.cluster import ClusterSpec
 
 
 async def main(spec: ClusterSpec, name: str) -> None:

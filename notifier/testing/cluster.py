@@ -1,6 +1,8 @@
-"""Shared by the multi-node test, its worker processes and the multi-node benchmark.
+"""A multi-node cluster on this machine, for the multi-node test and benchmark.
 
-A cluster is described by a small JSON spec (URLs and sizes); each process rebuilds the same
+Real ``notifier worker`` processes (``notifier.testing.cluster_worker``) on a throwaway
+PostgreSQL database, polling PrepMod simulators and texting through the Twilio stub. A
+cluster is described by a small JSON spec (URLs and sizes); each process rebuilds the same
 ``Config`` from it, so no secret has to travel through a serialized config.
 """
 
@@ -120,10 +122,10 @@ def throwaway_database() -> Iterator[str]:
 
 
 def start_worker(spec_path: Path, name: str, log_dir: Path) -> subprocess.Popen[bytes]:
-    """A real worker process (``python -m tests.pipeline.cluster_worker``)."""
+    """A real worker process (``python -m notifier.testing.cluster_worker``)."""
     log = (log_dir / f"{name}.log").open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.pipeline.cluster_worker", str(spec_path), name],
+        [sys.executable, "-m", "notifier.testing.cluster_worker", str(spec_path), name],
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,
