@@ -165,8 +165,9 @@ def main() -> None:
     print("workers  seconds  messages/s  vs first  duplicates  ticks  polls/provider  max/tick")
     for r in results:
         polls = "/".join(str(n) for n in r.polls_per_provider.values())
+        ratio = r.per_second / base
         print(
-            f"{r.workers:>7}  {r.seconds:>7.2f}  {r.per_second:>10.0f}  {r.per_second / base:>7.2f}x"
+            f"{r.workers:>7}  {r.seconds:>7.2f}  {r.per_second:>10.0f}  {ratio:>7.2f}x"
             f"  {r.duplicates:>10}  {r.ticks:>5}  {polls:>14}  {r.most_polls_in_a_tick:>8}"
         )
     if args.json:

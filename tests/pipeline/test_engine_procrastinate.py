@@ -29,9 +29,9 @@ from notifier.pipeline.engine_procrastinate import (
 )
 from notifier.pipeline.runtime import Runtime
 from notifier.pipeline.shared_limit import DatabaseStateStore
+from notifier.testing.cluster import ClusterSpec
 from tests.db.conftest import pg_engine, pg_engine_session, pg_server_url  # noqa: F401
 from tests.db.db_support import NOW, add_sub, make_alert
-from notifier.testing.cluster import ClusterSpec
 
 pytestmark = pytest.mark.postgres
 

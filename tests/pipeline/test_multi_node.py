@@ -23,8 +23,6 @@ from notifier.db.bulk import bulk_insert_subscribers
 from notifier.db.engine import make_engine, upgrade
 from notifier.db.tables import DeliveryState, delivery_table, provider_state_table
 from notifier.pipeline.engine_procrastinate import POLL_TASK, TICK_TASK
-from notifier.testing.simulator import ProviderSimulator, RequestRecord
-from notifier.testing.twilio_stub import TwilioStub
 from notifier.testing.cluster import (
     ClusterSpec,
     NoServer,
@@ -32,6 +30,8 @@ from notifier.testing.cluster import (
     stop_workers,
     throwaway_database,
 )
+from notifier.testing.simulator import ProviderSimulator, RequestRecord
+from notifier.testing.twilio_stub import TwilioStub
 from tests.pipeline.pipeline_support import FIRST_CLINIC_DATE
 
 pytestmark = pytest.mark.postgres
