@@ -113,7 +113,7 @@ def run(workers: int, recipients: int, workdir: Path) -> Result:
         nh = ProviderSimulator(quiet=True, first_clinic_date=CLINIC_DATE)
         with ma, nh, TwilioStub() as stub:
             for sim in (ma, nh):
-                sim.release(40, sites=("gillette-stadium",), fill_seconds=0.1)
+                sim.release(40, sites=("gillette-stadium",), fill_seconds=10_000)
             spec = ClusterSpec(
                 database_url=url,
                 providers={"ma-prepmod": ma.base_url, "nh-prepmod": nh.base_url},
@@ -129,7 +129,7 @@ def run(workers: int, recipients: int, workdir: Path) -> Result:
             procs = [start_worker(spec_path, f"w{n}", workdir) for n in range(workers)]
             try:
                 wait_for(lambda: baselines(engine) == len(PROVIDERS), "the baseline polls")
-                ma.release(50_000, sites=("fenway-park",), fill_seconds=0.5)
+                ma.release(50_000, sites=("fenway-park",), fill_seconds=10_000)
                 wait_for(lambda: sent(engine) >= recipients, "the fan-out")
             finally:
                 stop_workers(procs)

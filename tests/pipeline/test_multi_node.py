@@ -140,7 +140,7 @@ def test_three_workers_one_killed_mid_fanout(database_url: str, tmp_path: Path) 
     nh = ProviderSimulator(quiet=True, first_clinic_date=FIRST_CLINIC_DATE)
     with ma, nh, TwilioStub() as stub:
         for sim in (ma, nh):  # a page with clinics on it: the first poll sets the baseline
-            sim.release(40, sites=("gillette-stadium",), fill_seconds=0.1)
+            sim.release(40, sites=("gillette-stadium",), fill_seconds=10_000)
         spec = ClusterSpec(
             database_url=database_url,
             providers={"ma-prepmod": ma.base_url, "nh-prepmod": nh.base_url},
@@ -156,7 +156,7 @@ def test_three_workers_one_killed_mid_fanout(database_url: str, tmp_path: Path) 
                 lambda: min(succeeded_polls(engine, p) for p in spec.providers) >= 3,
                 "the first polls",
             )
-            ma.release(5_000, sites=("fenway-park",), fill_seconds=0.5)
+            ma.release(5_000, sites=("fenway-park",), fill_seconds=10_000)
             wait_for(lambda: len(stub.requests) >= SUBSCRIBERS // 4, "a quarter of the fan-out")
             busy = [n for n in WORKERS if (tmp_path / f"sent-by-{n}").exists()]
             assert busy, "no worker has sent yet"
