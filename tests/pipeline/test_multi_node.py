@@ -218,8 +218,9 @@ def test_three_workers_one_killed_mid_fanout(database_url: str, tmp_path: Path) 
         starts = [x for x in (tick_started.get(t["tick"]), t["started"]) if x is not None]
         tick_started[t["tick"]] = min(starts) if starts else None
 
-    # -- each tick handed out one poll per due provider; a provider was skipped only while its
-    #    previous poll was still waiting in the queue (never queued twice)
+    # -- each tick handed out one poll per due provider. A provider was skipped only while its
+    #    previous poll was still waiting in the queue (never queued twice), or when the tick
+    #    ran after a later second's tick (two workers' deferrers racing), which had polled it.
     jobs = poll_jobs(engine)
     for provider, pages in (("ma-prepmod", ma_pages), ("nh-prepmod", nh_pages)):
         mine = [j for j in jobs if j["provider"] == provider]
@@ -233,7 +234,12 @@ def test_three_workers_one_killed_mid_fanout(database_url: str, tmp_path: Path) 
             waiting = [
                 j for j in mine if j["deferred"] < began and (j["started"] or began + 1) > began
             ]
-            assert waiting, f"{provider}: tick {missed} handed out no poll though none was queued"
+            overtaken = [
+                t
+                for t, at in tick_started.items()
+                if t > missed and at is not None and at < began and t in per_tick
+            ]
+            assert waiting or overtaken, f"{provider}: no poll for tick {missed}"
         done = sum(1 for j in mine if j["status"] == "succeeded")
         closed = sum(1 for j in mine if j["status"] == "failed")
         # Every finished poll fetched the first page once; a poll the dead worker held may
