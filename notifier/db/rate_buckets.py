@@ -32,7 +32,6 @@ def _database_ms(conn: Connection) -> int:
 def step_bucket(conn: Connection, name: str, step: BucketStep) -> object:
     """Run ``step`` on bucket ``name``'s state atomically (call inside a transaction)."""
     t = rate_bucket_table
-    now_ms = _database_ms(conn)
     conn.execute(
         dialect_insert(conn, t)
         .values(name=name, state=[], updated_at=dt.datetime.now(dt.UTC))
@@ -42,6 +41,9 @@ def step_bucket(conn: Connection, name: str, step: BucketStep) -> object:
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     stored = conn.execute(query).scalar_one()
+    # The clock is read only once the row is ours: a step that waited for the lock must not
+    # be dated back to when it started waiting (that would hand out tokens twice).
+    now_ms = _database_ms(conn)
     state = tuple(float(v) for v in stored) if stored else None
     new_state, result = step(state, now_ms)
     if new_state is not None:

@@ -200,11 +200,13 @@ def test_three_workers_one_killed_mid_fanout(database_url: str, tmp_path: Path) 
     rate = spec.sms_per_window / spec.sms_window_seconds
     burst = spec.sms_per_window
     times = sorted(r.at for r in sent)
-    # Arrival at the stub lags admission by a variable network/event-loop delay (allow 0.1 s).
+    # Arrival at the stub lags admission by a variable HTTP/event-loop delay; on a loaded
+    # 2-core machine it reaches a few hundred ms, so every window is allowed that much more.
+    lag = 0.3
     worst = max(
-        (j - i + 1) - (burst + rate * (times[j] - times[i] + 0.1))
+        (j - i + 1) - (burst + rate * (times[j] - times[i] + lag))
         for i in range(len(times))
-        for j in range(i, min(len(times), i + 4 * burst + 1))
+        for j in range(i, len(times))
     )
     assert worst <= 1, f"rate limit exceeded by {worst:.1f} messages"
 
