@@ -9,9 +9,9 @@ Contract (multi-node mode): a provider is *due* at ``now`` when
 wrote its run), so a poll still in flight keeps its provider not due. ``not_before`` is a
 provider's own request to wait (Retry-After, an open circuit breaker).
 
-A tick claims in one transaction: ``due_providers`` (on PostgreSQL it locks the due rows,
-skipping rows another tick holds), then ``mark_started``, then defers the poll jobs; two ticks
-racing can never hand out the same provider twice.
+A tick claims in one transaction: ``due_providers`` (on PostgreSQL it locks the candidate
+rows), then ``mark_started``, then defers the poll jobs; two ticks racing can never hand out
+the same provider twice.
 """
 
 from __future__ import annotations
@@ -60,7 +60,10 @@ def due_providers(conn: Connection, now: dt.datetime) -> list[str]:
         or_(t.c.not_before.is_(None), t.c.not_before <= stamp),
     )
     if is_postgres(conn):
-        rows = rows.with_for_update(skip_locked=True)
+        # Wait for, never skip, a locked row: a finishing poll updating its not-before holds
+        # the row for a moment, and skipping it would skip that provider's turn. Racing ticks
+        # are serialized here, and the second sees the first one's ``last_started_at``.
+        rows = rows.with_for_update()
     due = []
     for provider_id, interval, last in conn.execute(rows.order_by(t.c.provider_id)):
         # The interval arithmetic is done here: it is portable, and the rows are few
@@ -83,7 +86,14 @@ def mark_started(conn: Connection, provider_ids: Sequence[str], now: dt.datetime
 def postpone(conn: Connection, provider_id: str, not_before: dt.datetime | None) -> None:
     """Keep ``provider_id`` from being due before ``not_before`` (None: no extra wait)."""
     t = poll_schedule_table
-    conn.execute(update(t).where(t.c.provider_id == provider_id).values(not_before=not_before))
+    conn.execute(
+        update(t)
+        .where(
+            t.c.provider_id == provider_id,
+            t.c.not_before.is_distinct_from(literal(not_before, UtcDateTime)),
+        )
+        .values(not_before=not_before)
+    )
 
 
 def channels_with_due_deliveries(
