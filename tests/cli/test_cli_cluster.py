@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from notifier.cli.app import app
 from notifier.config import ConfigError, load_config
+from notifier.db.engine import upgrade
 
 BASE = """\
 operator:
@@ -74,3 +81,37 @@ def test_worker_rejects_unknown_queues(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["worker", "--config", str(path), "--queues", "poll,mail"])
     assert result.exit_code == 2
     assert "mail" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_web_serves_the_app_until_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    text = BASE + f"database:\n  url: sqlite:///{tmp_path / 'web.db'}\n"
+    path = write(tmp_path, text)
+    upgrade(f"sqlite:///{tmp_path / 'web.db'}")
+    command = [sys.executable, "-c", "from notifier.cli.app import main; main()", "web"]
+    proc = subprocess.Popen(
+        [*command, "--config", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else b""
+                assert time.monotonic() < deadline, "notifier web did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal it caught
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
