@@ -5,17 +5,19 @@ Only this adapter differs from the embedded mode (``notifier.pipeline.service``)
 carry the messages, the same ``make_limiter`` paces each channel (with its bucket in the
 database, so every worker shares one limit).
 
-- ``tick`` is a periodic task (every second, deferred once per second by whichever worker
-  gets there first: procrastinate records each periodic defer). It hands out one ``poll``
-  job per due provider (``notifier.db.schedule``) and a ``send`` job per channel that has
-  deliveries due outside a fan-out (retries, released waves, leases of a dead worker).
+- ``tick`` is a periodic task, every second (procrastinate records each periodic defer, so
+  whichever worker gets there first defers it; a lagging worker can defer a second twice, and
+  the repeat finds nothing due). It hands out one ``poll`` job per due provider
+  (``notifier.db.schedule``) and a ``send`` job per channel that has deliveries due outside a
+  fan-out (retries, released waves, leases of a dead worker).
 - ``poll`` jobs carry a queueing lock and a lock per provider: a provider is never queued
   twice, never polled twice at once.
-- The fan-out defers its ``send`` jobs (one per ``SEND_BATCH`` first-wave recipients) on the
+- The fan-out defers its ``send`` jobs (one per ``send_batch`` first-wave recipients) on the
   very connection that writes the outbox rows: they commit, or roll back, together.
-- A worker that dies mid-job stops sending heartbeats; the next tick retries its ``send``
-  jobs and closes its ``poll`` jobs (the next tick polls again anyway). Its leased deliveries
-  are claimed again when their lease runs out, so at most the messages in flight repeat.
+- A worker that dies mid-job stops sending heartbeats; ``recover`` (every two seconds)
+  retries its ``send`` jobs and closes its ``poll`` and ``tick`` jobs (the next tick polls
+  again anyway). Its leased deliveries are claimed again when their lease runs out, so at
+  most the messages it had in flight repeat.
 """
 
 from __future__ import annotations
