@@ -46,6 +46,7 @@ from notifier.pipeline.runtime import Runtime
 __all__ = [
     "POLL_QUEUE",
     "POLL_TASK",
+    "PRUNE_TASK",
     "RECOVER_TASK",
     "SEND_BATCH",
     "SEND_QUEUE",
@@ -71,6 +72,11 @@ RECOVER_TASK = "notifier.recover"
 #: every second (procrastinate reads a sixth cron column as seconds)
 TICK_CRON = "* * * * * *"
 RECOVER_CRON = "* * * * * */2"
+PRUNE_TASK = "notifier.prune"
+#: hourly: ticks alone add 3,600 finished jobs an hour
+PRUNE_CRON = "17 * * * *"
+#: finished jobs are kept this long (for `procrastinate` inspection and incident review)
+KEEP_JOBS_HOURS = 24
 
 blueprint = procrastinate.Blueprint()
 
@@ -284,6 +290,15 @@ async def _recover_stalled(app: procrastinate.App, stalled_seconds: float) -> No
             else:
                 log.warning("closing %s job %s of a worker that stopped", job.task_name, job.id)
                 await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+
+
+@blueprint.periodic(cron=PRUNE_CRON, periodic_id="prune")
+@blueprint.task(name=PRUNE_TASK, queue=POLL_QUEUE, pass_context=True)
+async def prune(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Delete finished jobs older than ``KEEP_JOBS_HOURS`` (the outbox keeps the history)."""
+    await context.app.job_manager.delete_old_jobs(
+        nb_hours=KEEP_JOBS_HOURS, include_failed=True, include_cancelled=True, include_aborted=True
+    )
 
 
 # --------------------------------------------------------------------------- fan-out
