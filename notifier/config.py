@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
@@ -34,6 +34,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigProblem",
+    "EngineName",
     "EnvSettings",
     "ProviderConfig",
     "load_config",
@@ -138,10 +139,16 @@ class WebConfig(BaseModel):
     signup: SignupConfig = SignupConfig()
 
 
+#: apscheduler: one process schedules and sends (embedded default, SQLite or PostgreSQL);
+#: procrastinate: any number of ``notifier worker`` processes share a PostgreSQL job queue
+EngineName = Literal["apscheduler", "procrastinate"]
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     operator: OperatorConfig
+    engine: EngineName = "apscheduler"
     database: DatabaseConfig = DatabaseConfig()
     http: HttpSettings = HttpSettings()
     alerts: AlertPolicy = AlertPolicy()
@@ -248,6 +255,8 @@ def load_config(path: Path | str) -> Config:
     problems.extend(_check_plugins(data, file, lines, refs))
     problems.extend(_check_secrets(data, file, lines, refs))
     problems.extend(_check_env(data, file, refs))
+    if config is not None:
+        problems.extend(_check_engine(config, file, lines))
     if problems or config is None:
         raise ConfigError(problems)
     return config
@@ -358,6 +367,22 @@ def _section(data: dict[str, Any], path: DataPath) -> dict[str, Any]:
     else:
         return {}
     return node if isinstance(node, dict) else {}
+
+
+def _check_engine(
+    config: Config, file: str, lines: dict[tuple[str | int, ...], int]
+) -> Iterator[ConfigProblem]:
+    """procrastinate keeps its job queue in PostgreSQL: it cannot run on SQLite."""
+    url = EnvSettings().database_url or config.database.url
+    if config.engine == "procrastinate" and not url.startswith(("postgresql", "postgres:")):
+        yield ConfigProblem(
+            file,
+            _line_for(lines, ("engine",)),
+            "engine",
+            "engine: procrastinate needs PostgreSQL, but database.url is not a PostgreSQL URL",
+            "set database.url to postgresql+psycopg://USER@HOST/DB (or NOTIFIER_DATABASE_URL),"
+            " or use engine: apscheduler for the single-process SQLite setup",
+        )
 
 
 def _check_secrets(

@@ -9,6 +9,7 @@ import typer
 from notifier import __version__
 from notifier.cli import bench as cli_bench
 from notifier.cli import channels as cli_channels
+from notifier.cli import cluster as cli_cluster
 from notifier.cli import config as cli_config
 from notifier.cli import eligibility as cli_eligibility
 from notifier.cli import ops as cli_ops
@@ -50,6 +51,8 @@ app.command("demo", short_help="Replay the 8 a.m. release against a local simula
     cli_service.demo
 )
 app.command("bench")(cli_bench.bench)
+app.command("worker")(cli_cluster.worker)
+app.command("web")(cli_cluster.web)
 app.add_typer(cli_config.app, name="config")
 app.add_typer(cli_service.db_app, name="db")
 app.add_typer(cli_scraper.app, name="scraper")

@@ -69,6 +69,14 @@ def run(
     loaded = loaded.model_copy(
         update={"database": loaded.database.model_copy(update={"url": _database_url(loaded)})}
     )
+    if loaded.engine == "procrastinate":
+        typer.echo(
+            "error: engine: procrastinate runs as `notifier worker` and `notifier web`"
+            " processes (see docs/deployment.md); `notifier run` is the single-process mode."
+            " Fix: start those, or set engine: apscheduler.",
+            err=True,
+        )
+        raise typer.Exit(2)
 
     async def main() -> None:
         from notifier.web.app import create_app

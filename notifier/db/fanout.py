@@ -25,13 +25,16 @@ and are re-exported here.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     Connection,
+    Engine,
     Float,
     Integer,
     String,
@@ -104,6 +107,7 @@ __all__ = [
     "mark_failed",
     "mark_retry",
     "mark_sent",
+    "on_alert_written",
     "record_status_callback",
     "release_open_episode",
     "wave_size",
@@ -329,13 +333,37 @@ def write_alert(
             results[plan.channel] = _plan_channel(
                 conn, alert, alert_id, plan, region_names, stamp, episode
             )
-    return AlertWriteResult(
+    written = AlertWriteResult(
         alert_id=int(alert_id),
         matched=sum(r.matched for r in results.values()),
         first_wave=sum(r.first_wave for r in results.values()),
         held=sum(r.held for r in results.values()),
         channels=results,
     )
+    for listener in list(_listeners.get(conn.engine, ())):
+        listener(conn, written)
+    return written
+
+
+#: Called in the writing transaction once an alert's outbox rows are planned.
+FanoutListener = Callable[[Connection, AlertWriteResult], None]
+_listeners: WeakKeyDictionary[Engine, list[FanoutListener]] = WeakKeyDictionary()
+
+
+def on_alert_written(engine: Engine, listener: FanoutListener) -> Callable[[], None]:
+    """Call ``listener(conn, result)`` inside the transaction of every alert written through
+    ``engine``; returns a function that removes it.
+
+    Multi-node mode defers the alert's send jobs here, so the outbox rows and their jobs are
+    committed (or rolled back) together.
+    """
+    _listeners.setdefault(engine, []).append(listener)
+
+    def remove() -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            _listeners[engine].remove(listener)
+
+    return remove
 
 
 def _tune_postgres_for_fanout(conn: Connection) -> None:

@@ -3,8 +3,8 @@
 ``record_poll`` (notifier/pipeline/poll.py) opens one write transaction and makes exactly one
 ``load_poll_context`` and one ``write_poll`` call in it, with a pure decision in between. The
 provider's polling health (the shared backoff) is read and written in the same two calls, so
-every node that polls sees the same schedule; ``due_providers`` is what a multi-node
-scheduler asks.
+every node that polls sees the same schedule (``notifier.db.schedule.due_providers`` reads
+it for the multi-node tick).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, RowMapping, func, or_, select, update
+from sqlalchemy import Connection, RowMapping, func, select, update
 
 from notifier.db import fanout, store, waves
 from notifier.db.fanout import ChannelPlan
@@ -23,7 +23,6 @@ from notifier.db.tables import (
     provider_state_table,
     wave_episode_table,
 )
-from notifier.db.types import as_utc
 from notifier.model import Alert, LocationAvailability, Status
 
 __all__ = [
@@ -32,7 +31,6 @@ __all__ = [
     "PollWrite",
     "ProviderHealth",
     "WaveMove",
-    "due_providers",
     "load_health",
     "load_poll_context",
     "save_health",
@@ -164,21 +162,6 @@ def load_health(conn: Connection, provider_id: str) -> ProviderHealth | None:
     ps = provider_state_table
     row = conn.execute(select(ps).where(ps.c.provider_id == provider_id)).mappings().first()
     return _health_of(row) if row is not None else None
-
-
-def due_providers(conn: Connection, now: dt.datetime) -> list[str]:
-    """Providers whose next poll may start at ``now``, soonest first.
-
-    A provider never polled has no row: the scheduler treats its configured providers that are
-    missing here as due.
-    """
-    ps = provider_state_table
-    query = (
-        select(ps.c.provider_id)
-        .where(or_(ps.c.next_poll_at.is_(None), ps.c.next_poll_at <= as_utc(now)))
-        .order_by(ps.c.next_poll_at, ps.c.provider_id)
-    )
-    return list(conn.execute(query).scalars())
 
 
 # --------------------------------------------------------------------------- write

@@ -38,7 +38,9 @@ __all__ = [
     "Notice",
     "PollOutcome",
     "PollRun",
+    "PollSchedule",
     "ProviderState",
+    "RateBucket",
     "Subscriber",
     "WaveEpisode",
     "alert_table",
@@ -50,7 +52,9 @@ __all__ = [
     "metadata",
     "notice_table",
     "poll_run_table",
+    "poll_schedule_table",
     "provider_state_table",
+    "rate_bucket_table",
     "subscriber_table",
     "wave_episode_table",
 ]
@@ -201,6 +205,31 @@ class WaveEpisode(SQLModel, table=True):
     location_id: str = Field(foreign_key="location.id", ondelete="CASCADE")
     opened_at: dt.datetime = _utc(nullable=False)
     closed_at: dt.datetime | None = _utc()  # NULL while the place is open
+
+
+class PollSchedule(SQLModel, table=True):
+    """When each provider may be polled next, shared by every worker in multi-node mode.
+
+    A provider is due when ``last_started_at + interval_seconds`` and ``not_before`` (a
+    Retry-After or an open breaker) have both passed; see ``notifier.db.schedule``.
+    """
+
+    __tablename__ = "poll_schedule"
+
+    provider_id: str = Field(primary_key=True)
+    interval_seconds: float
+    last_started_at: dt.datetime | None = _utc()
+    not_before: dt.datetime | None = _utc()
+
+
+class RateBucket(SQLModel, table=True):
+    """One shared rate limit's state (a token bucket's theoretical arrival times)."""
+
+    __tablename__ = "rate_bucket"
+
+    name: str = Field(primary_key=True)
+    state: list[float] = _json()
+    updated_at: dt.datetime = _utc(nullable=False)
 
 
 class Alert(SQLModel, table=True):
@@ -385,6 +414,8 @@ availability_table = _table(Availability)
 event_table = _table(AvailabilityEvent)
 provider_state_table = _table(ProviderState)
 poll_run_table = _table(PollRun)
+poll_schedule_table = _table(PollSchedule)
+rate_bucket_table = _table(RateBucket)
 alert_table = _table(Alert)
 wave_episode_table = _table(WaveEpisode)
 subscriber_table = _table(Subscriber)

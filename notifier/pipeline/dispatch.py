@@ -21,6 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pyrate_limiter import Duration, Limiter, Rate, StateBucket, TokenBucket
+from pyrate_limiter.abstracts.store import StateStore
+from pyrate_limiter.limiter import SingleBucketFactory
 from sqlalchemy import Connection, Engine
 
 from notifier.channel import Audience, Channel, RateLimit, Recipient, RecipientState, SendResult
@@ -49,13 +51,21 @@ class DispatchSettings(BaseModel):
     idle_poll_seconds: float = Field(1.0, gt=0)
 
 
-def make_limiter(rate: RateLimit) -> Limiter:
-    """A token bucket that admits ``rate.count`` sends per ``rate.per_seconds``."""
+def make_limiter(rate: RateLimit, store: StateStore | None = None) -> Limiter:
+    """A token bucket that admits ``rate.count`` sends per ``rate.per_seconds``.
+
+    Its state lives in this process unless a shared ``store`` is given (multi-node mode:
+    ``notifier.pipeline.shared_limit.DatabaseStateStore``, one bucket for every worker).
+    """
     interval_ms = max(1, int(rate.per_seconds * Duration.SECOND))
-    bucket = StateBucket([Rate(rate.count, interval_ms)], algorithm=TokenBucket())
+    bucket = StateBucket([Rate(rate.count, interval_ms)], algorithm=TokenBucket(), store=store)
     # The default 50 ms safety margin on every wait would cap fast channels far below their
     # configured rate; the token bucket itself already spaces the sends.
-    return Limiter(bucket, buffer_ms=1)
+    if store is None:
+        return Limiter(bucket, buffer_ms=1)
+    # A token bucket's state never grows, so there is nothing to leak: no background leak task
+    # (which would also need a running event loop when the runtime is built).
+    return Limiter(SingleBucketFactory(bucket, schedule_leak=False), buffer_ms=1)
 
 
 def quiet_until(claimed: ClaimedDelivery, now: dt.datetime) -> dt.datetime | None:
@@ -103,13 +113,15 @@ class Dispatcher:
         settings: DispatchSettings | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        limiter: Limiter | None = None,
     ) -> None:
         self.engine = engine
         self.channel = channel
         self.name = channel.name
         self.settings = settings or DispatchSettings()
         self.metrics = metrics or Metrics()
-        self.limiter = make_limiter(rate_limit or channel.rate_limit)
+        #: ``limiter`` replaces the in-process bucket (multi-node mode shares one in the database)
+        self.limiter = limiter or make_limiter(rate_limit or channel.rate_limit)
         self.wake = asyncio.Event()
         self._clock = clock
         self._in_flight = asyncio.Semaphore(self.settings.concurrency)

@@ -14,11 +14,12 @@ from notifier.config import Config
 from notifier.db.engine import make_engine, upgrade
 from notifier.db.fanout import ChannelPlan
 from notifier.pipeline.coordinator import ProviderCoordinator
-from notifier.pipeline.dispatch import Dispatcher, DispatchSettings
+from notifier.pipeline.dispatch import Dispatcher, DispatchSettings, make_limiter
 from notifier.pipeline.fetch import PoliteClient
 from notifier.pipeline.metrics import Metrics
 from notifier.pipeline.notices import NoticeSender
 from notifier.pipeline.ops_notices import OpsNotifier
+from notifier.pipeline.shared_limit import DatabaseStateStore
 from notifier.scraping import get_scraper
 
 if TYPE_CHECKING:
@@ -58,7 +59,10 @@ class Runtime:
         client: PoliteClient | None = None,
         dispatch: DispatchSettings | None = None,
         migrate: bool = True,
+        shared_limits: bool = False,
     ) -> Runtime:
+        """``shared_limits``: every channel's rate limit lives in the database, shared by all
+        the processes using it (multi-node mode); otherwise each process keeps its own."""
         engine = engine or make_engine(config.database.url)
         if migrate:
             upgrade(engine)
@@ -95,8 +99,17 @@ class Runtime:
             channels[name] = channel
             limit = channel_config.rate_limit
             rate = RateLimit(limit.count, limit.per_seconds) if limit else None
+            limiter = None
+            if shared_limits:
+                store = DatabaseStateStore(engine, f"channel:{name}")
+                limiter = make_limiter(rate or channel.rate_limit, store=store)
             dispatchers[name] = Dispatcher(
-                engine, channel, rate_limit=rate, settings=dispatch, metrics=metrics
+                engine,
+                channel,
+                rate_limit=rate,
+                settings=dispatch,
+                metrics=metrics,
+                limiter=limiter,
             )
             plans.append(
                 ChannelPlan(

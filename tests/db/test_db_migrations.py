@@ -15,13 +15,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from notifier.db.engine import alembic_config, make_engine, upgrade
+from notifier.db.queue_schema import ours
 from notifier.db.tables import Location, location_table, metadata
 from notifier.db.types import as_utc
 
 
 def _drift(engine: Engine) -> list[object]:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": ours}
+        )
         return list(compare_metadata(context, metadata))
 
 

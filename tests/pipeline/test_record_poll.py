@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event
 
 from notifier.db import poll as db_poll
+from notifier.db import schedule
 from notifier.model import Location, LocationAvailability
 from notifier.pipeline.coordinator import PollOutcome
 from notifier.pipeline.poll import Runtime, record_poll
@@ -126,8 +127,11 @@ async def test_backoff_is_stored_survives_a_restart_and_answers_due_providers(
         health = db_poll.load_health(conn, "ma-prepmod")
         assert health is not None and health.consecutive_failures == 3
         assert health.down_since == T0 and health.last_failure_kind == "unparseable"
-        assert db_poll.due_providers(conn, T0 + interval) == []
-        assert db_poll.due_providers(conn, T0 + 4 * interval) == ["ma-prepmod"]
+    with runtime.engine.begin() as conn:
+        # the multi-node tick sees the same backoff
+        schedule.sync_schedule(conn, {"ma-prepmod": coordinator.interval})
+        assert schedule.due_providers(conn, T0 + interval) == []
+        assert schedule.due_providers(conn, T0 + 4 * interval) == ["ma-prepmod"]
 
     async with ProviderSimulator(quiet=True) as sim:
         restarted = Runtime.build(simulator_config(sim, tmp_path), engine=runtime.engine)

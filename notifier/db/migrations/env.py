@@ -14,6 +14,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from notifier.db.engine import DEFAULT_URL, make_engine
+from notifier.db.queue_schema import ours
 from notifier.db.tables import metadata
 
 config = context.config
@@ -25,6 +26,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=True,
         compare_type=True,
+        include_name=ours,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,373 @@
+"""Multi-node mode: the task functions run as procrastinate jobs on any number of workers.
+
+Only this adapter differs from the embedded mode (``notifier.pipeline.service``): the same
+``poll_provider`` and ``dispatch_channel`` do the work, the same outbox and idempotency keys
+carry the messages, the same ``make_limiter`` paces each channel (with its bucket in the
+database, so every worker shares one limit).
+
+- ``tick`` is a periodic task, every second (procrastinate records each periodic defer, so
+  whichever worker gets there first defers it; a lagging worker can defer a second twice, and
+  the repeat finds nothing due). It hands out one ``poll`` job per due provider
+  (``notifier.db.schedule``) and a ``send`` job per channel that has deliveries due outside a
+  fan-out (retries, released waves, leases of a dead worker).
+- ``poll`` jobs carry a queueing lock and a lock per provider: a provider is never queued
+  twice, never polled twice at once.
+- The fan-out defers its ``send`` jobs (one per ``send_batch`` first-wave recipients) on the
+  very connection that writes the outbox rows: they commit, or roll back, together.
+- A worker that dies mid-job stops sending heartbeats; ``recover`` (every two seconds)
+  retries its ``send`` jobs and closes its ``poll`` and ``tick`` jobs (the next tick polls
+  again anyway). Its leased deliveries are claimed again when their lease runs out, so at
+  most the messages it had in flight repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import procrastinate
+from procrastinate import exceptions as queue_errors
+from procrastinate.jobs import Status
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import make_url
+
+from notifier.db import schedule
+from notifier.db.engine import write_transaction
+from notifier.db.fanout import AlertWriteResult, on_alert_written
+from notifier.pipeline.poll import dispatch_channel, poll_provider
+from notifier.pipeline.runtime import Runtime
+
+__all__ = [
+    "POLL_QUEUE",
+    "POLL_TASK",
+    "PRUNE_TASK",
+    "RECOVER_TASK",
+    "SEND_BATCH",
+    "SEND_QUEUE",
+    "SEND_TASK",
+    "TICK_TASK",
+    "WorkerSettings",
+    "conninfo",
+    "make_app",
+    "run_worker",
+]
+
+log = logging.getLogger(__name__)
+
+POLL_QUEUE = "poll"
+SEND_QUEUE = "send"
+TICK_TASK = "notifier.tick"
+POLL_TASK = "notifier.poll"
+SEND_TASK = "notifier.send"
+#: recipients one send job covers; a fan-out to 100,000 people becomes 200 jobs that any
+#: worker can pick up, each a few seconds of work at typical channel rates
+SEND_BATCH = 500
+RECOVER_TASK = "notifier.recover"
+#: every second (procrastinate reads a sixth cron column as seconds)
+TICK_CRON = "* * * * * *"
+RECOVER_CRON = "* * * * * */2"
+PRUNE_TASK = "notifier.prune"
+#: hourly: ticks alone add 3,600 finished jobs an hour
+PRUNE_CRON = "17 * * * *"
+#: finished jobs are kept this long (for `procrastinate` inspection and incident review)
+KEEP_JOBS_HOURS = 24
+
+blueprint = procrastinate.Blueprint()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """How one ``notifier worker`` process runs (see docs/deployment.md for sizing)."""
+
+    queues: Sequence[str] = (POLL_QUEUE, SEND_QUEUE)
+    concurrency: int = 8
+    #: seconds between this worker's heartbeats
+    heartbeat_seconds: float = 10.0
+    #: a worker silent for this long is dead: its jobs are retried (send) or closed (poll).
+    #: Keep it several heartbeats long: a busy worker that is declared dead while it still
+    #: polls would let a second poll of the same provider start.
+    stalled_seconds: float = 60.0
+    #: database connections this worker's job queue may hold
+    queue_pool_size: int = 4
+    #: first-wave recipients per send job deferred by a fan-out
+    send_batch: int = SEND_BATCH
+    name: str | None = None
+
+
+def conninfo(database_url: str) -> str:
+    """The libpq connection string for a SQLAlchemy ``postgresql+psycopg://`` URL."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError("engine: procrastinate needs a PostgreSQL database.url")
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def make_app(database_url: str, *, pool_size: int = 4) -> procrastinate.App:
+    """The job queue app for ``database_url`` with the notifier's tasks registered."""
+    connector = procrastinate.PsycopgConnector(
+        conninfo=conninfo(database_url), min_size=1, max_size=max(2, pool_size)
+    )
+    app = procrastinate.App(connector=connector)
+    app.add_tasks_from(blueprint, namespace="")
+    return app
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass
+class _Worker:
+    runtime: Runtime
+    settings: WorkerSettings
+    #: defers on a connection someone else opened (the transaction writing the outbox)
+    deferrer: procrastinate.App
+    #: one send job per channel at a time in this process (see ``send``)
+    channel_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def channel_lock(self, channel: str) -> asyncio.Lock:
+        return self.channel_locks.setdefault(channel, asyncio.Lock())
+
+
+def _worker(context: procrastinate.JobContext) -> _Worker:
+    found = (context.additional_context or {}).get("notifier")
+    if not isinstance(found, _Worker):
+        raise RuntimeError("notifier tasks run only inside `notifier worker`")
+    return found
+
+
+#: the queue of each task deferred by name (the deferrer app does not know the tasks)
+_QUEUES = {POLL_TASK: POLL_QUEUE, SEND_TASK: SEND_QUEUE}
+
+
+def _defer_on(
+    deferrer: procrastinate.App,
+    conn: Connection,
+    task: str,
+    jobs: list[dict[str, Any]],
+    **opts: Any,
+) -> int:
+    """Defer ``jobs`` of ``task`` inside ``conn``'s transaction; 0 if a queueing lock holds.
+
+    A SAVEPOINT keeps a refused defer (unique violation) from aborting the transaction.
+    """
+    raw = conn.connection.driver_connection
+    deferrer_for = deferrer.configure_task(task, queue=_QUEUES[task], connection=raw, **opts)
+    try:
+        with conn.begin_nested():
+            deferrer_for.batch_defer(*jobs)
+    except queue_errors.AlreadyEnqueued:
+        return 0
+    return len(jobs)
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@blueprint.periodic(cron=TICK_CRON, periodic_id="tick")
+@blueprint.task(name=TICK_TASK, queue=POLL_QUEUE, pass_context=True, lock="tick")
+async def tick(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Hand out this second's polls and sweep sends.
+
+    The "tick" lock runs ticks one at a time in order, so a late tick never judges due-ness
+    after a later one.
+    """
+    worker = _worker(context)
+    await asyncio.to_thread(hand_out, worker.runtime, worker.deferrer, timestamp)
+
+
+@blueprint.periodic(cron=RECOVER_CRON, periodic_id="recover")
+@blueprint.task(name=RECOVER_TASK, queue=POLL_QUEUE, pass_context=True)
+async def recover(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Deal with the jobs of workers whose heartbeat stopped (see ``_recover_stalled``)."""
+    await _recover_stalled(context.app, _worker(context).settings.stalled_seconds)
+
+
+def hand_out(runtime: Runtime, deferrer: procrastinate.App, timestamp: int) -> list[str]:
+    """One transaction: claim the due providers, defer their polls and the sweep sends.
+
+    Due-ness is judged at the tick's own second, not the wall clock: a tick that runs a
+    little late still sees exactly one interval since the previous one.
+    """
+    tick_at = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    with write_transaction(runtime.engine) as conn:
+        due = [p for p in schedule.due_providers(conn, tick_at) if p in runtime.coordinators]
+        handed: list[str] = []
+        for provider_id in due:
+            lock = f"poll:{provider_id}"
+            job = {"provider_id": provider_id, "tick": timestamp}
+            if _defer_on(deferrer, conn, POLL_TASK, [job], lock=lock, queueing_lock=lock):
+                handed.append(provider_id)
+        schedule.mark_started(conn, handed, tick_at)
+        lease = {name: d.settings.lease_seconds for name, d in runtime.dispatchers.items()}
+        now = dt.datetime.now(dt.UTC)
+        for channel in schedule.channels_with_due_deliveries(conn, lease, now):
+            # One sweep job per channel at a time: it loops until the channel is drained.
+            _defer_on(
+                deferrer,
+                conn,
+                SEND_TASK,
+                [{"channel": channel, "recipients": 0}],
+                queueing_lock=f"sweep:{channel}",
+            )
+    return handed
+
+
+@blueprint.task(name=POLL_TASK, queue=POLL_QUEUE, pass_context=True)
+async def poll(context: procrastinate.JobContext, provider_id: str, tick: int) -> None:
+    """Poll one provider (the fan-out defers the sends), then store any wait it asked for."""
+    runtime = _worker(context).runtime
+    if provider_id not in runtime.coordinators:
+        log.warning("poll of %s skipped: not configured on this worker", provider_id)
+        return
+    try:
+        await poll_provider(runtime, provider_id)
+    finally:
+        await asyncio.to_thread(_store_backoff, runtime, provider_id)
+
+
+def _store_backoff(runtime: Runtime, provider_id: str) -> None:
+    coordinator = runtime.coordinators[provider_id]
+    delay = coordinator.next_delay()
+    not_before = None
+    if delay > coordinator.interval + coordinator.jitter:
+        not_before = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
+    with write_transaction(runtime.engine) as conn:
+        schedule.postpone(conn, provider_id, not_before)
+
+
+@blueprint.task(
+    name=SEND_TASK,
+    queue=SEND_QUEUE,
+    pass_context=True,
+    retry=procrastinate.RetryStrategy(max_attempts=10, wait=1, linear_wait=2),
+)
+async def send(context: procrastinate.JobContext, channel: str, recipients: int) -> int:
+    """Send about ``recipients`` due deliveries of ``channel`` (0: until none are due).
+
+    The job names no rows: it claims from the outbox like the local dispatcher does, so any
+    worker can take any batch and a retried job never resends what was marked sent.
+
+    A process sends one channel's jobs one at a time: the channel's shared rate limit, not
+    the number of jobs, sets the pace, and leased-but-waiting rows stay few. Every claimed
+    row must go out within its lease (``lease_seconds``), so the cluster may hold at most
+    ``workers x batch_size`` rows of a channel, which at its rate must take well under the
+    lease (see docs/deployment.md).
+    """
+    worker = _worker(context)
+    runtime = worker.runtime
+    if channel not in runtime.dispatchers:
+        log.warning("send on %s skipped: channel not enabled on this worker", channel)
+        return 0
+    handled = 0
+    async with worker.channel_lock(channel):
+        while recipients == 0 or handled < recipients:
+            batch = await dispatch_channel(runtime, channel)
+            if batch == 0:
+                break
+            handled += batch
+    return handled
+
+
+async def _recover_stalled(app: procrastinate.App, stalled_seconds: float) -> None:
+    """Jobs of workers whose heartbeat stopped: sends run again, polls and ticks are closed.
+
+    A poll or tick is not repeated late: the next tick hands out the provider again, and
+    closing the dead job releases its lock so the next one can start.
+    """
+    manager = app.job_manager
+    stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_seconds)
+    for job in stalled:
+        with contextlib.suppress(queue_errors.ProcrastinateException):
+            if job.task_name == SEND_TASK:
+                log.warning("retrying send job %s of a worker that stopped", job.id)
+                await manager.retry_job(job)
+            else:
+                log.warning("closing %s job %s of a worker that stopped", job.task_name, job.id)
+                await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+
+
+@blueprint.periodic(cron=PRUNE_CRON, periodic_id="prune")
+@blueprint.task(name=PRUNE_TASK, queue=POLL_QUEUE, pass_context=True)
+async def prune(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Delete finished jobs older than ``KEEP_JOBS_HOURS`` (the outbox keeps the history)."""
+    await context.app.job_manager.delete_old_jobs(
+        nb_hours=KEEP_JOBS_HOURS, include_failed=True, include_cancelled=True, include_aborted=True
+    )
+
+
+# --------------------------------------------------------------------------- fan-out
+
+
+def send_jobs_for(
+    result: AlertWriteResult, channels: Sequence[str], batch: int = SEND_BATCH
+) -> list[dict[str, Any]]:
+    """The send jobs an alert's first wave needs: one per ``batch`` recipients."""
+    jobs = []
+    for channel, fanout in result.channels.items():
+        if channel not in channels or fanout.first_wave <= 0:
+            continue
+        count = math.ceil(fanout.first_wave / batch)
+        for index in range(count):
+            share = min(batch, fanout.first_wave - index * batch)
+            jobs.append({"channel": channel, "recipients": share})
+    return jobs
+
+
+def defer_sends_with_outbox(
+    engine: Engine,
+    deferrer: procrastinate.App,
+    channels: Sequence[str],
+    batch: int = SEND_BATCH,
+) -> Callable[[], None]:
+    """Defer each alert's send jobs in the transaction that writes its outbox rows."""
+
+    def listener(conn: Connection, result: AlertWriteResult) -> None:
+        jobs = send_jobs_for(result, channels, batch)
+        if jobs:
+            _defer_on(deferrer, conn, SEND_TASK, jobs)
+
+    return on_alert_written(engine, listener)
+
+
+# --------------------------------------------------------------------------- worker
+
+
+async def run_worker(runtime: Runtime, settings: WorkerSettings) -> None:
+    """Run one worker until SIGINT/SIGTERM; in-flight jobs finish first."""
+    url = runtime.engine.url.render_as_string(hide_password=False)
+    app = make_app(url, pool_size=settings.queue_pool_size)
+    # Defers by task name on connections that others opened (see ``_defer_on``): its own
+    # pool is never opened.
+    deferrer = procrastinate.App(
+        connector=procrastinate.SyncPsycopgConnector(conninfo=conninfo(url))
+    )
+    intervals = {p: c.interval for p, c in runtime.coordinators.items()}
+    await asyncio.to_thread(_sync_schedule, runtime.engine, intervals)
+    remove = defer_sends_with_outbox(
+        runtime.engine, deferrer, list(runtime.dispatchers), settings.send_batch
+    )
+    worker = _Worker(runtime, settings, deferrer)
+    try:
+        async with app.open_async():
+            await app.run_worker_async(
+                queues=list(settings.queues),
+                concurrency=settings.concurrency,
+                name=settings.name or "worker",
+                additional_context={"notifier": worker},
+                update_heartbeat_interval=settings.heartbeat_seconds,
+                stalled_worker_timeout=settings.stalled_seconds,
+                install_signal_handlers=True,
+            )
+    finally:
+        remove()
+
+
+def _sync_schedule(engine: Engine, intervals: dict[str, float]) -> None:
+    with write_transaction(engine) as conn:
+        schedule.sync_schedule(conn, intervals)
