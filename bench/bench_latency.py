@@ -16,7 +16,7 @@ import json
 
 from rich.console import Console
 
-from notifier.cli.demo import report_as_dict, run_demo
+from notifier.demo.run import report_as_dict, run_demo
 
 
 def main() -> None:

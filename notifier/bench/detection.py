@@ -1,6 +1,6 @@
 """``detection``: from the simulator publishing slots to the first hand-off to a channel.
 
-Runs the demo (``notifier.cli.demo.run_demo``: the simulator's 8 a.m. release, the real
+Runs the demo (``notifier.demo.run.run_demo``: the simulator's 8 a.m. release, the real
 scrapers, SQLite, console + SMS + email through loopback stubs, 3,000 subscribers) and takes,
 per alert and channel, the first hand-off. "Publish to hand-off" includes waiting for the next
 poll, so the figure against the goal subtracts the demo's poll interval (a change published
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from rich.console import Console
 
 from notifier.bench.registry import Result, benchmark
-from notifier.cli.demo import DEMO_POLL_SECONDS, run_demo
+from notifier.demo.run import DEMO_POLL_SECONDS, run_demo
 from notifier.pipeline.metrics import percentile
 
 NAME = "detection"

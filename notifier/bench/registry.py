@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 __all__ = ["Benchmark", "Result", "benchmark", "discover", "registered", "unregister"]
 
@@ -65,11 +66,10 @@ def unregister(name: str) -> None:
 
 def discover() -> dict[str, Benchmark]:
     """Import every module of ``notifier.bench`` (registering its benchmarks); all, by name."""
-    import notifier.bench as package
-
-    for module in pkgutil.iter_modules(package.__path__):
+    # The modules beside this one; the package itself is not imported here (it imports us).
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if not module.name.startswith("_") and module.name != "registry":
-            importlib.import_module(f"{package.__name__}.{module.name}")
+            importlib.import_module(f"{__package__}.{module.name}")
     return registered()
 
 

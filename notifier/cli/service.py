@@ -217,7 +217,7 @@ def demo(
     ] = False,
 ) -> None:
     """Replay the 8 a.m. release against a local simulator and watch the whole chain run."""
-    from notifier.cli.demo import report_as_dict, run_demo
+    from notifier.demo.run import report_as_dict, run_demo
 
     setup_logging(logging.WARNING)
     report = asyncio.run(run_demo(duration, subscriber_count=subscribers, database=database))

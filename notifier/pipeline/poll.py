@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import logging
 import random
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from notifier.db import poll as db_poll
 from notifier.db.engine import write_transaction
@@ -19,26 +19,13 @@ from notifier.model import LocationAvailability, Status, merge_availability
 from notifier.pipeline.backoff import BackoffPolicy
 from notifier.pipeline.coordinator import PollOutcome, ProviderCoordinator
 from notifier.pipeline.decide import decide_poll
-from notifier.pipeline.diff import Change
 from notifier.pipeline.runtime import Runtime
+from notifier.pipeline.summary import PollSummary
 from notifier.scraping import Scraper
 
 __all__ = ["PollSummary", "Runtime", "by_site", "dispatch_channel", "poll_provider", "record_poll"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class PollSummary:
-    provider_id: str
-    outcome: str
-    locations: int
-    alerts: tuple[int, ...]
-    changes: tuple[Change, ...] = ()
-    held: str | None = None
-    baseline: bool = False
-    #: the earliest start of this provider's next poll (the shared backoff)
-    next_poll_at: dt.datetime | None = None
 
 
 # --------------------------------------------------------------------------- tasks

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -20,10 +19,8 @@ from notifier.pipeline.metrics import Metrics
 from notifier.pipeline.notices import NoticeSender
 from notifier.pipeline.ops_notices import OpsNotifier
 from notifier.pipeline.shared_limit import DatabaseStateStore
+from notifier.pipeline.summary import PollSummary
 from notifier.scraping import get_scraper
-
-if TYPE_CHECKING:
-    from notifier.pipeline.poll import PollSummary
 
 __all__ = ["Runtime"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Hashable
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -14,12 +14,10 @@ from starlette.requests import Request
 from notifier.testing import prepmod_pages, smart_feed
 from notifier.testing.content import HTML, JSON, NDJSON, Content
 from notifier.testing.prepmod_pages import PrepModClinic
-from notifier.testing.timeline import SiteState
-
-if TYPE_CHECKING:
-    from notifier.testing.simulator import ProviderSimulator
+from notifier.testing.timeline import SiteState, Timeline
 
 __all__ = [
+    "Site",
     "not_found",
     "prepmod_clinics",
     "prepmod_search",
@@ -27,6 +25,21 @@ __all__ = [
     "registration",
     "smart_file",
 ]
+
+
+class Site(Protocol):
+    """What a route reads of the simulator serving it (``ProviderSimulator`` is one)."""
+
+    page_size: int
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def timeline(self) -> Timeline: ...
+
+    def cached(self, key: Hashable, build: Callable[[], Content]) -> Content: ...
+
 
 NAME_PARAM = "q[venue_search_name_or_venue_name_i_cont]"
 VACCINE_PARAM = "q[vaccinations_name_i_cont]"
@@ -94,21 +107,19 @@ def prepmod_clinics(
     return [clinic for _, clinic in sorted(clinics, key=lambda pair: pair[0])]
 
 
-def _last_modified(sim: ProviderSimulator, states: list[SiteState]) -> dt.datetime:
+def _last_modified(sim: Site, states: list[SiteState]) -> dt.datetime:
     walls = [s.published.wall for s in states]
     return max(walls, default=sim.timeline.origin_wall)
 
 
-def prepmod_search(sim: ProviderSimulator, request: Request) -> Content:
+def prepmod_search(sim: Site, request: Request) -> Content:
     states = sim.timeline.states()
     versions = tuple((site_id, state.version) for site_id, state in states.items())
     key = ("prepmod", request.url.path, request.url.query, versions)
     return sim.cached(key, lambda: _render_search(sim, request, states))
 
 
-def _render_search(
-    sim: ProviderSimulator, request: Request, states: dict[str, SiteState]
-) -> Content:
+def _render_search(sim: Site, request: Request, states: dict[str, SiteState]) -> Content:
     params = request.query_params
     try:
         page = int(params.get("page", "1"))
@@ -135,7 +146,7 @@ def _render_search(
     )
 
 
-def registration(sim: ProviderSimulator, request: Request) -> Content:
+def registration(sim: Site, request: Request) -> Content:
     wanted = request.query_params.get("clinic_id", "")
     states = sim.timeline.states()
     clinics = prepmod_clinics(states, sim.timeline.clinic_id)
@@ -168,7 +179,7 @@ def _ms(moment: dt.datetime) -> dt.datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def smart_file(sim: ProviderSimulator, request: Request) -> Content:
+def smart_file(sim: Site, request: Request) -> Content:
     name = request.url.path.removeprefix("/smart/")
     states = {k: s for k, s in sim.timeline.states().items() if s.site.source == "smart"}
     origin = sim.timeline.origin_wall
@@ -224,7 +235,7 @@ def smart_file(sim: ProviderSimulator, request: Request) -> Content:
     return sim.cached(("slots", site_id, state.version), render)
 
 
-def redesigned(sim: ProviderSimulator, request: Request, kind: str, content: Content) -> Content:
+def redesigned(sim: Site, request: Request, kind: str, content: Content) -> Content:
     """``content`` in a shape its parser does not know: a redesign or a schema change."""
     if content.status != 200:
         return content

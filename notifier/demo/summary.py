@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from notifier.cli.demo_resident import ResidentStory
+from notifier.demo.resident import ResidentStory
 from notifier.pipeline.metrics import percentile
 
-if TYPE_CHECKING:
-    from notifier.cli.demo import DemoReport
+__all__ = ["DemoReport", "print_summary", "report_as_dict"]
 
-__all__ = ["print_summary", "report_as_dict"]
+
+@dataclass
+class DemoReport:
+    """What a demo run measured; ``print_summary`` shows it, ``report_as_dict`` keeps it."""
+
+    duration_s: float
+    polls: Counter[str] = field(default_factory=Counter)
+    alerts: int = 0
+    deliveries: dict[str, dict[str, int]] = field(default_factory=dict)
+    publish_to_hand_off_s: list[float] = field(default_factory=list)
+    detection_to_hand_off_s: list[float] = field(default_factory=list)
+    #: per alert and channel, detection to the LAST hand-off (the whole wave handed over)
+    detection_to_last_hand_off_s: list[float] = field(default_factory=list)
+    released_appointments: int = 0
+    subscribers: int = 0
+    #: channel -> detection to hand-off of each alert's first message there (seconds)
+    per_channel_s: dict[str, list[float]] = field(default_factory=dict)
+    web_url: str = ""
+    resident: ResidentStory = field(default_factory=ResidentStory)
+
+    def latency(self, values: list[float], pct: float) -> float | None:
+        return percentile(values, pct)
 
 
 def _fmt(value: float | None) -> str:

@@ -8,9 +8,9 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy import create_engine, func, select
 
-from notifier.cli.demo import run_demo
-from notifier.cli.demo_resident import RESIDENT_EMAIL, RESIDENT_PHONE
 from notifier.db.tables import alert_table, delivery_table
+from notifier.demo.resident import RESIDENT_EMAIL, RESIDENT_PHONE
+from notifier.demo.run import run_demo
 
 
 async def test_short_demo_alerts_and_delivers_on_every_channel(tmp_path: Path) -> None:

@@ -16,10 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -27,14 +26,6 @@ from rich.live import Live
 from rich.table import Table
 
 from notifier.channel import channel_registry
-from notifier.cli.demo_resident import (
-    RESIDENT_EMAIL,
-    RESIDENT_PHONE,
-    DemoResident,
-    ResidentStory,
-    post_texts,
-)
-from notifier.cli.demo_summary import print_summary, report_as_dict
 from notifier.config import (
     ChannelConfig,
     Config,
@@ -47,7 +38,14 @@ from notifier.config import (
 from notifier.db import subscribers
 from notifier.db.fanout import delivery_counts
 from notifier.db.reports import alert_places
-from notifier.pipeline.metrics import HandOff, percentile
+from notifier.demo.resident import (
+    RESIDENT_EMAIL,
+    RESIDENT_PHONE,
+    DemoResident,
+    post_texts,
+)
+from notifier.demo.summary import DemoReport, print_summary, report_as_dict
+from notifier.pipeline.metrics import HandOff
 from notifier.pipeline.poll import PollSummary, Runtime, poll_provider
 from notifier.pipeline.service import Service
 from notifier.policies import AlertPolicy, HttpSettings
@@ -88,27 +86,6 @@ class _HeldClock:
 
     def __call__(self) -> float:
         return 0.0 if self._started is None else time.monotonic() - self._started
-
-
-@dataclass
-class DemoReport:
-    duration_s: float
-    polls: Counter[str] = field(default_factory=Counter)
-    alerts: int = 0
-    deliveries: dict[str, dict[str, int]] = field(default_factory=dict)
-    publish_to_hand_off_s: list[float] = field(default_factory=list)
-    detection_to_hand_off_s: list[float] = field(default_factory=list)
-    #: per alert and channel, detection to the LAST hand-off (the whole wave handed over)
-    detection_to_last_hand_off_s: list[float] = field(default_factory=list)
-    released_appointments: int = 0
-    subscribers: int = 0
-    #: channel -> detection to hand-off of each alert's first message there (seconds)
-    per_channel_s: dict[str, list[float]] = field(default_factory=dict)
-    web_url: str = ""
-    resident: ResidentStory = field(default_factory=ResidentStory)
-
-    def latency(self, values: list[float], pct: float) -> float | None:
-        return percentile(values, pct)
 
 
 @contextmanager
