@@ -94,6 +94,9 @@ class WebConfig(BaseModel):
     port: int = Field(8080, ge=1, le=65535)
     public_url: str = "http://127.0.0.1:8080"
     secret_key: SecretStr | None = None
+    #: where the pre-rendered public pages, API files and feeds are written (and served
+    #: from); default: a ``public`` folder beside the SQLite database (else the working dir)
+    public_dir: Path | None = None
 
 
 class Config(BaseModel):

@@ -1,7 +1,8 @@
 """The FastAPI application factory.
 
 ``create_app(config)`` builds the app the service runs: ``/healthz`` always, the ``/b/{id}``
-short links when there is a database, and each enabled channel's webhooks. Channel engineers
+short links, the public pages, API and feeds (``notifier.web.public``) when there is a
+database, and each enabled channel's webhooks. Channel engineers
 add their routes here, next to ``register_sms_routes``.
 """
 
@@ -11,13 +12,12 @@ import datetime as dt
 from collections.abc import Callable
 
 from fastapi import FastAPI
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine
 
 from notifier.config import Config
 from notifier.db import make_engine
+from notifier.web.public.health import register_health
+from notifier.web.public.routes import register as register_public
 
 __all__ = ["create_app"]
 
@@ -38,24 +38,11 @@ def create_app(
     app.state.engine = engine
     app.state.config = config
 
-    def database_ok() -> bool:
-        if engine is None:
-            return True
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            return False
-        return True
-
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        ok = await run_in_threadpool(database_ok)
-        body = {"status": "ok" if ok else "database unreachable"}
-        return JSONResponse(body, status_code=200 if ok else 503)
-
+    register_health(app, engine, config, clock)
     if engine is not None:
         _register_routes(app, engine, config, clock)
+        # The residents' front door: published pages, API, feeds (notifier/web/public).
+        register_public(app, engine, config, clock)
     return app
 
 
