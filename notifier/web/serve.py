@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -25,9 +26,19 @@ class EmbeddedServer(uvicorn.Server):
 async def start_web(
     app: FastAPI, host: str, port: int
 ) -> tuple[EmbeddedServer, asyncio.Task[None]]:
-    """Start serving; stop with ``server.should_exit = True`` and await the task."""
+    """Start serving; stop with ``server.should_exit = True`` and await the task.
+
+    When the app serves published public files (``notifier.web.public``), uvicorn's HTTP
+    protocol gets a fast path that answers plain GETs for them straight from memory.
+    """
+    extra: dict[str, Any] = {}
+    site = getattr(app.state, "public_site", None)
+    if site is not None:
+        from notifier.web.public.fast_http import protocol_for
+
+        extra["http"] = protocol_for(site.files)
     server = EmbeddedServer(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, **extra)
     )
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
