@@ -167,6 +167,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             publishing = start_publisher(app, runtime.on_poll, stopping)
             service = Service(runtime)
             await service.start()
+            # A release that fills over the whole run: the page changes under load.
+            sim.release(60_000, fill_seconds=story)
             root = workdir / "public"
             while (
                 not (root / args.path.lstrip("/")).exists() and not (root / "index.html").exists()

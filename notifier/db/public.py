@@ -7,10 +7,14 @@ so a page never mixes two polls. Reads only; nothing here writes.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, String, select, type_coerce
 
 from notifier.db.tables import (
     alert_table,
@@ -125,8 +129,37 @@ def load_provider_rows(conn: Connection) -> tuple[ProviderRow, ...]:
     )
 
 
+@lru_cache(maxsize=4096)
+def _json_text(text: str) -> Any:
+    return json.loads(text)
+
+
+@lru_cache(maxsize=4096)
+def _time_text(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+def _json(value: Any) -> Any:
+    return _json_text(value) if isinstance(value, str) else value
+
+
+def _time(value: Any) -> dt.datetime:
+    return _time_text(value) if isinstance(value, str) else as_utc(value)
+
+
 def _locations(conn: Connection) -> tuple[LocationRow, ...]:
+    """Every place with its availability.
+
+    On SQLite the JSON and time columns come back as text and are decoded through small
+    memos: thousands of places share a handful of distinct values (the poll's time, the same
+    dates), and decoding each row one by one was most of the publication's read time.
+    """
     loc, av = location_table, availability_table
+    raw = conn.dialect.name == "sqlite"
+    by_date, products, checked_at, changed_at = (
+        (type_coerce(col, String) if raw else col).label(col.name)
+        for col in (av.c.by_date, av.c.products, av.c.checked_at, av.c.changed_at)
+    )
     rows = conn.execute(
         select(
             loc.c.id,
@@ -167,10 +200,10 @@ def _locations(conn: Connection) -> tuple[LocationRow, ...]:
             booking_url=r.booking_url,
             status=r.status,
             appointments=r.appointments,
-            by_date=dict(r.by_date or {}),
-            products=tuple(r.products or ()),
-            checked_at=as_utc(r.checked_at),
-            changed_at=as_utc(r.changed_at),
+            by_date=dict(_json(r.by_date) or {}),
+            products=tuple(_json(r.products) or ()),
+            checked_at=_time(r.checked_at),
+            changed_at=_time(r.changed_at),
         )
         for r in rows
     )
@@ -178,12 +211,13 @@ def _locations(conn: Connection) -> tuple[LocationRow, ...]:
 
 def _history(conn: Connection, since: dt.datetime) -> tuple[HistoryPoint, ...]:
     ev = event_table
+    at = type_coerce(ev.c.at, String) if conn.dialect.name == "sqlite" else ev.c.at
     rows = conn.execute(
-        select(ev.c.location_id, ev.c.at, ev.c.appointments)
+        select(ev.c.location_id, at.label("at"), ev.c.appointments)
         .where(ev.c.at >= since)
         .order_by(ev.c.location_id, ev.c.at, ev.c.id)
     ).all()
-    return tuple(HistoryPoint(r.location_id, as_utc(r.at), r.appointments or 0) for r in rows)
+    return tuple(HistoryPoint(r.location_id, _time(r.at), r.appointments or 0) for r in rows)
 
 
 def _alerts(conn: Connection, limit: int) -> tuple[AlertRow, ...]:
