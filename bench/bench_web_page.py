@@ -27,8 +27,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from notifier.config import AlertPolicy, Config, DatabaseConfig, HttpSettings, OperatorConfig
-from notifier.config import ProviderConfig, WebConfig
+from notifier.config import (
+    AlertPolicy,
+    Config,
+    DatabaseConfig,
+    HttpSettings,
+    OperatorConfig,
+    ProviderConfig,
+    WebConfig,
+)
 from notifier.pipeline.poll import PollSummary, Runtime, poll_provider
 from notifier.pipeline.service import Service
 from notifier.testing.simulator import ProviderSimulator
@@ -239,7 +246,7 @@ def _read(path: Path) -> str:
 def _fetch(url: str) -> bytes:
     import urllib.request
 
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=10) as response:
         return bytes(response.read())
 
 
@@ -257,7 +264,8 @@ def main() -> None:
     )
     for name, figures in (("app", app), ("nginx", nginx)):
         print(
-            f"  {name:6} {figures['requests_per_s']:>10,.0f} req/s  p50 {figures.get('p50_ms', 0):.2f} ms"
+            f"  {name:6} {figures['requests_per_s']:>10,.0f} req/s"
+            f"  p50 {figures.get('p50_ms', 0):.2f} ms"
             f"  p99 {figures.get('p99_ms', 0):.2f} ms  non-2xx {figures['non_2xx']:.0f}"
         )
     print(f"  ratio app/nginx {result['ratio']:.2f}  goal met: {result['goal_met']}")

@@ -10,7 +10,6 @@ import datetime as dt
 import json
 from contextlib import nullcontext
 from dataclasses import dataclass
-
 from functools import lru_cache
 from typing import Any
 
@@ -176,10 +175,10 @@ def _locations(conn: Connection) -> tuple[LocationRow, ...]:
             loc.c.booking_url,
             av.c.status,
             av.c.appointments,
-            av.c.by_date,
-            av.c.products,
-            av.c.checked_at,
-            av.c.changed_at,
+            by_date,
+            products,
+            checked_at,
+            changed_at,
         )
         .join(av, av.c.location_id == loc.c.id)
         .order_by(loc.c.id)

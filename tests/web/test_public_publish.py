@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 from pathlib import Path
 
@@ -110,3 +111,24 @@ def test_default_public_dir_sits_beside_the_database(tmp_path: Path) -> None:
     )
     assert default_public_dir(config) == (tmp_path / "data" / "public").resolve()
     assert default_public_dir(public_config(tmp_path / "x")) == tmp_path / "x"
+
+
+def test_the_render_cache_changes_nothing_but_the_work(seeded_engine: Engine) -> None:
+    from notifier.web.public.publish import load_snapshot, render_all
+    from notifier.web.public.render_cache import RenderCache
+
+    cache = RenderCache()
+    first = load_snapshot(seeded_engine, NOW)
+    assert render_all(first, base_url="https://a.example", cache=cache) == render_all(
+        first, base_url="https://a.example"
+    )
+    cache.next_generation()
+    with seeded_engine.begin() as conn:
+        run = store.PollRunRecord(started_at=NOW, outcome="ok")
+        store.save_poll(conn, "ma", "prepmod", run, [("ma:fenway", open_at(FENWAY, 9, 1))], NOW)
+    later = load_snapshot(seeded_engine, NOW + dt.timedelta(minutes=3))
+    misses = cache.misses
+    cached = render_all(later, base_url="https://a.example", cache=cache)
+    assert cached == render_all(later, base_url="https://a.example")
+    assert "<strong>10</strong>" in cached["index.html"].decode()
+    assert cache.hits > 0 and cache.misses > misses  # unchanged places reused, Fenway redone
