@@ -19,7 +19,9 @@ def _stamp(at: dt.datetime) -> str:
 
 
 def _title(alert: AlertRow) -> str:
-    count = "openings" if alert.appointments is None else f"{alert.appointments:,} open appointments"
+    count = (
+        "openings" if alert.appointments is None else f"{alert.appointments:,} open appointments"
+    )
     verb = "opened" if alert.kind == "opened" else "more openings"
     return f"{alert.name}: {count} ({verb})"
 

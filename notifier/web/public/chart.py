@@ -41,5 +41,5 @@ def sparkline(points: Sequence[tuple[dt.datetime, int]], label: str) -> str:
     return (
         f'<svg class="chart" role="img" aria-label="{text}" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">'
-        f"<title>{text}</title><polyline points=\"{path}\"/></svg>"
+        f'<title>{text}</title><polyline points="{path}"/></svg>'
     )

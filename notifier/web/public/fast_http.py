@@ -78,7 +78,11 @@ class PublicFilesProtocol(H11Protocol):
             if not sep or not name or name != name.strip():
                 return False  # malformed: let h11 answer 400
             headers[name.lower()] = value.strip()
-        if b"content-length" in headers or b"transfer-encoding" in headers or b"host" not in headers:
+        if (
+            b"content-length" in headers
+            or b"transfer-encoding" in headers
+            or b"host" not in headers
+        ):
             return False
         self._unset_keepalive_if_required()
         self.transport.write(self._response(entry, headers, head=parts[0] == b"HEAD"))

@@ -64,7 +64,11 @@ def default_public_dir(config: Config | None) -> Path:
     if config is not None and config.web.public_dir is not None:
         return config.web.public_dir
     url = make_url(config.database.url) if config is not None else None
-    if url is not None and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+    if (
+        url is not None
+        and url.get_backend_name() == "sqlite"
+        and url.database not in (None, "", ":memory:")
+    ):
         return Path(str(url.database)).expanduser().resolve().parent / "public"
     return Path("public").resolve()
 
@@ -72,7 +76,9 @@ def default_public_dir(config: Config | None) -> Path:
 class PublicSite:
     """The published folder, its in-memory cache and the latest snapshot."""
 
-    def __init__(self, engine: Engine, root: Path, *, base_url: str, clock: Clock = _utcnow) -> None:
+    def __init__(
+        self, engine: Engine, root: Path, *, base_url: str, clock: Clock = _utcnow
+    ) -> None:
         self.engine = engine
         self.root = root
         self.base_url = base_url
@@ -103,14 +109,19 @@ class PublicSite:
         """The newest snapshot; read from the database when older than a few seconds
         (for an app running without a publisher in its process). Blocking."""
         with self._lock:
-            if self._snapshot is not None and time.monotonic() - self._loaded_at < SNAPSHOT_TTL_SECONDS:
+            if (
+                self._snapshot is not None
+                and time.monotonic() - self._loaded_at < SNAPSHOT_TTL_SECONDS
+            ):
                 return self._snapshot
             self._snapshot = load_snapshot(self.engine, self.clock())
             self._loaded_at = time.monotonic()
             return self._snapshot
 
 
-def _cached(request: Request, body: bytes, media_type: str, modified: dt.datetime, status: int = 200) -> Response:
+def _cached(
+    request: Request, body: bytes, media_type: str, modified: dt.datetime, status: int = 200
+) -> Response:
     etag = etag_for(body)
     headers = {
         "ETag": etag,
@@ -118,17 +129,24 @@ def _cached(request: Request, body: bytes, media_type: str, modified: dt.datetim
         "Cache-Control": PAGE_CACHE_CONTROL,
     }
     if status == 200 and is_fresh(
-        request.headers.get("if-none-match"), request.headers.get("if-modified-since"), etag, modified
+        request.headers.get("if-none-match"),
+        request.headers.get("if-modified-since"),
+        etag,
+        modified,
     ):
         return Response(status_code=304, headers=headers)
     return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 
 def _error(message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"error": message}, status_code=status, headers={"Cache-Control": "no-store"}
+    )
 
 
-def register(app: FastAPI, engine: Engine, config: Config | None, clock: Clock | None = None) -> PublicSite:
+def register(
+    app: FastAPI, engine: Engine, config: Config | None, clock: Clock | None = None
+) -> PublicSite:
     """Add the public routes and the static file handler; returns the site (for the publisher)."""
     base_url = config.web.public_url if config is not None else "http://127.0.0.1:8080"
     site = PublicSite(engine, default_public_dir(config), base_url=base_url, clock=clock or _utcnow)
@@ -171,16 +189,24 @@ def register(app: FastAPI, engine: Engine, config: Config | None, clock: Clock |
     ) -> Response:
         current = await snapshot()
         try:
-            query = read_search(postal_code, radius, country, fallback_country=default_country(current))
+            query = read_search(
+                postal_code, radius, country, fallback_country=default_country(current)
+            )
         except SearchError as problem:
             return _error(problem.message, problem.status)
         document = availability_document(current, query, run_search(current, query))
-        return _cached(request, document.model_dump_json().encode(), "application/json", current.generated_at)
+        return _cached(
+            request, document.model_dump_json().encode(), "application/json", current.generated_at
+        )
 
     @app.get(
         "/search",
         response_class=Response,
-        responses={200: {"content": {"text/html": {}}}, 400: {"content": {"text/html": {}}}, 404: {"content": {"text/html": {}}}},
+        responses={
+            200: {"content": {"text/html": {}}},
+            400: {"content": {"text/html": {}}},
+            404: {"content": {"text/html": {}}},
+        },
         summary="The search page (HTML, works without JavaScript)",
     )
     async def search(
@@ -194,13 +220,23 @@ def register(app: FastAPI, engine: Engine, config: Config | None, clock: Clock |
         locale = pick_locale(lang or request.headers.get("accept-language"))
         shown_code = postal_code.strip()[:MAX_CODE_LENGTH]
         try:
-            query = read_search(postal_code, radius, country, fallback_country=default_country(current))
+            query = read_search(
+                postal_code, radius, country, fallback_country=default_country(current)
+            )
         except SearchError as problem:
-            body = render_search(current, locale, postal_code=shown_code, radius=10, places=(), error=problem.message)
-            return Response(body, status_code=problem.status, media_type="text/html; charset=utf-8",
-                            headers={"Cache-Control": "no-store"})
+            body = render_search(
+                current, locale, postal_code=shown_code, radius=10, places=(), error=problem.message
+            )
+            return Response(
+                body,
+                status_code=problem.status,
+                media_type="text/html; charset=utf-8",
+                headers={"Cache-Control": "no-store"},
+            )
         places = run_search(current, query)
-        body = render_search(current, locale, postal_code=shown_code, radius=query.radius_miles, places=places)
+        body = render_search(
+            current, locale, postal_code=shown_code, radius=query.radius_miles, places=places
+        )
         return _cached(request, body, "text/html; charset=utf-8", current.generated_at)
 
     return site

@@ -14,8 +14,8 @@ import datetime as dt
 import hashlib
 import json
 import re
-from functools import partial
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from notifier.web.public.pages import _zone
@@ -104,7 +104,10 @@ def _slots(place: Place) -> Iterable[dict[str, Any]]:
         extensions: list[dict[str, Any]] = []
         if row.booking_url:
             extensions.append(
-                {"url": f"{_REGISTRY}/StructureDefinition/booking-deep-link", "valueUrl": row.booking_url}
+                {
+                    "url": f"{_REGISTRY}/StructureDefinition/booking-deep-link",
+                    "valueUrl": row.booking_url,
+                }
             )
         if count is not None:
             extensions.append(

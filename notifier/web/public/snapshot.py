@@ -75,7 +75,9 @@ class Snapshot:
         return list(grouped.items())
 
     def all_regions(self) -> list[str]:
-        return sorted({p.region for p in self.places} | {region_of(a.country, a.state) for a in self.alerts})
+        return sorted(
+            {p.region for p in self.places} | {region_of(a.country, a.state) for a in self.alerts}
+        )
 
     def near(self, lat: float, lon: float, radius_miles: float) -> list[Place]:
         """Places with coordinates within ``radius_miles``, nearest first (open or not)."""

@@ -54,7 +54,9 @@ def etag_for(body: bytes) -> str:
 
 
 def http_date(moment: dt.datetime) -> str:
-    return email.utils.format_datetime(moment.astimezone(dt.UTC).replace(microsecond=0), usegmt=True)
+    return email.utils.format_datetime(
+        moment.astimezone(dt.UTC).replace(microsecond=0), usegmt=True
+    )
 
 
 def is_fresh(
@@ -211,7 +213,11 @@ class PublicFilesMiddleware:
         )
         if fresh:
             await send(
-                {"type": "http.response.start", "status": 304, "headers": entry.not_modified_headers}
+                {
+                    "type": "http.response.start",
+                    "status": 304,
+                    "headers": entry.not_modified_headers,
+                }
             )
             await send({"type": "http.response.body", "body": b""})
             return
