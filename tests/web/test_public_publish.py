@@ -65,6 +65,11 @@ def test_the_static_cache_follows_the_folder(tmp_path: Path) -> None:
     second = files.lookup("/")
     assert second is not None and second.body == b"<p>two</p>" and second.etag != first.etag
     assert files.lookup("/.version") is None
+    # the in-process publisher hands over what it wrote: exact even within one timestamp tick
+    write_files(tmp_path, {"index.html": b"<p>333</p>"}, "v3")
+    files.put({"index.html": b"<p>333</p>"})
+    third = files.lookup("/")
+    assert third is not None and third.body == b"<p>333</p>"
 
 
 async def test_a_poll_republishes_the_pages(seeded_engine: Engine, tmp_path: Path) -> None:

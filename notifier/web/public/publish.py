@@ -129,6 +129,7 @@ class PublicPublisher:
         debounce: float = DEBOUNCE_SECONDS,
         clock: Clock = _utcnow,
         on_published: Callable[[Snapshot], Any] | None = None,
+        on_written: Callable[[Mapping[str, bytes]], Any] | None = None,
     ) -> None:
         self.engine = engine
         self.root = root
@@ -137,6 +138,7 @@ class PublicPublisher:
         self.debounce = debounce
         self.clock = clock
         self.on_published = on_published
+        self.on_written = on_written
         self.snapshot: Snapshot | None = None
         self._due = asyncio.Event()
         self.published = 0
@@ -154,6 +156,8 @@ class PublicPublisher:
         )
         self.cache.next_generation()
         write_files(self.root, files, snapshot.generated_at.isoformat())
+        if self.on_written is not None:
+            self.on_written(files)
         self.snapshot = snapshot
         self.published += 1
         if self.on_published is not None:

@@ -97,13 +97,13 @@ class PublicSite:
             debounce=debounce,
             clock=self.clock,
             on_published=self.published,
+            on_written=self.files.put,
         )
 
     def published(self, snapshot: Snapshot) -> None:
         with self._lock:
             self._snapshot = snapshot
             self._loaded_at = time.monotonic()
-        self.files.reload()
 
     def snapshot(self) -> Snapshot:
         """The newest snapshot; read from the database when older than a few seconds

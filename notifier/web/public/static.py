@@ -16,7 +16,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,7 +82,9 @@ class CachedFile:
     body: bytes
     etag: str
     modified: dt.datetime
-    mtime_ns: int
+    #: (inode, mtime in ns, size): every ``os.replace`` makes a new inode, so two writes
+    #: within one timestamp tick are still told apart
+    identity: tuple[int, int, int]
     headers: tuple[tuple[bytes, bytes], ...]
     not_modified_headers: tuple[tuple[bytes, bytes], ...]
     #: the header lines of a 200, encoded once, ending with the blank line (fast_http)
@@ -101,13 +103,23 @@ def _urls(name: str) -> list[str]:
 
 
 def _load(path: Path, name: str, previous: CachedFile | None) -> CachedFile | None:
-    suffix = path.suffix
-    if suffix not in CONTENT_TYPES:
+    if path.suffix not in CONTENT_TYPES:
         return None
     stat = path.stat()
-    if previous is not None and previous.mtime_ns == stat.st_mtime_ns:
+    if previous is not None and previous.identity == _identity(stat):
         return previous
-    body = path.read_bytes()
+    return _entry(name, path.read_bytes(), stat)
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int]:
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _entry(name: str, body: bytes, stat: os.stat_result) -> CachedFile | None:
+    suffix = Path(name).suffix
+    if suffix not in CONTENT_TYPES:
+        return None
+    identity = _identity(stat)
     etag = etag_for(body)
     modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
     validators = (
@@ -125,8 +137,8 @@ def _load(path: Path, name: str, previous: CachedFile | None) -> CachedFile | No
     )
     if name.startswith(("api/", "smart/", "feeds/")):
         headers += ((b"access-control-allow-origin", b"*"),)
-    raw = b"".join(name + b": " + value + b"\r\n" for name, value in headers) + b"\r\n"
-    return CachedFile(body, etag, modified, stat.st_mtime_ns, headers, validators, raw)
+    raw = b"".join(key + b": " + value + b"\r\n" for key, value in headers) + b"\r\n"
+    return CachedFile(body, etag, modified, identity, headers, validators, raw)
 
 
 class PublicFiles:
@@ -137,17 +149,14 @@ class PublicFiles:
         self.check_every = check_every
         self._by_name: dict[str, CachedFile] = {}
         self._by_url: dict[str, CachedFile] = {}
-        self._version: int | None = -1
+        self._version: tuple[int, int] | None = (-1, -1)
         self._checked = 0.0
         self._lock = threading.Lock()
 
     def reload(self) -> None:
         """Re-read changed files (unchanged ones keep their cached entry)."""
         with self._lock:
-            try:
-                version: int | None = (self.root / VERSION_FILE).stat().st_mtime_ns
-            except FileNotFoundError:
-                version = None
+            version = self._version_now()
             by_name: dict[str, CachedFile] = {}
             if self.root.is_dir():
                 for folder, dirs, names in os.walk(self.root):
@@ -165,12 +174,32 @@ class PublicFiles:
             self._version = version
             self._checked = time.monotonic()
 
-    def _stale(self) -> bool:
+    def put(self, written: Mapping[str, bytes]) -> None:
+        """Take freshly written files from the publisher in this process, bytes and all.
+
+        Exact even when a rewrite lands within one timestamp tick and reuses the inode, which
+        a re-scan of the folder could mistake for "unchanged".
+        """
+        with self._lock:
+            by_name = dict(self._by_name)
+            for name, body in written.items():
+                entry = _entry(name, body, (self.root / name).stat())
+                if entry is not None:
+                    by_name[name] = entry
+            self._by_name = by_name
+            self._by_url = {url: entry for name, entry in by_name.items() for url in _urls(name)}
+            self._version = self._version_now()
+            self._checked = time.monotonic()
+
+    def _version_now(self) -> tuple[int, int] | None:
         try:
-            version: int | None = (self.root / VERSION_FILE).stat().st_mtime_ns
+            stat = (self.root / VERSION_FILE).stat()
         except FileNotFoundError:
-            version = None
-        return version != self._version
+            return None
+        return (stat.st_ino, stat.st_mtime_ns)
+
+    def _stale(self) -> bool:
+        return self._version_now() != self._version
 
     def lookup(self, url_path: str) -> CachedFile | None:
         now = time.monotonic()
