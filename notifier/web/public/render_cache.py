@@ -25,28 +25,7 @@ T = TypeVar("T")
 
 def content_key(place: Place) -> tuple[Hashable, ...]:
     """Everything a place's rendering shows, except the checked time and the chart."""
-    row = place.row
-    return (
-        row.id,
-        row.provider_id,
-        row.name,
-        row.address,
-        row.city,
-        row.state,
-        row.postal_code,
-        row.country,
-        row.lat,
-        row.lon,
-        row.time_zone,
-        row.booking_url,
-        row.status,
-        row.appointments,
-        tuple(sorted(row.by_date.items())),
-        row.products,
-        row.changed_at,
-        place.unknown_since,
-        place.distance_miles,
-    )
+    return place.content
 
 
 class RenderCache:

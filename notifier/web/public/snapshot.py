@@ -8,8 +8,8 @@ but is shown as "status unknown since ...", never as zero.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field, replace
 
 from notifier.db.public import AlertRow, LocationRow, ProviderRow, PublicData
 from notifier.geo import distance_miles
@@ -40,6 +40,12 @@ class Place:
     #: (time, open appointments) over the last hours, oldest first, ending now
     history: tuple[tuple[dt.datetime, int], ...]
     distance_miles: float | None = None
+    #: what the renderings show apart from the checked time and the chart (a cache key)
+    content: tuple[Hashable, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.content:
+            object.__setattr__(self, "content", _content(self))
 
     @property
     def is_open(self) -> bool:
@@ -87,8 +93,33 @@ class Snapshot:
                 continue
             miles = distance_miles(lat, lon, place.row.lat, place.row.lon)
             if miles <= radius_miles:
-                found.append(replace(place, distance_miles=round(miles, 1)))
+                found.append(replace(place, distance_miles=round(miles, 1), content=()))
         return sorted(found, key=lambda p: (p.distance_miles or 0.0, p.row.name))
+
+
+def _content(place: Place) -> tuple[Hashable, ...]:
+    row = place.row
+    return (
+        row.id,
+        row.provider_id,
+        row.name,
+        row.address,
+        row.city,
+        row.state,
+        row.postal_code,
+        row.country,
+        row.lat,
+        row.lon,
+        row.time_zone,
+        row.booking_url,
+        row.status,
+        row.appointments,
+        tuple(sorted(row.by_date.items())),
+        row.products,
+        row.changed_at,
+        place.unknown_since,
+        place.distance_miles,
+    )
 
 
 def _history_by_location(
