@@ -44,7 +44,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 VERSION_FILE = ".version"
-DEBOUNCE_SECONDS = 0.2
+DEBOUNCE_SECONDS = 0.1
 Clock = Callable[[], dt.datetime]
 
 

@@ -32,7 +32,7 @@ from notifier.web.public.api import (
     locations_document,
 )
 from notifier.web.public.pages import pick_locale, render_index, render_search
-from notifier.web.public.publish import PublicPublisher, load_snapshot
+from notifier.web.public.publish import DEBOUNCE_SECONDS, PublicPublisher, load_snapshot
 from notifier.web.public.search import (
     MAX_CODE_LENGTH,
     SearchError,
@@ -88,7 +88,7 @@ class PublicSite:
         self._loaded_at = -1e9
         self._lock = threading.Lock()
 
-    def publisher(self, *, debounce: float = 0.2) -> PublicPublisher:
+    def publisher(self, *, debounce: float = DEBOUNCE_SECONDS) -> PublicPublisher:
         """A publisher writing this site's folder; each publication refreshes the cache."""
         return PublicPublisher(
             self.engine,
@@ -247,7 +247,7 @@ def start_publisher(
     listeners: list[Callable[[Any], None]],
     stopping: asyncio.Event,
     *,
-    debounce: float = 0.2,
+    debounce: float = DEBOUNCE_SECONDS,
 ) -> asyncio.Task[None]:
     """Publish the public files now and after every poll (``Runtime.on_poll``), debounced."""
     site: PublicSite = app.state.public_site
