@@ -124,8 +124,13 @@ _CHECKED = "\x00checked\x00"
 _CHART = "\x00chart\x00"
 
 
-def _entry(place: Place, locale: str, fmt: Formatter, cache: RenderCache | None) -> Markup:
-    """One place's entry of the front page; the cached part leaves two tokens to fill."""
+@lru_cache(maxsize=4096)
+def _checked_html(locale: str, at: dt.datetime, zone_name: str | None) -> str:
+    return str(escape(_moment(locale, at, zone_name)))
+
+
+def _entry(place: Place, locale: str, fmt: Formatter, cache: RenderCache | None) -> str:
+    """One place's entry of the front page (HTML); the cached part leaves two tokens to fill."""
     t = strings(locale)
 
     def build() -> str:
@@ -133,9 +138,9 @@ def _entry(place: Place, locale: str, fmt: Formatter, cache: RenderCache | None)
         return str(macro(place, t, fmt, "h4", _CHECKED, Markup(_CHART)))
 
     html = cache.get(("entry", locale, content_key(place)), build) if cache else build()
-    checked = escape(fmt.moment(place.row.checked_at, place.row.time_zone))
-    chart = fmt.chart(place.history, t["chart_label"])
-    return Markup(html.replace(_CHECKED, str(checked), 1).replace(_CHART, str(chart), 1))
+    checked = _checked_html(locale, place.row.checked_at, place.row.time_zone)
+    chart = _chart(place.history, t["chart_label"])
+    return html.replace(_CHECKED, checked, 1).replace(_CHART, chart, 1)
 
 
 def _common(locale: str, generated_at: dt.datetime) -> dict[str, Any]:
@@ -167,7 +172,7 @@ def render_index(
         .render(
             **_common(locale, snapshot.generated_at),
             regions=[
-                (region, [_entry(p, locale, fmt, cache) for p in places])
+                (region, Markup("".join(_entry(p, locale, fmt, cache) for p in places)))
                 for region, places in snapshot.regions()
             ],
             alternates=alternates,
