@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import Engine, make_url
 
 from notifier.config import Config
@@ -54,6 +55,8 @@ __all__ = ["PublicSite", "default_public_dir", "register", "start_publisher"]
 
 Clock = Callable[[], dt.datetime]
 SNAPSHOT_TTL_SECONDS = 2.0
+MAX_ANSWERS = 10_000
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _utcnow() -> dt.datetime:
@@ -87,6 +90,9 @@ class PublicSite:
         self._snapshot: Snapshot | None = None
         self._loaded_at = -1e9
         self._lock = threading.Lock()
+        #: answers of dynamic requests for the current snapshot (a surge asks the same ZIPs)
+        self._answers: dict[Hashable, tuple[int, bytes]] = {}
+        self._answers_for: Snapshot | None = None
 
     def publisher(self, *, debounce: float = DEBOUNCE_SECONDS) -> PublicPublisher:
         """A publisher writing this site's folder; each publication refreshes the cache."""
@@ -118,6 +124,18 @@ class PublicSite:
             self._loaded_at = time.monotonic()
             return self._snapshot
 
+    def answer(
+        self, snapshot: Snapshot, key: Hashable, build: Callable[[], tuple[int, bytes]]
+    ) -> tuple[int, bytes]:
+        """``build()`` once per snapshot and request key (status and body)."""
+        if self._answers_for is not snapshot:
+            self._answers, self._answers_for = {}, snapshot
+        if key not in self._answers:
+            if len(self._answers) >= MAX_ANSWERS:
+                self._answers.clear()
+            self._answers[key] = build()
+        return self._answers[key]
+
 
 def _cached(
     request: Request, body: bytes, media_type: str, modified: dt.datetime, status: int = 200
@@ -138,10 +156,9 @@ def _cached(
     return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 
-def _error(message: str, status: int) -> JSONResponse:
-    return JSONResponse(
-        {"error": message}, status_code=status, headers={"Cache-Control": "no-store"}
-    )
+def _raw(body: bytes, status: int, media_type: str) -> Response:
+    """An error answer: never cached (the next try may be spelled right)."""
+    return Response(body, status_code=status, media_type=media_type, headers=_NO_STORE)
 
 
 def register(
@@ -188,16 +205,21 @@ def register(
         country: str | None = Query(None, max_length=8, description="US or DE."),
     ) -> Response:
         current = await snapshot()
-        try:
-            query = read_search(
-                postal_code, radius, country, fallback_country=default_country(current)
-            )
-        except SearchError as problem:
-            return _error(problem.message, problem.status)
-        document = availability_document(current, query, run_search(current, query))
-        return _cached(
-            request, document.model_dump_json().encode(), "application/json", current.generated_at
-        )
+
+        def build() -> tuple[int, bytes]:
+            try:
+                query = read_search(
+                    postal_code, radius, country, fallback_country=default_country(current)
+                )
+            except SearchError as problem:
+                return problem.status, json.dumps({"error": problem.message}).encode()
+            document = availability_document(current, query, run_search(current, query))
+            return 200, document.model_dump_json().encode()
+
+        status, body = site.answer(current, ("api", postal_code, radius, country), build)
+        if status != 200:
+            return _raw(body, status, "application/json")
+        return _cached(request, body, "application/json", current.generated_at)
 
     @app.get(
         "/search",
@@ -219,24 +241,32 @@ def register(
         current = await snapshot()
         locale = pick_locale(lang or request.headers.get("accept-language"))
         shown_code = postal_code.strip()[:MAX_CODE_LENGTH]
-        try:
-            query = read_search(
-                postal_code, radius, country, fallback_country=default_country(current)
+
+        def build() -> tuple[int, bytes]:
+            try:
+                query = read_search(
+                    postal_code, radius, country, fallback_country=default_country(current)
+                )
+            except SearchError as problem:
+                page = render_search(
+                    current,
+                    locale,
+                    postal_code=shown_code,
+                    radius=10,
+                    places=(),
+                    error=problem.message,
+                )
+                return problem.status, page
+            places = run_search(current, query)
+            page = render_search(
+                current, locale, postal_code=shown_code, radius=query.radius_miles, places=places
             )
-        except SearchError as problem:
-            body = render_search(
-                current, locale, postal_code=shown_code, radius=10, places=(), error=problem.message
-            )
-            return Response(
-                body,
-                status_code=problem.status,
-                media_type="text/html; charset=utf-8",
-                headers={"Cache-Control": "no-store"},
-            )
-        places = run_search(current, query)
-        body = render_search(
-            current, locale, postal_code=shown_code, radius=query.radius_miles, places=places
-        )
+            return 200, page
+
+        key = ("search", locale, postal_code, radius, country)
+        status, body = site.answer(current, key, build)
+        if status != 200:
+            return _raw(body, status, "text/html; charset=utf-8")
         return _cached(request, body, "text/html; charset=utf-8", current.generated_at)
 
     return site
