@@ -89,7 +89,9 @@ async def test_a_poll_republishes_the_pages(seeded_engine: Engine, tmp_path: Pat
         before = site.files.lookup("/")
         for listener in listeners:
             listener(None)  # type: ignore[operator]
+        # the file first, then the in-memory copy the app serves
         await _wait_for(lambda: "<strong>7</strong>" in (root / "index.html").read_text())
+        await _wait_for(lambda: b"<strong>7</strong>" in _served(site, "/"))
         with TestClient(app) as client:
             page = client.get("/")
         assert "<strong>7</strong> open appointments" in page.text
@@ -97,6 +99,11 @@ async def test_a_poll_republishes_the_pages(seeded_engine: Engine, tmp_path: Pat
     finally:
         stopping.set()
         await task
+
+
+def _served(site: PublicSite, path: str) -> bytes:
+    entry = site.files.lookup(path)
+    return entry.body if entry is not None else b""
 
 
 async def _wait_for(condition: object, timeout: float = 10.0) -> None:
