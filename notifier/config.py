@@ -138,6 +138,10 @@ class WebConfig(BaseModel):
     admin_token: SecretStr | None = None
     signup: SignupConfig = SignupConfig()
 
+    #: where the pre-rendered public pages, API files and feeds are written (and served
+    #: from); default: a ``public`` folder beside the SQLite database (else the working dir)
+    public_dir: Path | None = None
+
 
 #: apscheduler: one process schedules and sends (embedded default, SQLite or PostgreSQL);
 #: procrastinate: any number of ``notifier worker`` processes share a PostgreSQL job queue

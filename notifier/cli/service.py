@@ -80,20 +80,24 @@ def run(
 
     async def main() -> None:
         from notifier.web.app import create_app
+        from notifier.web.public.routes import start_publisher
         from notifier.web.serve import start_web
 
         runtime = Runtime.build(loaded)
-        web, web_task = await start_web(
-            create_app(loaded, engine=runtime.engine), loaded.web.host, loaded.web.port
-        )
+        app = create_app(loaded, engine=runtime.engine)
+        web, web_task = await start_web(app, loaded.web.host, loaded.web.port)
         logger.info(
             "web app listening on %s, public URL %s",
             _listening_on(web, loaded.web.host, loaded.web.port),
             loaded.web.public_url,
         )
+        stop_publishing = asyncio.Event()
+        publishing = start_publisher(app, runtime.on_poll, stop_publishing)
         try:
             await Service(runtime).run_until_signalled()
         finally:
+            stop_publishing.set()
+            await publishing
             web.should_exit = True
             await web_task
             await runtime.aclose()

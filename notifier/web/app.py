@@ -1,8 +1,9 @@
 """The FastAPI application factory.
 
 ``create_app(config)`` builds the app the service runs: ``/healthz`` and ``/metrics`` always,
-the ``/b/{id}`` short links when there is a database, and each enabled channel's webhooks.
-Channel engineers add their routes here, next to ``register_sms_routes``.
+the ``/b/{id}`` short links and the public pages, API and feeds (``notifier.web.public``) when
+there is a database, and each enabled channel's webhooks. Channel engineers add their routes
+here, next to ``register_sms_routes``.
 """
 
 from __future__ import annotations
@@ -11,16 +12,14 @@ import datetime as dt
 from collections.abc import Callable
 
 from fastapi import FastAPI
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from notifier.config import Config
 from notifier.db import make_engine
-from notifier.db.engine import database_reachable
 from notifier.web.limits import BodyLimitMiddleware
 from notifier.web.metrics_routes import register_metrics
-from notifier.web.openapi_docs import answers
+from notifier.web.public.health import register_health
+from notifier.web.public.routes import register as register_public
 
 __all__ = ["create_app"]
 
@@ -49,23 +48,12 @@ def create_app(
     app.state.engine = engine
     app.state.config = config
 
-    def database_ok() -> bool:
-        return engine is None or database_reachable(engine)
-
-    health_doc = {
-        503: {"description": "The database is unreachable"},
-        **answers(None),
-    }
-
-    @app.get("/healthz", responses=health_doc)
-    async def healthz() -> JSONResponse:
-        ok = await run_in_threadpool(database_ok)
-        body = {"status": "ok" if ok else "database unreachable"}
-        return JSONResponse(body, status_code=200 if ok else 503)
-
+    register_health(app, engine, config, clock)
     register_metrics(app, engine, config)
     if engine is not None:
         _register_routes(app, engine, config, clock)
+        # The residents' front door: published pages, API, feeds (notifier/web/public).
+        register_public(app, engine, config, clock)
     return app
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -32,10 +33,26 @@ class EmbeddedServer(uvicorn.Server):
 async def start_web(
     app: FastAPI, host: str, port: int
 ) -> tuple[EmbeddedServer, asyncio.Task[None]]:
-    """Start serving; stop with ``server.should_exit = True`` and await the task."""
+    """Start serving; stop with ``server.should_exit = True`` and await the task.
+
+    When the app serves published public files (``notifier.web.public``), uvicorn's HTTP
+    protocol gets a fast path that answers plain GETs for them straight from memory.
+    """
     mask_server_loggers()
+    extra: dict[str, Any] = {}
+    site = getattr(app.state, "public_site", None)
+    if site is not None:
+        from notifier.web.public.fast_http import protocol_for
+
+        extra["http"] = protocol_for(site.files)
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, log_level="warning", access_log=False
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        **extra,
     )
     server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve())

@@ -1,0 +1,126 @@
+"""The public pages in a real headless Chromium: an axe-core audit, large type, a phone-sized
+screen, and search without JavaScript. Screenshots go to ``test-artifacts/`` (git-ignored).
+
+Needs Debian's ``chromium``; skipped on a laptop without it, never skipped in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from notifier.web.app import create_app
+from notifier.web.serve import start_web
+from tests.web.public_fixtures import public_config
+from tests.web.public_support import NOW, seed
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.browser
+if CHROMIUM is None and os.environ.get("CI") != "true":
+    pytestmark = [
+        pytest.mark.browser,
+        pytest.mark.skip(reason="Debian's chromium is not installed"),
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def site(sqlite_engine: Engine, tmp_path: Path) -> AsyncIterator[str]:
+    seed(sqlite_engine)
+    app = create_app(public_config(tmp_path / "public"), engine=sqlite_engine, clock=lambda: NOW)
+    app.state.public_site.publisher().publish_now()
+    port = free_port()
+    server, task = await start_web(app, "127.0.0.1", port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/", "index-en"),
+        ("/de/", "index-de"),
+        ("/es/", "index-es"),
+        ("/search?postal_code=02215&radius=30&lang=en", "search"),
+        ("/search?postal_code=abc&lang=es", "search-error"),
+    ],
+)
+async def test_pages_pass_an_axe_audit_on_a_phone(site: str, path: str, name: str) -> None:
+    from axe_playwright_python.async_playwright import Axe
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for label, viewport in (("phone", {"width": 375, "height": 740}), ("desktop", None)):
+                context = await browser.new_context(
+                    viewport=viewport or {"width": 1280, "height": 900}, java_script_enabled=True
+                )
+                page = await context.new_page()
+                response = await page.goto(site + path)
+                assert response is not None and response.status in (200, 400)
+                results = await Axe().run(page)
+                serious = [
+                    (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+                    for v in results.response["violations"]
+                    if v["impact"] in ("serious", "critical")
+                ]
+                assert serious == [], serious
+                body_size = await page.evaluate(
+                    "parseFloat(getComputedStyle(document.body).fontSize)"
+                )
+                assert body_size >= 20
+                wide = await page.evaluate(
+                    "document.documentElement.scrollWidth > window.innerWidth + 1"
+                )
+                assert not wide, "the page scrolls sideways"
+                await page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
+                await context.close()
+        finally:
+            await browser.close()
+
+
+async def test_search_works_without_javascript(site: str) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(java_script_enabled=False)
+            page = await context.new_page()
+            await page.goto(site + "/")
+            await page.get_by_label("ZIP code").fill("02139")
+            await page.get_by_label("Distance (miles)").fill("30")
+            await page.get_by_role("button", name="Search").click()
+            await page.wait_for_load_state()
+            assert "/search?" in page.url
+            text = await page.inner_text("main")
+            assert "Fenway Park" in text and "Gillette Stadium" in text
+            assert "Eastfield Mall" not in text
+        finally:
+            await browser.close()

@@ -1,0 +1,204 @@
+"""The published pages and the dynamic search, as a resident's browser sees them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from notifier.web.app import create_app
+from tests.web.public_fixtures import BASE_URL, PublicApp, public_app, public_config, seeded_engine
+from tests.web.public_support import NOW
+
+__all__ = ["public_app", "seeded_engine"]  # fixtures, used by name
+
+
+def test_the_front_door_lists_openings_by_region(public_app: PublicApp) -> None:
+    response = public_app.client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert '<meta name="viewport"' in html
+    assert html.index("DE-BY") < html.index("US-MA")  # regions in order
+    assert "Fenway Park" in html and "<strong>150</strong> open appointments" in html
+    assert "Thu Feb 25 (120), Fri Feb 26 (30)" in html
+    assert "Moderna" in html
+    assert "Checked Feb 25, 07:59 EST" in html
+    assert 'href="https://clinics.example.org/fenway"' in html
+    assert "Eastfield Mall" not in html  # no openings: not on the front page
+    assert 'action="/search"' in html and 'id="signup"' in html
+    assert '<svg class="chart"' in html
+
+
+def test_a_down_provider_shows_unknown_never_zero(public_app: PublicApp) -> None:
+    html = public_app.client.get("/").text
+    start = html.index("Impfzentrum Messe")
+    entry = html[start : html.index("</li>", start)]
+    assert "Status unknown since Feb 25, 13:40 CET" in entry
+    assert "open appointments" not in entry and "(0)" not in entry
+    assert "Checked" not in entry
+
+
+def test_every_language_links_its_siblings(public_app: PublicApp) -> None:
+    for path, lang, word in (
+        ("/", "en", "Openings"),
+        ("/de/", "de", "Freie"),
+        ("/es/", "es", "Citas"),
+    ):
+        html = public_app.client.get(path).text
+        assert f'<html lang="{lang}">' in html
+        assert word in html
+        for code, href in (("en", "/"), ("de", "/de/"), ("es", "/es/")):
+            assert f'<link rel="alternate" hreflang="{code}" href="{BASE_URL}{href}">' in html
+    assert "Stand unbekannt seit 25.02. 13:40 CET" in public_app.client.get("/de/").text
+
+
+def test_search_renders_nearby_places_nearest_first(public_app: PublicApp) -> None:
+    response = public_app.client.get("/search", params={"postal_code": "02215", "radius": "30"})
+    assert response.status_code == 200
+    html = response.text
+    assert html.index("Fenway Park") < html.index("Gillette Stadium")
+    assert "Eastfield Mall" not in html  # 80 miles away
+    assert "miles" in html and "ETag".lower() in {k.lower() for k in response.headers}
+    german = public_app.client.get(
+        "/search", params={"postal_code": "81829", "radius": "5", "country": "DE", "lang": "de"}
+    )
+    assert german.status_code == 200 and "Impfzentrum Messe" in german.text
+    assert "Stand unbekannt seit" in german.text
+
+
+def test_search_explains_bad_input(public_app: PublicApp) -> None:
+    cases = [
+        ({"postal_code": ""}, 400, "Please enter a postal code"),
+        ({"postal_code": "abc"}, 400, "not a postal code we can read"),
+        ({"postal_code": "1" * 11}, 400, "at most 10 characters"),
+        ({"postal_code": "02215", "radius": "many"}, 400, "whole number of miles"),
+        ({"postal_code": "02215", "radius": "500"}, 400, "from 1 to 100 miles"),
+        ({"postal_code": "02215", "country": "FR"}, 400, "Country must be one of"),
+        ({"postal_code": "00000"}, 404, "do not know the postal code"),
+    ]
+    for params, status, message in cases:
+        response = public_app.client.get("/search", params=params)
+        assert response.status_code == status, params
+        assert message in response.text, params
+        assert 'role="alert"' in response.text
+    hostile = public_app.client.get("/search", params={"postal_code": "<script>x</script>"})
+    assert hostile.status_code == 400 and "<script>x" not in hostile.text
+
+
+def test_locations_json_is_published_with_every_place(public_app: PublicApp) -> None:
+    response = public_app.client.get("/api/v1/locations")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    places = {p["id"]: p for p in response.json()["locations"]}
+    assert set(places) == {"ma:fenway", "ma:gillette", "ma:eastfield", "de:messe"}
+    assert places["ma:fenway"]["appointments"] == 150
+    assert places["ma:fenway"]["by_date"] == {"2021-02-25": 120, "2021-02-26": 30}
+    assert places["ma:eastfield"]["status"] == "none"
+    assert places["de:messe"]["status"] == "unknown"
+    assert places["de:messe"]["status_unknown_since"].startswith("2021-02-25T12:40")
+    assert (public_app.root / "api/v1/locations.json").read_bytes() == response.content
+
+
+def test_availability_api_answers_a_radius_search(public_app: PublicApp) -> None:
+    response = public_app.client.get(
+        "/api/v1/availability", params={"postal_code": "02139", "radius": "10"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["postal_code"] == "02139" and body["radius_miles"] == 10
+    assert [p["id"] for p in body["locations"]] == ["ma:fenway"]
+    assert 0 < body["locations"][0]["distance_miles"] < 10
+    wide = public_app.client.get(
+        "/api/v1/availability", params={"postal_code": "02139", "radius": "100"}
+    )
+    assert [p["id"] for p in wide.json()["locations"]] == [
+        "ma:fenway",
+        "ma:gillette",
+        "ma:eastfield",
+    ]
+
+
+def test_availability_api_rejects_bad_input_readably(public_app: PublicApp) -> None:
+    for params, status in (
+        ({}, 400),
+        ({"postal_code": "02139", "radius": "0"}, 400),
+        ({"postal_code": "02139", "radius": "-3"}, 400),
+        ({"postal_code": "02139", "radius": "1e9"}, 400),
+        ({"postal_code": "zzzzz"}, 400),
+        ({"postal_code": "99999"}, 404),
+        ({"postal_code": "x" * 100}, 422),  # over the declared maxLength: FastAPI's own check
+    ):
+        response = public_app.client.get("/api/v1/availability", params=params)
+        assert response.status_code == status, params
+        body = response.json()
+        assert body.get("error") or body.get("detail"), params
+
+
+def _validators(response_headers: object) -> tuple[str, str]:
+    headers = dict(response_headers)  # type: ignore[call-overload]
+    return headers["etag"], headers["last-modified"]
+
+
+def test_everything_public_carries_validators_and_answers_304(public_app: PublicApp) -> None:
+    client = public_app.client
+    paths = [
+        "/",
+        "/de/",
+        "/api/v1/locations",
+        "/smart/$bulk-publish",
+        "/smart/slots.ndjson",
+        "/feeds/atom.xml",
+        "/feeds/us-ma.xml",
+        "/static/site.css",
+        "/search?postal_code=02215&radius=20",
+        "/api/v1/availability?postal_code=02215&radius=20",
+    ]
+    for path in paths:
+        first = client.get(path)
+        assert first.status_code == 200, path
+        etag, modified = _validators(first.headers)
+        assert "max-age" in first.headers["cache-control"], path
+        again = client.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b"", path
+        assert again.headers["etag"] == etag
+        by_date = client.get(path, headers={"If-Modified-Since": modified})
+        assert by_date.status_code == 304, path
+        older = email.utils.format_datetime(
+            email.utils.parsedate_to_datetime(modified) - dt.timedelta(hours=1), usegmt=True
+        )
+        assert client.get(path, headers={"If-Modified-Since": older}).status_code == 200, path
+        other = client.get(
+            path, headers={"If-None-Match": '"someone-else"', "If-Modified-Since": modified}
+        )
+        assert other.status_code == 200, path  # If-None-Match wins over the date
+    head = client.head("/")
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(client.get("/").content)
+
+
+def test_a_new_publication_changes_the_etag(public_app: PublicApp) -> None:
+    before = public_app.client.get("/api/v1/locations").headers["etag"]
+    public_app.site.clock = lambda: NOW + dt.timedelta(minutes=5)
+    public_app.site.publisher().publish_now()
+    after = public_app.client.get("/api/v1/locations")
+    assert after.headers["etag"] != before
+    assert after.json()["generated_at"].startswith("2021-02-25T13:05")
+    assert (
+        public_app.client.get("/api/v1/locations", headers={"If-None-Match": before}).status_code
+        == 200
+    )
+
+
+def test_before_the_first_publication_pages_render_from_the_database(
+    seeded_engine: Engine, tmp_path: Path
+) -> None:
+    app = create_app(public_config(tmp_path / "empty"), engine=seeded_engine, clock=lambda: NOW)
+    with TestClient(app) as client:
+        assert "Fenway Park" in client.get("/").text
+        assert "Freie" in client.get("/de/").text
+        assert len(client.get("/api/v1/locations").json()["locations"]) == 4
+        assert client.get("/feeds/atom.xml").status_code == 404  # feeds exist once published
