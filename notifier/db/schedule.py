@@ -4,7 +4,8 @@ Contract (multi-node mode): a provider is *due* at ``now`` when
 
     (last_started_at is NULL or last_started_at + interval_seconds <= now)
     and (not_before is NULL or not_before <= now)
-    and (provider_state.next_poll_at is NULL or provider_state.next_poll_at <= now)
+    and (the provider is not failing or provider_state.next_poll_at <= now)
+    and (provider_state.not_before is NULL or provider_state.not_before <= now)
 
 ``last_started_at`` is when a tick last handed the provider's poll out (not when the poll
 wrote its run), so a poll still in flight keeps its provider not due. ``not_before`` is a
@@ -70,8 +71,15 @@ def due_providers(conn: Connection, now: dt.datetime) -> list[str]:
         .outerjoin(ps, ps.c.provider_id == t.c.provider_id)
         .where(
             or_(t.c.not_before.is_(None), t.c.not_before <= stamp),
-            # the provider's shared backoff (Retry-After, failures), written by each poll
-            or_(ps.c.next_poll_at.is_(None), ps.c.next_poll_at <= stamp),
+            # The provider's shared backoff, written by each poll: while it is failing, its
+            # next poll waits for next_poll_at; a source's Retry-After or max-age is
+            # not_before. A healthy provider keeps this schedule's own interval.
+            or_(
+                ps.c.consecutive_failures.is_(None),
+                ps.c.consecutive_failures == 0,
+                ps.c.next_poll_at <= stamp,
+            ),
+            or_(ps.c.not_before.is_(None), ps.c.not_before <= stamp),
         )
     )
     if is_postgres(conn):

@@ -54,6 +54,7 @@ from notifier.testing.subscribers import synthetic_subscribers
 from notifier.testing.webhook_stub import WebhookStub
 from notifier.testing.x_stub import XStub
 from notifier.web.app import create_app
+from notifier.web.public.routes import start_publisher
 from notifier.web.serve import start_web
 
 __all__ = ["DemoReport", "report_as_dict", "run_demo"]
@@ -322,8 +323,13 @@ async def run_demo(
         await service.start()
         app = create_app(runtime.config, engine=runtime.engine)
         web, web_task = await start_web(app, "127.0.0.1", web_port)
+        stop_publishing = asyncio.Event()
+        publishing = start_publisher(app, runtime.on_poll, stop_publishing)
         report.web_url = f"http://127.0.0.1:{web_port}"
-        console.print(f"The resident's pages: {report.web_url}/signup (while the demo runs)")
+        console.print(
+            f"While the demo runs: openings at {report.web_url}/ (also /de/, /es/), "
+            f"sign-up at {report.web_url}/signup"
+        )
         resident = _resident(report.web_url, stubs)
         # The resident signs up and confirms before the morning starts, as a real one would
         # have done the evening before.
@@ -340,6 +346,8 @@ async def run_demo(
             console.print()
         finally:
             await service.stop()
+            stop_publishing.set()
+            await publishing
             web.should_exit = True
             await web_task
             report.resident = resident.collect(stubs.posts())

@@ -13,12 +13,9 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 from notifier.config import (
     ChannelConfig,
@@ -28,8 +25,8 @@ from notifier.config import (
     ProviderConfig,
     RateLimitConfig,
 )
-from notifier.pipeline.diff import AlertPolicy
-from notifier.pipeline.fetch import HttpSettings
+from notifier.db.scratch import scratch_postgres_database
+from notifier.policies import AlertPolicy, HttpSettings
 from notifier.testing.twilio_stub import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,20 +102,14 @@ class NoServer(Exception):
 @contextlib.contextmanager
 def throwaway_database() -> Iterator[str]:
     """A fresh database on the test server; its URL, dropped afterwards."""
-    name = f"notifier_cluster_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    made = scratch_postgres_database(f"{PG_SERVER}/postgres", "notifier_cluster")
+    if made is None:
+        raise NoServer("the server does not answer")
+    url, drop = made
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:
-        admin.dispose()
-        raise NoServer(type(error).__name__) from error
-    try:
-        yield f"{PG_SERVER}/{name}"
+        yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop()
 
 
 def start_worker(spec_path: Path, name: str, log_dir: Path) -> subprocess.Popen[bytes]:

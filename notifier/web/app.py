@@ -51,9 +51,9 @@ def create_app(
     register_health(app, engine, config, clock)
     register_metrics(app, engine, config)
     if engine is not None:
-        _register_routes(app, engine, config, clock)
+        signup_url = _register_routes(app, engine, config, clock)
         # The residents' front door: published pages, API, feeds (notifier/web/public).
-        register_public(app, engine, config, clock)
+        register_public(app, engine, config, clock, signup_url=signup_url)
     return app
 
 
@@ -62,17 +62,18 @@ def _register_routes(
     engine: Engine,
     config: Config | None,
     clock: Callable[[], dt.datetime] | None,
-) -> None:
+) -> str | None:
+    """Add the dynamic routes; returns the sign-up page's path when sign-up is on."""
     from notifier.web.email_routes import register_email_routes
     from notifier.web.sms_routes import register_short_links, register_sms_routes
 
     register_short_links(app, engine)
     if config is None:
-        return
+        return None
     register_email_routes(app, engine, config, clock)
     from notifier.web import signup
 
-    signup.register(app, engine, config, clock)
+    pages = signup.register(app, engine, config, clock)
     channels = config.enabled_channels()
     if "sms" in channels:
         from channels.sms import SmsSettings
@@ -86,3 +87,4 @@ def _register_routes(
             base_url=sms.base_url,
             **extra,
         )
+    return "/signup" if pages is not None else None

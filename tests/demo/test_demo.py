@@ -49,3 +49,7 @@ async def test_short_demo_alerts_and_delivers_on_every_channel(tmp_path: Path) -
             .where(delivery_table.c.channel == "console", delivery_table.c.state == "sent")
         ).scalar_one()
     assert alerts == report.alerts == console  # exactly one console hand-off per alert
+    # The residents' page was published beside the database while the demo ran.
+    page = (tmp_path / "public" / "index.html").read_text("utf-8")
+    assert "Gillette" in page and 'href="/signup?lang=en"' in page
+    assert (tmp_path / "public" / "de" / "index.html").is_file()

@@ -80,11 +80,19 @@ class PublicSite:
     """The published folder, its in-memory cache and the latest snapshot."""
 
     def __init__(
-        self, engine: Engine, root: Path, *, base_url: str, clock: Clock = _utcnow
+        self,
+        engine: Engine,
+        root: Path,
+        *,
+        base_url: str,
+        signup_url: str | None = None,
+        clock: Clock = _utcnow,
     ) -> None:
         self.engine = engine
         self.root = root
         self.base_url = base_url
+        #: where the pages' sign-up button leads (None: sign-up is off)
+        self.signup_url = signup_url
         self.clock = clock
         self.files = PublicFiles(root)
         self._snapshot: Snapshot | None = None
@@ -100,6 +108,7 @@ class PublicSite:
             self.engine,
             self.root,
             base_url=self.base_url,
+            signup_url=self.signup_url,
             debounce=debounce,
             clock=self.clock,
             on_published=self.published,
@@ -162,11 +171,22 @@ def _raw(body: bytes, status: int, media_type: str) -> Response:
 
 
 def register(
-    app: FastAPI, engine: Engine, config: Config | None, clock: Clock | None = None
+    app: FastAPI,
+    engine: Engine,
+    config: Config | None,
+    clock: Clock | None = None,
+    *,
+    signup_url: str | None = None,
 ) -> PublicSite:
     """Add the public routes and the static file handler; returns the site (for the publisher)."""
     base_url = config.web.public_url if config is not None else "http://127.0.0.1:8080"
-    site = PublicSite(engine, default_public_dir(config), base_url=base_url, clock=clock or _utcnow)
+    site = PublicSite(
+        engine,
+        default_public_dir(config),
+        base_url=base_url,
+        signup_url=signup_url,
+        clock=clock or _utcnow,
+    )
     app.state.public_site = site
     app.add_middleware(PublicFilesMiddleware, files=site.files)
 
@@ -179,7 +199,7 @@ def register(
     async def index(request: Request) -> Response:
         current = await snapshot()
         locale = pick_locale(request.url.path.strip("/") or "en")
-        body = render_index(current, locale, base_url=base_url)
+        body = render_index(current, locale, base_url=base_url, signup_url=site.signup_url)
         return _cached(request, body, "text/html; charset=utf-8", current.generated_at)
 
     @app.get(
