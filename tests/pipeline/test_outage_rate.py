@@ -11,13 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from notifier.pipeline.poll import Runtime, record_poll
 from notifier.testing.simulator import Fault, ManualClock, ProviderSimulator
-from tests.pipeline.pipeline_support import FIRST_CLINIC_DATE, simulator_config
+from tests.pipeline.pipeline_support import FIRST_CLINIC_DATE
 
 PROVIDER = "ma-prepmod"
 START = dt.datetime(2021, 3, 1, 8, tzinfo=dt.UTC)
@@ -44,15 +43,6 @@ async def sim() -> AsyncIterator[ProviderSimulator]:
         simulator.release(500, fill_seconds=10_000)
         clock.advance(1)
         yield simulator
-
-
-@pytest.fixture
-async def runtime(sim: ProviderSimulator, tmp_path: Path) -> AsyncIterator[Runtime]:
-    built = Runtime.build(simulator_config(sim, tmp_path))
-    try:
-        yield built
-    finally:
-        await built.aclose()
 
 
 async def step(runtime: Runtime, sim: ProviderSimulator, at: dt.datetime) -> Step:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -23,7 +22,7 @@ from notifier.model import Status
 from notifier.pipeline.poll import Runtime
 from notifier.testing.simulator import Fault, ManualClock, ProviderSimulator
 from notifier.testing.sites import MASS_VACCINATION_SITES
-from tests.pipeline.pipeline_support import FIRST_CLINIC_DATE, poll_and_deliver, simulator_config
+from tests.pipeline.pipeline_support import FIRST_CLINIC_DATE, poll_and_deliver
 
 RI_SITE = "dartmouth-circuit-city"
 MA_SITE = "eastfield-mall"
@@ -33,25 +32,11 @@ SITES = tuple(
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
 async def sim(clock: ManualClock) -> AsyncIterator[ProviderSimulator]:
     async with ProviderSimulator(
         quiet=True, clock=clock, first_clinic_date=FIRST_CLINIC_DATE, hang_seconds=3.0, sites=SITES
     ) as simulator:
         yield simulator
-
-
-@pytest.fixture
-async def runtime(sim: ProviderSimulator, tmp_path: Path) -> AsyncIterator[Runtime]:
-    built = Runtime.build(simulator_config(sim, tmp_path))
-    try:
-        yield built
-    finally:
-        await built.aclose()
 
 
 def current(runtime: Runtime) -> dict[str, store.StoredAvailability]:

@@ -3,43 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from notifier.db.tables import alert_table, delivery_table, poll_run_table
 from notifier.pipeline.poll import Runtime
 from notifier.testing.simulator import Fault, ManualClock, ProviderSimulator
 from tests.pipeline.pipeline_support import (
-    FIRST_CLINIC_DATE,
     console_records,
     poll_and_deliver,
-    simulator_config,
 )
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def sim(clock: ManualClock) -> AsyncIterator[ProviderSimulator]:
-    async with ProviderSimulator(
-        quiet=True, clock=clock, first_clinic_date=FIRST_CLINIC_DATE, hang_seconds=3.0
-    ) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def runtime(sim: ProviderSimulator, tmp_path: Path) -> AsyncIterator[Runtime]:
-    built = Runtime.build(simulator_config(sim, tmp_path))
-    try:
-        yield built
-    finally:
-        await built.aclose()
 
 
 def list_full_clinics(sim: ProviderSimulator, clock: ManualClock) -> None:

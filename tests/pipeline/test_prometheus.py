@@ -20,24 +20,10 @@ from notifier.testing.simulator import Fault, ManualClock, ProviderSimulator
 from notifier.web.app import create_app
 from tests.pipeline.metrics_support import samples, value
 from tests.pipeline.pipeline_support import (
-    FIRST_CLINIC_DATE,
     console_records,
     poll_and_deliver,
     simulator_config,
 )
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def sim(clock: ManualClock) -> AsyncIterator[ProviderSimulator]:
-    async with ProviderSimulator(
-        quiet=True, clock=clock, first_clinic_date=FIRST_CLINIC_DATE, hang_seconds=3.0
-    ) as simulator:
-        yield simulator
 
 
 @pytest.fixture
