@@ -6,9 +6,6 @@ it so that CI always runs it.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,22 +18,10 @@ from notifier.db.engine import make_engine, upgrade
 from notifier.messaging.unsubscribe_tokens import make_unsubscribe_token
 from notifier.web.app import create_app
 from notifier.web.serve import start_web
+from tests.web.browser_support import BROWSER, CHROMIUM, CHROMIUM_ARGS, free_port
 
 SECRET = "browser-test-signing-secret-0123456789"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-pytestmark = pytest.mark.browser
-if CHROMIUM is None and os.environ.get("CI") != "true":
-    pytestmark = [
-        pytest.mark.browser,
-        pytest.mark.skip(reason="Debian's chromium is not installed"),
-    ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+pytestmark = BROWSER
 
 
 @pytest.fixture
@@ -83,7 +68,7 @@ async def test_a_resident_unsubscribes_with_one_large_button(site: tuple[str, En
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            args=CHROMIUM_ARGS,
         )
         page = await browser.new_page()
         await page.goto(link)

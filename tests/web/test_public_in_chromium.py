@@ -6,9 +6,6 @@ Needs Debian's ``chromium``; skipped on a laptop without it, never skipped in CI
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,32 +14,11 @@ from sqlalchemy import Engine
 
 from notifier.web.app import create_app
 from notifier.web.serve import start_web
+from tests.web.browser_support import ARTIFACTS, BROWSER, CHROMIUM, CHROMIUM_ARGS, free_port
 from tests.web.public_fixtures import public_config
 from tests.web.public_support import NOW, seed
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = pytest.mark.browser
-if CHROMIUM is None and os.environ.get("CI") != "true":
-    pytestmark = [
-        pytest.mark.browser,
-        pytest.mark.skip(reason="Debian's chromium is not installed"),
-    ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+pytestmark = BROWSER
 
 
 @pytest.fixture

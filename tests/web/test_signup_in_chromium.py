@@ -8,10 +8,7 @@ Needs Debian's ``chromium``; skipped without it, except in CI (``CI=true``), whe
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,29 +26,12 @@ from notifier.pipeline.notices import NoticeSender
 from notifier.testing.smtp_server import SmtpTestServer
 from notifier.web.app import create_app
 from notifier.web.serve import start_web
+from tests.web.browser_support import ARTIFACTS, BROWSER, CHROMIUM, CHROMIUM_ARGS, free_port
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+SHOTS = ARTIFACTS / "browser"
 WEB_SECRET = "browser-web-secret-0123456789abcdef"
 ADMIN = "browser-admin-token-0123456789"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = pytest.mark.browser
-if CHROMIUM is None and os.environ.get("CI") != "true":
-    pytestmark = [pytest.mark.browser, pytest.mark.skip(reason="Debian's chromium is absent")]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+pytestmark = BROWSER
 
 
 @dataclass
@@ -108,8 +88,8 @@ async def audit(page: Any, name: str) -> None:
     """axe: no serious or critical violation; and a screenshot for a human to look at."""
     from axe_playwright_python.async_playwright import Axe
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     results = await Axe().run(page)
     bad = [
         f"{v['id']} ({v['impact']}): {v['help']}"
@@ -123,7 +103,7 @@ async def test_sign_up_confirm_manage_and_leave(site: Site) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(locale="en-US")
         await page.goto(f"{site.base}/signup")
         await audit(page, "1-signup")
