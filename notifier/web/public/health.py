@@ -99,11 +99,22 @@ def register_health(
         except SQLAlchemyError:
             return False, ()
 
-    @app.get("/healthz/live", include_in_schema=False)
+    @app.get(
+        "/healthz/live",
+        summary="Liveness: the process answers (no I/O)",
+        responses={200: {"description": "The process is up"}},
+    )
     async def live() -> JSONResponse:
         return JSONResponse({"status": "ok"}, headers=_NO_STORE)
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get(
+        "/healthz",
+        summary="Readiness: the database answers and no provider is down or stale",
+        responses={
+            200: {"description": "Ready; each provider with the age of its last good poll"},
+            503: {"description": "The database is unreachable, or a provider is down or stale"},
+        },
+    )
     async def ready() -> JSONResponse:
         database_ok, rows = await run_in_threadpool(check)
         if not database_ok:
