@@ -1,1 +1,1 @@
-"""The command line: the typer app, its command groups, and the demo."""
+"""The command line: the typer app (``app.py``) and one module per command group."""

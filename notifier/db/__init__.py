@@ -1,10 +1,13 @@
-"""Storage: SQLModel tables, Alembic migrations, set-based fan-out and the delivery outbox.
+"""Storage: every SQL statement of the project lives in this package.
 
 All functions are synchronous and take a SQLAlchemy ``Connection`` (the async pipeline calls
 them through ``asyncio.to_thread``). Bulk work is set-based SQL (SQLAlchemy Core), never a
-per-row ORM loop. Modules: ``engine`` (engines, migrations), ``models`` (tables), ``store``
-(availability, polls, provider health), ``fanout`` (alerts into deliveries), ``outbox``
-(claims and delivery outcomes, re-exported by ``fanout``), ``subscribers``.
+per-row ORM loop. Modules: ``engine`` (engines, migrations), ``tables``, ``poll`` (a poll's one
+read and one write), ``store`` (availability, poll runs), ``fanout`` (alerts into deliveries),
+``waves`` (wave episodes), ``outbox`` (claims and delivery outcomes), ``subscribers``,
+``signups`` and ``notices`` (sign-up and its confirmation outbox), ``schedule`` and
+``rate_buckets`` (multi-node), ``public`` and ``health`` (what the public pages and status
+read), ``metrics_queries``.
 """
 
 from notifier.db.engine import DEFAULT_URL, make_engine, upgrade, write_transaction

@@ -1,4 +1,5 @@
-"""The web app: health check, short links, and channel webhooks (see ``notifier.web.app``)."""
+"""The web app: the residents' public pages, API and feeds (``public/``), sign-up and manage
+pages (``signup/``), channel webhooks, short links, health and metrics (``notifier.web.app``)."""
 
 from notifier.web.app import create_app
 
