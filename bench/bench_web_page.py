@@ -2,6 +2,7 @@
 
     python bench/bench_web_page.py                      # 10 s per server, 64 connections
     python bench/bench_web_page.py --duration 20 --connections 128 --path /api/v1/locations
+    python bench/bench_web_page.py --quick --json       # 2 s per server; the suite's lines
 
 What runs, in this one process, as ``notifier run`` does: the provider simulator replaying the
 8 a.m. release, the real pipeline polling it every second (PrepMod pages and the SMART feed),
@@ -24,9 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from notifier.bench._scripts import add_suite_options, print_json_lines
+from notifier.bench.registry import Result
 from notifier.config import (
     AlertPolicy,
     Config,
@@ -43,6 +47,8 @@ from notifier.web.app import create_app
 from notifier.web.public.routes import start_publisher
 from notifier.web.serve import start_web
 
+NAME = "web"
+QUICK_DURATION = 2.0
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -250,12 +256,36 @@ def _fetch(url: str) -> bytes:
         return bytes(response.read())
 
 
+def results(result: dict[str, Any]) -> Iterator[Result]:
+    """The figures beside the goal (issue 8), as ``notifier bench --json`` lines."""
+    app, nginx, ratio = result["app"], result["nginx"], result["ratio"]
+    load = (
+        f"{result['path']}, {result['connections']} connections, {result['duration_s']:g} s, "
+        f"{result['polls_while_loaded']} polls while loaded"
+    )
+    yield Result(NAME, "page_requests_per_second", app["requests_per_s"], "req/s", None, True, load)
+    nginx_rps = nginx["requests_per_s"]
+    yield Result(NAME, "nginx_requests_per_second", nginx_rps, "req/s", None, nginx_rps > 0)
+    yield Result(NAME, "page_vs_nginx", ratio, "x", ">= 0.25", ratio >= 0.25)
+    p99 = app.get("p99_ms")
+    yield Result(NAME, "page_p99_ms", p99, "ms", "< 50 ms", p99 is not None and p99 < 50)
+    errors = app["non_2xx"] + app["socket_errors"]
+    note = "non-2xx answers, plus 1 if wrk saw socket errors"
+    yield Result(NAME, "page_errors", errors, "responses", "0", errors == 0, note)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, help="seconds per server (default 10)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--path", default="/")
-    result = asyncio.run(bench(parser.parse_args()))
+    add_suite_options(parser, f"{QUICK_DURATION:g} s per server unless --duration")
+    args = parser.parse_args()
+    args.duration = args.duration or (QUICK_DURATION if args.quick else 10.0)
+    result = asyncio.run(bench(args))
+    if args.json:
+        print_json_lines(results(result))
+        return
     app, nginx = result["app"], result["nginx"]
     print(
         f"{result['path']} ({result['bytes']:,} bytes), {result['connections']} connections, "

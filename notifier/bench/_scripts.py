@@ -1,18 +1,25 @@
 """Reuse of the standalone scripts in the repository's ``bench/`` folder.
 
 The scripts stay runnable on their own (``python bench/bench_smart.py``); the suite imports
-their functions by path, or runs a script built on another branch when it is present.
+their functions by path, or runs a script as a child process (``external.py``). A script the
+suite runs takes ``--json`` and ``--quick`` (``add_suite_options``) and, given ``--json``,
+prints its figures with ``print_json_lines``: the same lines as ``notifier bench --json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import json
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["BENCH_DIR", "load_script", "run_script"]
+from notifier.bench.registry import Result
+
+__all__ = ["BENCH_DIR", "add_suite_options", "load_script", "print_json_lines", "run_script"]
 
 BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 
@@ -41,3 +48,18 @@ def run_script(name: str, *args: str, timeout: float) -> subprocess.CompletedPro
         timeout=timeout,
         check=False,
     )
+
+
+def add_suite_options(parser: argparse.ArgumentParser, quick: str) -> None:
+    """``--json`` and ``--quick`` as ``notifier bench`` passes them; ``quick``: what shrinks."""
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object a line (bench, metric, value, unit, goal, ok, note)",
+    )
+    parser.add_argument("--quick", action="store_true", help=f"a short smoke run: {quick}")
+
+
+def print_json_lines(results: Iterable[Result]) -> None:
+    for result in results:
+        print(json.dumps(result.as_json()), flush=True)

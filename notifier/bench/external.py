@@ -1,10 +1,12 @@
-"""Benchmarks whose scripts are built on other branches: ``web`` (public pages),
-``multi-node`` (procrastinate workers), ``signup`` and ``buckland`` (fair waves). Each runs its
-``bench/`` script when present, and reports ``ok: false`` with a "not available" note otherwise.
+"""Benchmarks that run a standalone script of ``bench/`` in a child process: ``web`` (public
+pages), ``multi-node`` (procrastinate workers), ``signup`` and ``buckland`` (fair waves). Each
+runs its scripts (``SCRIPTS``) when present, and reports ``ok: false`` with a "not available"
+note otherwise.
 
-Such a script takes ``--quick`` and ``--json`` and prints result lines in the suite's JSON
-format (``{"bench", "metric", "value", "unit", "goal", "ok"}``); its exit status counts too.
-Lines that are not JSON are ignored, so a script may print progress on stdout.
+Such a script takes ``--quick`` and ``--json`` (``_scripts.add_suite_options``) and prints result
+lines in the suite's JSON format (``{"bench", "metric", "value", "unit", "goal", "ok"}``,
+``_scripts.print_json_lines``); a non-zero exit status is reported as a failure too. Lines that
+are not JSON are ignored, so a script may print progress on stdout.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from collections.abc import Iterator
 from notifier.bench._scripts import BENCH_DIR, run_script
 from notifier.bench.registry import Result, benchmark
 
-__all__ = ["script_results"]
+__all__ = ["SCRIPTS", "script_results"]
+
+#: each benchmark's scripts in ``bench/``, run in this order
+SCRIPTS: dict[str, tuple[str, ...]] = {
+    "web": ("bench_web_page", "bench_publish"),
+    "multi-node": ("bench_multi_node",),
+    "signup": ("bench_signup",),
+    "buckland": ("bench_buckland",),
+}
 
 
 def script_results(name: str, script: str, quick: bool, timeout: float = 900) -> Iterator[Result]:
@@ -48,23 +58,26 @@ def script_results(name: str, script: str, quick: bool, timeout: float = 900) ->
         yield Result(name, "exit_status", float(done.returncode), "", "0", False, note)
 
 
+def _scripts_of(name: str, quick: bool) -> Iterator[Result]:
+    for script in SCRIPTS[name]:
+        yield from script_results(name, script, quick)
+
+
 @benchmark("web", "public web pages (bench/bench_web_page.py, bench/bench_publish.py)")
 def web(quick: bool) -> Iterator[Result]:
-    yield from script_results("web", "bench_web_page", quick)
-    if (BENCH_DIR / "bench_publish.py").exists():
-        yield from script_results("web", "bench_publish", quick)
+    yield from _scripts_of("web", quick)
 
 
 @benchmark("multi-node", "procrastinate workers on PostgreSQL (bench/bench_multi_node.py)")
 def multi_node(quick: bool) -> Iterator[Result]:
-    yield from script_results("multi-node", "bench_multi_node", quick)
+    yield from _scripts_of("multi-node", quick)
 
 
 @benchmark("signup", "subscriber sign-up (bench/bench_signup.py)")
 def signup(quick: bool) -> Iterator[Result]:
-    yield from script_results("signup", "bench_signup", quick)
+    yield from _scripts_of("signup", quick)
 
 
 @benchmark("buckland", "fair waves for a small-town clinic (bench/bench_buckland.py)")
 def buckland(quick: bool) -> Iterator[Result]:
-    yield from script_results("buckland", "bench_buckland", quick)
+    yield from _scripts_of("buckland", quick)

@@ -105,10 +105,18 @@ def _plan(engine: Engine, dialect: str, subscribers: int, goal: float) -> Iterat
 
 
 def _due_outbox(engine: Engine) -> int:
-    """A second alert, all in one wave (not timed): a whole outbox due for the dispatcher."""
+    """A second alert, all in one wave (not timed): a whole outbox due for the dispatcher.
+
+    It is for another place beside the first: an alert for the same place would join the first
+    one's wave episode, whose next wave waits until the first has been handed off.
+    """
+    alert = _alert(50)
+    alert = dataclasses.replace(
+        alert, location=dataclasses.replace(alert.location, id="bench-clinic-next-door")
+    )
     with engine.begin() as conn:
         plan = ChannelPlan("sms", "recipient", wave_multiple=None)
-        return write_alert(conn, _alert(50), channels=[plan]).channels["sms"].matched
+        return write_alert(conn, alert, channels=[plan]).channels["sms"].matched
 
 
 async def _dispatch(engine: Engine, seconds: float) -> list[Result]:
