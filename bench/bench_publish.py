@@ -24,6 +24,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ def seed(engine_url: str, count: int, now: dt.datetime) -> list[tuple[str, Locat
         for key, item in pairs[:600:3]:
             alert = Alert(
                 provider_id="p",
-                location=Location(**{**_fields(item.location), "id": key}),
+                location=replace(item.location, id=key),
                 kind="opened",
                 appointments=item.appointments,
                 increase=item.appointments,
@@ -95,10 +96,6 @@ def seed(engine_url: str, count: int, now: dt.datetime) -> list[tuple[str, Locat
             fanout.write_alert(conn, alert, channels=[])
     engine.dispose()
     return pairs
-
-
-def _fields(location: Location) -> dict[str, object]:
-    return {name: getattr(location, name) for name in Location.__slots__}
 
 
 async def measure(args: argparse.Namespace) -> dict[str, object]:

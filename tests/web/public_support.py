@@ -4,6 +4,7 @@ centre whose provider is down, events over the last hours and two alerts."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from sqlalchemy import Engine
 
@@ -94,7 +95,7 @@ def seed(engine: Engine) -> None:
         for loc, item in (("ma:fenway", ma[0][1]), ("ma:gillette", ma[1][1])):
             alert = Alert(
                 provider_id="ma",
-                location=Location(**{**_fields(item.location), "id": loc}),
+                location=replace(item.location, id=loc),
                 kind="opened",
                 appointments=item.appointments,
                 increase=item.appointments,
@@ -105,7 +106,3 @@ def seed(engine: Engine) -> None:
                 expires_at=NOW + dt.timedelta(hours=1),
             )
             fanout.write_alert(conn, alert, channels=[])
-
-
-def _fields(location: Location) -> dict[str, object]:
-    return {name: getattr(location, name) for name in Location.__slots__}

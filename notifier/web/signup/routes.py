@@ -246,6 +246,21 @@ class SignupPages:
             return self.problem(page_locale(request), "unknown_subscriber", 404)
         return row
 
+    async def _manage_form(
+        self, token: str, request: Request
+    ) -> tuple[subscribers.SubscriberRow, str, dict[str, list[str]]] | HTMLResponse:
+        """A POST to a manage link: its subscriber, their language and the checked form."""
+        row = await self._subscriber(token, request)
+        if isinstance(row, HTMLResponse):
+            return row
+        locale = normalize_locale(row.locale)
+        form = await self.read_form(request)
+        if form is None:
+            return self.problem(locale, "too_large", 413)
+        if not self.csrf_ok(request, form):
+            return self.problem(locale, "csrf", 403)
+        return row, locale, form
+
     def manage_page(
         self,
         row: subscribers.SubscriberRow,
@@ -282,15 +297,10 @@ class SignupPages:
         return self.manage_page(row, token)
 
     async def post_manage(self, token: str, request: Request) -> HTMLResponse:
-        row = await self._subscriber(token, request)
-        if isinstance(row, HTMLResponse):
-            return row
-        locale = normalize_locale(row.locale)
-        form = await self.read_form(request)
-        if form is None:
-            return self.problem(locale, "too_large", 413)
-        if not self.csrf_ok(request, form):
-            return self.problem(locale, "csrf", 403)
+        checked = await self._manage_form(token, request)
+        if isinstance(checked, HTMLResponse):
+            return checked
+        row, locale, form = checked
         # The stored postal code's country: a German number, or a German PLZ (its zone).
         german = row.address.startswith("+49") or row.time_zone == "Europe/Berlin"
         country = "DE" if german else "US"
@@ -310,15 +320,10 @@ class SignupPages:
         return self.manage_page(updated, token, saved=True, nonce=nonce)
 
     async def post_leave(self, token: str, request: Request) -> HTMLResponse:
-        row = await self._subscriber(token, request)
-        if isinstance(row, HTMLResponse):
-            return row
-        locale = normalize_locale(row.locale)
-        form = await self.read_form(request)
-        if form is None:
-            return self.problem(locale, "too_large", 413)
-        if not self.csrf_ok(request, form):
-            return self.problem(locale, "csrf", 403)
+        checked = await self._manage_form(token, request)
+        if isinstance(checked, HTMLResponse):
+            return checked
+        row, locale, _form = checked
 
         def leave() -> None:
             with write_transaction(self.engine) as conn:
