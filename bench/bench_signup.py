@@ -70,19 +70,16 @@ def _config(db_url: str) -> Any:
 
 
 def serve(db_url: str, port: int, max_batch: int) -> None:
-    """The child process: migrate, then serve the app until killed."""
-    import uvicorn
-
+    """The child process: migrate, then serve the app as ``notifier web`` does until killed."""
     from notifier.db.engine import make_engine, upgrade
     from notifier.web.app import create_app
+    from notifier.web.serve import serve_web
 
     engine = make_engine(db_url)
     upgrade(engine)
     app = create_app(_config(db_url), engine=engine)
     app.state.signup.writer.max_batch = max_batch  # 1: a commit per sign-up, for comparison
-    uvicorn.run(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, backlog=4096
-    )
+    serve_web(app, "127.0.0.1", port, backlog=4096)
 
 
 def _free_port() -> int:

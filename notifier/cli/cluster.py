@@ -15,6 +15,7 @@ import typer
 
 from notifier.cli.config import ConfigOption, load_or_exit
 from notifier.config import Config, EnvSettings
+from notifier.heap import freeze_startup_heap
 from notifier.logs import setup_logging
 
 __all__ = ["web", "worker"]
@@ -70,6 +71,7 @@ def worker(
 
     async def main() -> None:
         runtime = Runtime.build(loaded, migrate=False, shared_limits=True)
+        freeze_startup_heap()  # everything loaded; see notifier.heap
         try:
             await run_worker(runtime, settings)
         finally:
@@ -84,18 +86,10 @@ def web(
     port: Annotated[int | None, typer.Option("--port", help="Default: web.port.")] = None,
 ) -> None:
     """Serve the residents' pages, the API and the provider webhooks (no polling, no sending)."""
-    import uvicorn
-
     from notifier.web.app import create_app
+    from notifier.web.serve import serve_web
 
     setup_logging(logging.INFO)
     loaded = _with_env_database(load_or_exit(config))
     app = create_app(loaded)
-    uvicorn.run(
-        app,
-        host=host or loaded.web.host,
-        port=port or loaded.web.port,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=True,
-    )
+    serve_web(app, host or loaded.web.host, port or loaded.web.port, proxy_headers=True)

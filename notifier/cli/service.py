@@ -15,6 +15,7 @@ from rich.table import Table
 
 from notifier.cli.config import ConfigOption, load_or_exit
 from notifier.config import Config, EnvSettings
+from notifier.heap import freeze_startup_heap
 from notifier.logs import setup_logging
 from notifier.pipeline.coordinator import PollOutcome, ProviderCoordinator
 from notifier.pipeline.fetch import PoliteClient
@@ -91,6 +92,7 @@ def run(
             _listening_on(web, loaded.web.host, loaded.web.port),
             loaded.web.public_url,
         )
+        freeze_startup_heap()  # the runtime and the web app have loaded everything
         stop_publishing = asyncio.Event()
         publishing = start_publisher(app, runtime.on_poll, stop_publishing)
         try:
