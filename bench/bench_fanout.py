@@ -34,9 +34,9 @@ from sqlalchemy.engine import make_url
 from notifier.db.engine import make_engine, upgrade
 from notifier.db.fanout import (
     ChannelPlan,
-    _recipient_select,
     claim_due,
     expire_due,
+    explain_recipients,
     mark_sent,
     release_open_episode,
     write_alert,
@@ -163,17 +163,8 @@ def run(url: str, subscribers: int, fraction: float, appointments: int, explain:
     plan = ChannelPlan("sms", "recipient", wave_multiple=3.0)
     if explain:
         with engine.connect() as conn:
-            query, _ = _recipient_select(conn, alert, 1, plan, ["MA"], NOW)
-            prefix = "EXPLAIN QUERY PLAN " if not is_pg else "EXPLAIN "
-            compiled = query.compile(conn, compile_kwargs={"render_postcompile": True})
-            params: Any = compiled.params
-            if compiled.positiontup is not None:  # SQLite: qmark style wants a tuple
-                params = tuple(
-                    v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v
-                    for v in (compiled.params[name] for name in compiled.positiontup)
-                )
-            for row in conn.exec_driver_sql(prefix + str(compiled), params):
-                print("   plan:", " | ".join(str(c) for c in row))
+            for line in explain_recipients(conn, alert, plan, regions=["MA"], now=NOW):
+                print("   plan:", line)
 
     with Timer() as took, engine.begin() as conn:
         result = write_alert(conn, alert, channels=[plan, ChannelPlan("x", "broadcast")])

@@ -43,12 +43,14 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
     null,
     or_,
     select,
+    union_all,
 )
 
-from notifier.db._sql import is_postgres
+from notifier.db._sql import explain, is_postgres
 from notifier.db.matching import (
     DAILY_CAP_WINDOW,
     distance_sql,
@@ -102,6 +104,7 @@ __all__ = [
     "defer",
     "delivery_counts",
     "expire_due",
+    "explain_recipients",
     "load_alerts",
     "mark_expired",
     "mark_failed",
@@ -182,37 +185,48 @@ def _recipient_select(
     continue that episode (skip whoever it has told, rank after them, hold everyone)."""
     s = subscriber_table
     loc = alert.location
-    reach: list[Any] = []
+    box: Any = None
     distance: Any = cast(null(), Float)
     if loc.lat is not None and loc.lon is not None:
         distance = distance_sql(conn, s.c.lat, s.c.lon, loc.lat, loc.lon)
         largest = max_radius(conn, plan.channel)
         if largest > 0:
-            reach.append(within_reach(loc.lat, loc.lon, largest))
-    region_hit: Any = literal(False)
-    if regions:
-        region_hit = s.c.region.in_(list(regions))
-        reach.append(region_hit)
-    if not reach:
+            box = within_reach(loc.lat, loc.lon, largest)
+    in_region: Any = s.c.region.in_(list(regions)) if regions else None
+    if box is None and in_region is None:
         return None, None
-    conditions = [or_(*reach), *eligibility(conn, alert, plan.channel, now)]
+    conditions = eligibility(conn, alert, plan.channel, now)
     offset = 0
     if episode is not None:
         episode_id, offset = episode
         conditions.append(s.c.id.not_in(told_in_episode(episode_id, plan.channel)))
 
-    candidates = (
-        select(
-            s.c.id,
-            s.c.address,
-            s.c.radius_miles,
-            case((region_hit, 1), else_=0).label("region_hit"),
-            distance.label("distance"),
+    # Near the place, or in one of its regions: two SELECTs, not one OR. An OR of conditions
+    # on different columns keeps SQLite from using an index for either, and it then walks
+    # every subscriber of the channel; apart, the box is a range of ix_subscriber_reach and
+    # the region one of ix_subscriber_channel_region. Someone both near and in a region comes from
+    # the first only (the box test is never NULL, so its negation is exact).
+    columns = (s.c.id, s.c.address, s.c.radius_miles, distance.label("distance"))
+    branches: list[Any] = []
+    if box is not None:
+        hit = literal(0) if in_region is None else case((in_region, 1), else_=0)
+        branches.append(select(*columns, hit.label("region_hit")).where(box, *conditions))
+    if in_region is not None:
+        outside = [] if box is None else [not_(box)]
+        branches.append(
+            select(*columns, literal(1).label("region_hit")).where(
+                # Spelled out: ix_subscriber_channel_region holds only such subscribers.
+                s.c.region.is_not(None),
+                in_region,
+                *outside,
+                *conditions,
+            )
         )
-        .where(*conditions)
-        .cte("candidates")
-        .prefix_with("MATERIALIZED")  # compute each distance once, not per reference
-    )
+    source: Any = branches[0]
+    if len(branches) > 1:
+        source = union_all(*branches)
+    # MATERIALIZED: compute each distance once, not once per reference below.
+    candidates = source.cte("candidates").prefix_with("MATERIALIZED")
     near = candidates.c.distance <= candidates.c.radius_miles
     ranked = (
         select(
@@ -266,6 +280,23 @@ def _recipient_select(
     if plan.max_recipients is not None:
         query = query.where(ranked.c.rank <= plan.max_recipients)
     return query, size
+
+
+def explain_recipients(
+    conn: Connection,
+    alert: Alert,
+    plan: ChannelPlan,
+    *,
+    regions: Sequence[str] | None = None,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """How the database would choose ``plan``'s recipients of ``alert``: its query plan, a
+    line per step (for ``bench_fanout.py --explain`` and the test that keeps the fan-out on
+    its indexes). Empty when the alert can reach nobody."""
+    query, _ = _recipient_select(
+        conn, alert, 0, plan, _alert_regions(alert, regions), as_utc(now or alert.detected_at)
+    )
+    return [] if query is None else explain(conn, query)
 
 
 _DELIVERY_COLUMNS = (

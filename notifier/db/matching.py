@@ -60,7 +60,10 @@ def distance_sql(conn: Connection, lat: Any, lon: Any, lat0: float, lon0: float)
     ) * _sin_squared((func.radians(lon) - lon0_rad) / 2.0)
     # Rounding can push ``a`` a hair above 1, outside asin's domain.
     clamped = func.least(a, 1.0) if is_postgres(conn) else func.min(a, 1.0)
-    return 2.0 * EARTH_RADIUS_MILES * func.asin(func.sqrt(clamped))
+    miles = 2.0 * EARTH_RADIUS_MILES * func.asin(func.sqrt(clamped))
+    # No coordinates, no distance. PostgreSQL's LEAST skips NULLs (LEAST(NULL, 1) is 1), which
+    # would place a subscriber without coordinates 12,437 miles away; say NULL outright.
+    return case((or_(lat.is_(None), lon.is_(None)), None), else_=miles)
 
 
 def outer_box(lat0: float, lon0: float, radius: float) -> tuple[float, float, float, float]:
@@ -154,11 +157,14 @@ def within_reach(lat0: float, lon0: float, max_radius: float) -> Any:
     """Outer box on the indexed lat/lon, then each subscriber's own (radius-sized) box.
 
     Both boxes contain the whole circle, so they only save work: the exact distance test
-    follows. The per-subscriber longitude bound uses asin(x) <= x / sqrt(1 - x^2).
+    follows. The per-subscriber longitude bound uses asin(x) <= x / sqrt(1 - x^2). The test is
+    never NULL (a missing coordinate or radius makes it false), so the fan-out can negate it.
     """
     s = subscriber_table
     lat_min, lat_max, lon_min, lon_max = outer_box(lat0, lon0, max_radius)
     terms: list[Any] = [
+        s.c.lat.is_not(None),
+        s.c.lon.is_not(None),
         s.c.lat.between(lat_min, lat_max),
         s.c.lon.between(lon_min, lon_max),
         s.c.radius_miles.is_not(None),

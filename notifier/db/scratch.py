@@ -14,8 +14,10 @@ __all__ = ["analyze", "scratch_postgres_database"]
 
 def analyze(engine: Engine) -> None:
     """Refresh the planner statistics (after a bulk load, as a real deployment's autovacuum
-    or a periodic ``ANALYZE`` would have them)."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    or a periodic ``ANALYZE`` would have them). In a committed transaction: ``ANALYZE`` may
+    run in one on both databases, and on SQLite an autocommit connection still gets the
+    engine's explicit ``BEGIN``, which a connection returned to the pool rolls back."""
+    with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, select, text
 
+from notifier.db.engine import make_engine, upgrade
 from notifier.db.fanout import (
     ChannelPlan,
     close_episode,
+    explain_recipients,
     mark_sent,
     release_open_episode,
     write_alert,
@@ -128,6 +131,46 @@ def test_alert_without_coordinates_reaches_region_only(engine: Engine) -> None:
             conn, make_alert(lat=None, lon=None), channels=[SMS], regions=["BOSTON"]
         )
         assert _recipients(conn, explicit.alert_id) == set()
+
+
+def test_near_and_in_the_region_is_told_once_and_no_coordinates_still_counts(
+    engine: Engine,
+) -> None:
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        # Reached twice over (within its radius and in MA): one delivery, with its distance.
+        both = add_sub(conn, *offset(lat, lon, north_miles=2), radius=5, region="MA")
+        # A radius but no coordinates: the box test is false, not NULL, so MA still counts.
+        no_point = add_sub(conn, None, None, radius=25, region="MA")
+        far_other_state = add_sub(conn, *offset(lat, lon, north_miles=50), radius=5, region="NY")
+        result = write_alert(conn, make_alert(), channels=[SMS])
+        rows = _deliveries(conn, result.alert_id)
+    assert [r["subscriber_id"] for r in rows] == [both, no_point]
+    assert rows[0]["distance_miles"] == pytest.approx(2.0, abs=0.01)
+    assert rows[1]["distance_miles"] is None
+    assert far_other_state not in {r["subscriber_id"] for r in rows}
+
+
+@pytest.mark.parametrize("statistics", [False, True], ids=["fresh", "analyzed"])
+def test_sqlite_reads_recipients_from_their_indexes(tmp_path: Path, statistics: bool) -> None:
+    """A fresh SQLite file has no planner statistics, and with the box OR-ed to the region
+    SQLite used to walk every subscriber of the channel (ix_subscriber_channel_radius): a
+    third of planning for a million subscribers. Both branches must stay on their indexes."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    upgrade(engine)
+    lat, lon = CAMBRIDGE
+    with engine.begin() as conn:
+        for i in range(200):
+            add_sub(conn, *offset(lat, lon, north_miles=i / 4), radius=10 + i % 3 * 15)
+        add_sub(conn, None, None, radius=None, region="MA")
+        if statistics:
+            conn.execute(text("ANALYZE"))
+        plan = explain_recipients(conn, make_alert(), SMS, regions=["MA"], now=NOW)
+    engine.dispose()
+    assert any("USING COVERING INDEX ix_subscriber_reach" in step for step in plan), plan
+    assert any("USING COVERING INDEX ix_subscriber_channel_region" in step for step in plan), plan
+    assert not any("ix_subscriber_channel_radius" in step for step in plan), plan
+    assert not any(step.startswith("SCAN subscriber") for step in plan), plan
 
 
 def test_product_and_age_filters(engine: Engine) -> None:

@@ -39,7 +39,7 @@ def test_migration_creates_required_indexes(engine: Engine) -> None:
     delivery = {i["name"]: i["column_names"] for i in inspector.get_indexes("delivery")}
     assert delivery["ix_delivery_channel_state_next"][:3] == ["channel", "state", "next_attempt_at"]
     subscriber = {i["name"]: i["column_names"] for i in inspector.get_indexes("subscriber")}
-    assert subscriber["ix_subscriber_lat_lon"] == ["lat", "lon"]
+    assert subscriber["ix_subscriber_reach"][:3] == ["channel", "lat", "lon"]
     uniques = inspector.get_unique_constraints("subscriber")
     assert ["channel", "address"] in [u["column_names"] for u in uniques]
 

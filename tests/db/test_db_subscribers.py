@@ -207,7 +207,7 @@ def test_big_load_rebuilds_deferred_indexes(
     with engine.begin() as conn:
         assert bulk_insert_subscribers(conn, rows, now=NOW) == 100
     names = {i["name"] for i in inspect(engine).get_indexes("subscriber")}
-    assert {"ix_subscriber_lat_lon", "ix_subscriber_region"} <= names
+    assert {"ix_subscriber_reach", "ix_subscriber_channel_region"} <= names
     with engine.begin() as conn:
         assert bulk_insert_subscribers(conn, [{**rows[0], "address": "x@example.org"}]) == 1
         with pytest.raises(ValueError, match="unknown subscriber columns"):

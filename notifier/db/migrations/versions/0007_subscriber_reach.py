@@ -1,0 +1,66 @@
+"""Fan-out reads its candidates from indexes that fit its two branches.
+
+``ix_subscriber_reach`` replaces ``ix_subscriber_lat_lon``: it starts with the channel and the
+coordinates (the fan-out's bounding-box range) and carries every other column the fan-out
+reads, so choosing the recipients near a place costs no table lookup per subscriber. It holds
+only confirmed subscribers who have neither left nor been found unreachable.
+``ix_subscriber_channel_region`` replaces ``ix_subscriber_region`` for the statewide branch,
+covering in the same way. Both start with the channel, so SQLite prefers them to the
+channel-only index even in a database that has never been analysed.
+
+Revision ID: 0007_subscriber_reach
+Revises: 0005_procrastinate
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007_subscriber_reach"
+down_revision: str | None = "0005_procrastinate"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+REACHABLE = "confirmed_at IS NOT NULL AND opted_out_at IS NULL AND invalid_at IS NULL"
+IN_REGION = f"region IS NOT NULL AND {REACHABLE}"
+READS = [
+    "radius_miles",
+    "max_per_day",
+    "eligibility_group",
+    "address",
+    "filters",
+    "confirmed_at",
+    "opted_out_at",
+    "invalid_at",
+]
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_subscriber_reach",
+        "subscriber",
+        ["channel", "lat", "lon", "region", *READS],
+        unique=False,
+        sqlite_where=sa.text(REACHABLE),
+        postgresql_where=sa.text(REACHABLE),
+    )
+    op.drop_index("ix_subscriber_lat_lon", table_name="subscriber")
+    op.create_index(
+        "ix_subscriber_channel_region",
+        "subscriber",
+        ["channel", "region", "lat", "lon", *READS],
+        unique=False,
+        sqlite_where=sa.text(IN_REGION),
+        postgresql_where=sa.text(IN_REGION),
+    )
+    op.drop_index("ix_subscriber_region", table_name="subscriber")
+
+
+def downgrade() -> None:
+    op.create_index("ix_subscriber_region", "subscriber", ["region"], unique=False)
+    op.drop_index("ix_subscriber_channel_region", table_name="subscriber")
+    op.create_index("ix_subscriber_lat_lon", "subscriber", ["lat", "lon"], unique=False)
+    op.drop_index("ix_subscriber_reach", table_name="subscriber")
