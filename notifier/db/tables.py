@@ -41,6 +41,7 @@ __all__ = [
     "PollSchedule",
     "ProviderState",
     "RateBucket",
+    "SignupLimit",
     "Subscriber",
     "WaveEpisode",
     "alert_table",
@@ -55,6 +56,7 @@ __all__ = [
     "poll_schedule_table",
     "provider_state_table",
     "rate_bucket_table",
+    "signup_limit_table",
     "subscriber_table",
     "wave_episode_table",
 ]
@@ -230,6 +232,23 @@ class RateBucket(SQLModel, table=True):
     name: str = Field(primary_key=True)
     state: list[float] = _json()
     updated_at: dt.datetime = _utc(nullable=False)
+
+
+class SignupLimit(SQLModel, table=True):
+    """One sign-up rate limit's state for one key, shared by every web process (PostgreSQL).
+
+    A GCRA token bucket in one timestamp: ``full_at`` is when the bucket is full again, so a
+    row whose ``full_at`` has passed means the same as no row (and is pruned). ``key`` is a
+    keyed digest, never the IP address or phone prefix itself; see ``notifier.db.signup_limits``.
+    """
+
+    __tablename__ = "signup_limit"
+
+    scope: str = Field(primary_key=True)  # "ip" or "phone_prefix"
+    key: str = Field(primary_key=True)
+    full_at: dt.datetime = _utc(nullable=False)
+    #: the latest check's outcome (an upsert's RETURNING sees only the row it wrote)
+    allowed: bool
 
 
 class Alert(SQLModel, table=True):
@@ -459,6 +478,7 @@ provider_state_table = _table(ProviderState)
 poll_run_table = _table(PollRun)
 poll_schedule_table = _table(PollSchedule)
 rate_bucket_table = _table(RateBucket)
+signup_limit_table = _table(SignupLimit)
 alert_table = _table(Alert)
 wave_episode_table = _table(WaveEpisode)
 subscriber_table = _table(Subscriber)

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from notifier.config import Config
 from notifier.web.signup.captcha import CaptchaVerifier, siteverify_checker
 from notifier.web.signup.forms import FormRules
-from notifier.web.signup.limits import KeyedLimiter
+from notifier.web.signup.limits import signup_limiters
 from notifier.web.signup.routes import SignupPages
 from notifier.web.signup.writer import SignupWriter
 
@@ -64,6 +64,7 @@ def register(
         )
     enabled = config.enabled_channels()
     countries = settings.sms_countries if "sms" in enabled else []
+    limiters = signup_limiters(engine, settings, secret)
     pages = SignupPages(
         engine=engine,
         secret=secret,
@@ -74,15 +75,14 @@ def register(
             eligibility_groups=tuple(settings.eligibility_groups),
         ),
         writer=SignupWriter(engine, clock=clock),
-        per_ip=KeyedLimiter(settings.per_ip.count, settings.per_ip.per_seconds),
-        per_prefix=KeyedLimiter(
-            settings.per_phone_prefix.count, settings.per_phone_prefix.per_seconds
-        ),
+        per_ip=limiters.per_ip,
+        per_prefix=limiters.per_prefix,
         captcha=captcha,
         captcha_site_key=settings.captcha_site_key,
         clock=clock,
         secure_cookie=web.public_url.startswith("https://"),
     )
     pages.register(app)
+    app.router.add_event_handler("shutdown", limiters.aclose)
     app.state.signup = pages
     return pages

@@ -47,7 +47,7 @@ from notifier.web.signup.forms import (
     read_preferences,
     read_signup,
 )
-from notifier.web.signup.limits import KeyedLimiter, minutes
+from notifier.web.signup.limits import SignupLimiter, minutes
 from notifier.web.signup.messages import say
 from notifier.web.signup.writer import SignupWriter
 
@@ -67,8 +67,8 @@ class SignupPages:
     secret: str
     rules: FormRules
     writer: SignupWriter
-    per_ip: KeyedLimiter
-    per_prefix: KeyedLimiter
+    per_ip: SignupLimiter
+    per_prefix: SignupLimiter
     captcha: CaptchaVerifier | None = None
     captcha_site_key: str | None = None
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
@@ -174,7 +174,7 @@ class SignupPages:
         if not self.csrf_ok(request, form):
             return self.problem(locale, "csrf", 403)
         ip = request.client.host if request.client else "unknown"
-        wait = self.per_ip.take(ip)
+        wait = await self.per_ip.take(ip)
         if wait:
             return self.problem(
                 locale, "rate_ip", 429, {"Retry-After": str(int(wait) + 1)}, minutes=minutes(wait)
@@ -196,7 +196,7 @@ class SignupPages:
                 nonce=nonce,
             )
         if read.channel == "sms":
-            wait = self.per_prefix.take(phone_prefix(read.address))
+            wait = await self.per_prefix.take(phone_prefix(read.address))
             if wait:
                 return self.problem(
                     locale,
