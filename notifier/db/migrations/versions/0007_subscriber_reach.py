@@ -9,7 +9,7 @@ covering in the same way. Both start with the channel, so SQLite prefers them to
 channel-only index even in a database that has never been analysed.
 
 Revision ID: 0007_subscriber_reach
-Revises: 0005_procrastinate
+Revises: 0006_signup_limit
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_subscriber_reach"
-down_revision: str | None = "0005_procrastinate"
+down_revision: str | None = "0006_signup_limit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
