@@ -38,6 +38,7 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
+    and_,
     case,
     cast,
     func,
@@ -192,7 +193,10 @@ def _recipient_select(
         largest = max_radius(conn, plan.channel)
         if largest > 0:
             box = within_reach(loc.lat, loc.lon, largest)
-    in_region: Any = s.c.region.in_(list(regions)) if regions else None
+    in_region: Any = None
+    if regions:
+        # IS NOT NULL spelled out: ix_subscriber_channel_region holds only such subscribers.
+        in_region = and_(s.c.region.is_not(None), s.c.region.in_(list(regions)))
     if box is None and in_region is None:
         return None, None
     conditions = eligibility(conn, alert, plan.channel, now)
@@ -201,30 +205,25 @@ def _recipient_select(
         episode_id, offset = episode
         conditions.append(s.c.id.not_in(told_in_episode(episode_id, plan.channel)))
 
-    # Near the place, or in one of its regions: two SELECTs, not one OR. An OR of conditions
-    # on different columns keeps SQLite from using an index for either, and it then walks
-    # every subscriber of the channel; apart, the box is a range of ix_subscriber_reach and
-    # the region one of ix_subscriber_channel_region. Someone both near and in a region comes from
-    # the first only (the box test is never NULL, so its negation is exact).
+    # Near the place (the box, then the exact distance below) or in one of its regions, read
+    # from ix_subscriber_reach and ix_subscriber_channel_region. PostgreSQL combines the two
+    # indexes for an OR (a BitmapOr, then the table in physical order). SQLite cannot use any
+    # index for an OR of conditions on different columns and walks every subscriber of the
+    # channel instead, so there the two are separate SELECTs, someone both near and in a
+    # region coming from the first only (the box test is never NULL, so NOT is exact). Each
+    # way measured faster on its own database (docs/performance.md).
     columns = (s.c.id, s.c.address, s.c.radius_miles, distance.label("distance"))
-    branches: list[Any] = []
-    if box is not None:
-        hit = literal(0) if in_region is None else case((in_region, 1), else_=0)
-        branches.append(select(*columns, hit.label("region_hit")).where(box, *conditions))
-    if in_region is not None:
-        outside = [] if box is None else [not_(box)]
-        branches.append(
-            select(*columns, literal(1).label("region_hit")).where(
-                # Spelled out: ix_subscriber_channel_region holds only such subscribers.
-                s.c.region.is_not(None),
-                in_region,
-                *outside,
-                *conditions,
-            )
+    hit = literal(0) if in_region is None else case((in_region, 1), else_=0)
+    source: Any
+    if box is None or in_region is None or is_postgres(conn):
+        reach = or_(*(term for term in (box, in_region) if term is not None))
+        source = select(*columns, hit.label("region_hit")).where(reach, *conditions)
+    else:
+        near_place = select(*columns, hit.label("region_hit")).where(box, *conditions)
+        elsewhere_in_region = select(*columns, literal(1).label("region_hit")).where(
+            in_region, not_(box), *conditions
         )
-    source: Any = branches[0]
-    if len(branches) > 1:
-        source = union_all(*branches)
+        source = union_all(near_place, elsewhere_in_region)
     # MATERIALIZED: compute each distance once, not once per reference below.
     candidates = source.cte("candidates").prefix_with("MATERIALIZED")
     near = candidates.c.distance <= candidates.c.radius_miles
