@@ -124,6 +124,10 @@ class SignupConfig(BaseModel):
     notice_wave_minutes: float = Field(10.0, ge=0)
 
 
+#: web.secret_key signs CSRF tokens and manage links; shorter keys are refused
+MIN_SECRET_KEY_LENGTH = 16
+
+
 class WebConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -141,6 +145,18 @@ class WebConfig(BaseModel):
     #: where the pre-rendered public pages, API files and feeds are written (and served
     #: from); default: a ``public`` folder beside the SQLite database (else the working dir)
     public_dir: Path | None = None
+
+    def resident_pages_off(self) -> str | None:
+        """Why the sign-up and manage pages are left out of the web app (None: served)."""
+        if not self.signup.enabled:
+            return "web.signup.enabled is false"
+        secret = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if len(secret) < MIN_SECRET_KEY_LENGTH:
+            return (
+                f"web.secret_key is not set ({MIN_SECRET_KEY_LENGTH} characters or more, "
+                "as ${NOTIFIER_SECRET_KEY})"
+            )
+        return None
 
 
 #: apscheduler: one process schedules and sends (embedded default, SQLite or PostgreSQL);

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from notifier.config import Config, ConfigError, EnvSettings, load_config
+from notifier.config import Config, ConfigError, EnvSettings, WebConfig, load_config
 from notifier.scraping import get_scraper
 
 app = typer.Typer(help="Check the configuration file.", no_args_is_help=True)
@@ -57,3 +58,29 @@ def check(config: ConfigOption = None) -> None:
                 f"{scraper.name} is marked broken ({scraper.broken})",
                 soft_wrap=True,
             )
+    if "sms" in loaded.enabled_channels():
+        warning = _sms_manage_warning(loaded.web)
+        if warning is not None:
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
+
+
+def _sms_manage_warning(web: WebConfig) -> str | None:
+    """Why texts answering MANAGE carry no link, or only a bare one (None: all is well)."""
+    from notifier.messaging.render import SUPPORTED_LOCALES
+    from notifier.web.edge import MAX_DB_INT
+    from notifier.web.sms_routes import manage_link_for, manage_links_off, manage_reply
+
+    off = manage_links_off(web)
+    if off is not None or web.secret_key is None:
+        return (
+            f"texts answer MANAGE without a link to the manage page: {off}; "
+            "see docs/sms.md (MANAGE)"
+        )
+    link = manage_link_for(web.public_url, web.secret_key.get_secret_value())(MAX_DB_INT)
+    bare = [locale for locale in SUPPORTED_LOCALES if manage_reply(locale, link) == link]
+    if bare:
+        return (
+            f"web.public_url is long: to fit one text, MANAGE replies in {', '.join(bare)} "
+            "carry the bare link without words; a shorter public URL keeps them readable"
+        )
+    return None

@@ -9,7 +9,9 @@ here, next to ``register_sms_routes``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -21,7 +23,12 @@ from notifier.web.metrics_routes import register_metrics
 from notifier.web.public.health import register_health
 from notifier.web.public.routes import register as register_public
 
+if TYPE_CHECKING:
+    from notifier.web.sms_routes import ManageLink
+
 __all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -85,6 +92,18 @@ def _register_routes(
             engine,
             auth_token=sms.auth_token.get_secret_value(),
             base_url=sms.base_url,
+            manage_link=_sms_manage_link(config, pages is not None),
             **extra,
         )
     return "/signup" if pages is not None else None
+
+
+def _sms_manage_link(config: Config, pages_served: bool) -> ManageLink | None:
+    """What MANAGE texts link to, or None (and a warning why) when they cannot have a link."""
+    from notifier.web.sms_routes import manage_link_for, manage_links_off
+
+    off = manage_links_off(config.web) or (None if pages_served else "no manage pages")
+    if off is not None or config.web.secret_key is None:
+        log.warning("texts answer MANAGE without a link to the manage page: %s", off)
+        return None
+    return manage_link_for(config.web.public_url, config.web.secret_key.get_secret_value())

@@ -2,8 +2,8 @@
 
 Only the FIRST word decides, so "HELP stop" is a request for help and never an opt-out (an
 earlier notifier unsubscribed people who asked for help). Keywords are Twilio's standard
-opt-out/opt-in/help sets, plus sign-up words in each supported language, which also tell us
-which language to answer in.
+opt-out/opt-in/help sets, plus sign-up, status and manage words in each supported language,
+which also tell us which language to answer in.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from enum import StrEnum
 __all__ = [
     "DEFAULT_RADIUS",
     "HELP_WORDS",
+    "MANAGE_WORDS",
     "MAX_RADIUS",
     "START_WORDS",
     "STOP_WORDS",
@@ -31,6 +32,7 @@ class Intent(StrEnum):
     HELP = "help"
     SUBSCRIBE = "subscribe"
     STATUS = "status"
+    MANAGE = "manage"
     UNKNOWN = "unknown"
 
 
@@ -51,6 +53,9 @@ SUBSCRIBE_WORDS = {
     "ANMELDEN": "de",
 }
 STATUS_WORDS = {"STATUS": None, "ESTADO": "es"}
+# "Send me the link to my settings page". English answers in the subscriber's own language,
+# like HELP: a German subscriber may well type the English word.
+MANAGE_WORDS = {"MANAGE": None, "VERWALTEN": "de", "GESTIONAR": "es", "ADMINISTRAR": "es"}
 
 # The radius people give, in the unit of their language (``notifier.messaging.render``
 # ``distance_unit``): about the same distances in either unit.
@@ -88,6 +93,8 @@ def parse_command(body: str | None) -> Command:
         return Command(Intent.HELP, keyword, language=HELP_WORDS[keyword])
     if keyword in STATUS_WORDS:
         return Command(Intent.STATUS, keyword, language=STATUS_WORDS[keyword])
+    if keyword in MANAGE_WORDS:
+        return Command(Intent.MANAGE, keyword, language=MANAGE_WORDS[keyword])
     if keyword in SUBSCRIBE_WORDS:
         code = words[1] if len(words) > 1 else None
         radius, unit, given = _read_radius(words[2]) if len(words) > 2 else (None, None, None)

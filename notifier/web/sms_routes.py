@@ -8,7 +8,10 @@
   subscriber and return an empty TwiML response so Twilio's reply stands. Otherwise we answer
   ourselves. SUBSCRIBE <postal code> [radius] signs up (double opt-in: reply YES); the code
   is read in the country of the sender's number and the radius in the unit of the language
-  (km in German). STATUS says what the number is subscribed to. HELP never unsubscribes.
+  (km in German). STATUS says what the number is subscribed to. MANAGE (VERWALTEN,
+  GESTIONAR) answers an active subscriber with a short signed link to their own manage page
+  (``/manage/{token}``), when the web app serves those pages at a public URL; otherwise it
+  says how to change things by text. HELP never unsubscribes.
 * ``GET /b/{alert_id}``: redirect to the alert's booking page (the SMS link).
 
 Both webhooks accept only requests signed by Twilio for the configured public URL.
@@ -27,15 +30,20 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from sqlalchemy import Connection, Engine
 from twilio.twiml.messaging_response import MessagingResponse
 
+from notifier.config import WebConfig
 from notifier.db import outbox, subscribers, write_transaction
 from notifier.geo import lookup_postal_code, normalize_postal_code
-from notifier.messaging.gsm import to_gsm
+from notifier.messaging.gsm import SINGLE_GSM7, is_gsm7, single_segment_limit, sms_length, to_gsm
 from notifier.messaging.render import (
     KM_PER_MILE,
     distance_unit,
     normalize_locale,
     render,
     shown_radius,
+)
+from notifier.messaging.signed_links import (
+    SHORT_MANAGE_TOKEN_MAX_LENGTH,
+    make_short_manage_token,
 )
 from notifier.privacy import mask
 from notifier.web.edge import SenderNumber, clean_text, db_id, plain_token, sender_number
@@ -53,7 +61,11 @@ __all__ = [
     "FINAL_STATUSES",
     "INVALID_NUMBER_CALLBACK_CODES",
     "SMS_CHANNEL",
+    "ManageLink",
     "handle_command",
+    "manage_link_for",
+    "manage_links_off",
+    "manage_reply",
     "register_short_links",
     "register_sms_routes",
 ]
@@ -67,6 +79,9 @@ INVALID_NUMBER_CALLBACK_CODES = frozenset({"30005", "30006"})  # unknown handset
 OPTED_OUT_CALLBACK_CODES = frozenset({"21610"})
 
 Clock = Callable[[], dt.datetime]
+#: subscriber id -> the URL of their manage page; None when the app serves no such page
+ManageLink = Callable[[int], str]
+MANAGE_PATH_LENGTH = len("/manage/")
 
 
 def _utcnow() -> dt.datetime:
@@ -83,6 +98,44 @@ def _twiml(text: str | None) -> Response:
 def _say(locale: str, name: str, **context: Any) -> str:
     # Replies are texts too: transliterate so they stay GSM-7 (160 characters a segment).
     return to_gsm(render("sms", locale, name, **context))
+
+
+def manage_links_off(web: WebConfig) -> str | None:
+    """Why MANAGE cannot answer with a link (None: it can). The link needs the manage page,
+    at an address a phone can open (the default public URL is this machine), short enough
+    that the link alone fits one text."""
+    off = web.resident_pages_off()
+    if off is not None:
+        return off
+    if "public_url" not in web.model_fields_set:
+        return f"web.public_url is not set (the default, {web.public_url}, is this machine)"
+    base = web.public_url.rstrip("/")
+    if not base.startswith(("https://", "http://")):
+        return "web.public_url is not an http(s) URL"
+    longest = MANAGE_PATH_LENGTH + SHORT_MANAGE_TOKEN_MAX_LENGTH
+    if not is_gsm7(base) or len(base) + longest > SINGLE_GSM7:
+        return (
+            f"web.public_url is too long for a manage link in one text: at most "
+            f"{SINGLE_GSM7 - longest} plain characters"
+        )
+    return None
+
+
+def manage_link_for(public_url: str, secret: str) -> ManageLink:
+    """Links to ``/manage/{short token}`` under ``public_url``, signed with the web secret."""
+    base = public_url.rstrip("/")
+
+    def link(subscriber_id: int) -> str:
+        return f"{base}/manage/{make_short_manage_token(secret, subscriber_id, SMS_CHANNEL)}"
+
+    return link
+
+
+def manage_reply(locale: str, link: str) -> str:
+    """The text carrying a manage link: worded if that fits one segment, else the bare link
+    (a very long public URL); a link is never cut."""
+    worded = _say(locale, "manage_link.txt", link=link)
+    return worded if sms_length(worded) <= single_segment_limit(worded) else link
 
 
 def _postal_country(sender: SenderNumber | None, locale: str) -> str:
@@ -137,10 +190,13 @@ def handle_command(
     command: Command,
     now: dt.datetime,
     number: SenderNumber | None = None,
+    manage_link: ManageLink | None = None,
 ) -> str:
     """Act on one inbound text and return the reply (in the sender's language).
 
     ``number`` is ``sender`` as read at the edge; its country tells how to read a postal code.
+    ``manage_link`` makes manage-page links; without it MANAGE explains the keywords instead
+    and no text mentions MANAGE.
     """
     found = subscribers.find_by_address(conn, SMS_CHANNEL, sender)
     locale = normalize_locale(command.language or (found.locale if found else None))
@@ -149,10 +205,14 @@ def handle_command(
         subscribers.opt_out(conn, SMS_CHANNEL, sender, now)
         log.info("sms %s: opted out (%s)", who, command.keyword)
         return _say(locale, "stopped.txt")
+    manage = manage_link is not None
     if command.intent is Intent.HELP or command.intent is Intent.UNKNOWN:
-        return _say(locale, "help.txt")  # HELP informs; it never changes a subscription
+        # HELP informs; it never changes a subscription
+        return _say(locale, "help.txt", manage=manage)
     if command.intent is Intent.STATUS:
         return _say(locale, "status.txt", subscriptions=_subscriptions(found, locale))
+    if command.intent is Intent.MANAGE:
+        return _manage(found, locale, manage_link, who)
     if command.intent in (Intent.START, Intent.YES):
         outcome = _opt_in_or_confirm(conn, sender, now)
         log.info("sms %s: %s -> %s", who, command.keyword, outcome)
@@ -160,13 +220,36 @@ def handle_command(
             row = subscribers.find_by_address(conn, SMS_CHANNEL, sender)
             assert row is not None
             radius = shown_radius(row.radius_miles, locale)
-            return _say(locale, "confirmed.txt", postal_code=row.postal_code, radius=radius)
+            return _say(
+                locale, "confirmed.txt", postal_code=row.postal_code, radius=radius, manage=manage
+            )
         if outcome in ("started", "active"):
             return _say(locale, "started.txt")
         if command.intent is Intent.YES:
             return _say(locale, "nothing_to_confirm.txt")
         return _say(locale, "status.txt", subscriptions=[])
-    return _subscribe(conn, sender, command, locale, found, now, _postal_country(number, locale))
+    country = _postal_country(number, locale)
+    return _subscribe(conn, sender, command, locale, found, now, country, manage=manage)
+
+
+def _manage(
+    found: subscribers.SubscriberRow | None,
+    locale: str,
+    manage_link: ManageLink | None,
+    who: str,
+) -> str:
+    """MANAGE: a link only to the page of this number's own active subscription; everyone
+    else learns what to do first. The link is a credential: it never goes into a log."""
+    if found is None or found.invalid_at is not None:
+        return _say(locale, "status.txt", subscriptions=[])  # "text SUBSCRIBE <ZIP>"
+    if manage_link is None:
+        return _say(locale, "manage_by_text.txt")
+    if found.opted_out_at is not None:
+        return _say(locale, "manage_stopped.txt")  # the page cannot resume alerts; START can
+    if found.confirmed_at is None:
+        return _say(locale, "manage_pending.txt")
+    log.info("sms %s: sent the manage link of subscriber %d", who, found.id)
+    return manage_reply(locale, manage_link(found.id))
 
 
 def _subscribe(
@@ -177,6 +260,8 @@ def _subscribe(
     found: subscribers.SubscriberRow | None,
     now: dt.datetime,
     country: str,
+    *,
+    manage: bool,
 ) -> str:
     typed = command.postal_code
     code = normalize_postal_code(typed, country) if typed and typed.isascii() else None
@@ -205,7 +290,7 @@ def _subscribe(
     shown = shown_radius(miles, locale) if typed_unit != unit else f"{radius}"
     log.info("sms %s: signed up near %s %s (%s mi)", mask(sender), country, code, f"{miles:.1f}")
     if was_active:
-        return _say(locale, "confirmed.txt", postal_code=code, radius=shown)
+        return _say(locale, "confirmed.txt", postal_code=code, radius=shown, manage=manage)
     return _say(locale, "confirm_request.txt", postal_code=code, radius=shown, city=place.city)
 
 
@@ -242,8 +327,13 @@ def register_sms_routes(
     auth_token: str,
     base_url: str,
     clock: Clock = _utcnow,
+    manage_link: ManageLink | None = None,
 ) -> None:
-    """Add ``/sms/status`` and ``/sms/inbound``; ``base_url`` is the public URL Twilio calls."""
+    """Add ``/sms/status`` and ``/sms/inbound``; ``base_url`` is the public URL Twilio calls.
+
+    ``manage_link`` (``manage_link_for``) lets MANAGE answer with a link to the manage page;
+    leave it out when the app serves no manage pages.
+    """
     router = APIRouter(prefix="/sms", tags=["sms"])
 
     def write(func: Callable[..., Any], *args: Any) -> Any:
@@ -312,7 +402,9 @@ def register_sms_routes(
             return _twiml(None)
         body = clean_text(form.get("Body", ""), "Body", max_length=1600, multiline=True)
         command = parse_command(body)
-        reply = await run_in_threadpool(write, handle_command, sender, command, clock(), number)
+        reply = await run_in_threadpool(
+            write, handle_command, sender, command, clock(), number, manage_link
+        )
         return _twiml(reply)
 
     app.include_router(router)

@@ -175,3 +175,86 @@ async def test_sign_up_confirm_manage_and_leave(site: Site) -> None:
     with site.engine.connect() as conn:
         row = subscribers.find_by_address(conn, "email", "grandma@example.org")
     assert row is not None and row.opted_out_at is not None
+
+
+# ---------------------------------------------------------------------- SMS: MANAGE by text
+
+GERMAN_PHONE = "+4915112345678"
+SMS_AUTH_TOKEN = "browser-twilio-token-0123456789"
+
+
+@pytest.fixture
+async def sms_site(tmp_path: Path) -> AsyncIterator[tuple[str, Engine]]:
+    """SMS only (replies are TwiML: no Twilio API is called), with the web pages on."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'subscribers.db'}")
+    upgrade(engine)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    sms = {
+        "account_sid": "AC" + "2" * 32,
+        "auth_token": SMS_AUTH_TOKEN,
+        "from_number": "+16175550000",
+        "base_url": base,
+    }
+    config = Config(
+        operator=OperatorConfig(contact="ops@example.org"),
+        channels={"sms": ChannelConfig(settings=sms)},
+        web=WebConfig(public_url=base, secret_key=WEB_SECRET),
+    )
+    server, task = await start_web(create_app(config, engine=engine), "127.0.0.1", port)
+    try:
+        yield base, engine
+    finally:
+        server.should_exit = True
+        await task
+        engine.dispose()
+
+
+async def test_a_german_texter_manages_alerts_from_the_link(
+    sms_site: tuple[str, Engine],
+) -> None:
+    from playwright.async_api import async_playwright
+    from twilio.request_validator import RequestValidator
+
+    base, engine = sms_site
+
+    async def text(body: str) -> str:
+        form = {"MessageSid": "SM" + "e" * 32, "From": GERMAN_PHONE, "Body": body}
+        signature = RequestValidator(SMS_AUTH_TOKEN).compute_signature(f"{base}/sms/inbound", form)
+        async with httpx.AsyncClient(base_url=base) as phone:
+            reply = await phone.post(
+                "/sms/inbound", data=form, headers={"X-Twilio-Signature": signature}
+            )
+        assert reply.status_code == 200, reply.text
+        return reply.text
+
+    await text("ABONNIEREN 50667")
+    assert "VERWALTEN" in await text("YES")
+    link = re.search(re.escape(base) + r"/manage/[\w.-]+", await text("VERWALTEN"))
+    assert link is not None
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(locale="en-US")  # the page follows the subscriber
+        await page.goto(link.group(0))
+        await audit(page, "sms-1-manage-de")
+        assert await page.get_by_label("Entfernung in km").input_value() == "15"
+        postal = page.get_by_label("Postleitzahl (Deutschland) oder ZIP-Code (USA)")
+        assert await postal.input_value() == "50667"
+        await postal.fill("10115")
+        await page.get_by_label("Entfernung in km").fill("25")
+        await page.get_by_role("button", name="Speichern").click()
+        await page.wait_for_load_state()
+        assert "Ihre Änderungen sind gespeichert." in await page.inner_text("main")
+        await audit(page, "sms-2-manage-de-saved")
+        with engine.connect() as conn:
+            row = subscribers.find_by_address(conn, "sms", GERMAN_PHONE)
+        assert row is not None and (row.postal_code, row.time_zone) == ("10115", "Europe/Berlin")
+
+        await page.get_by_role("button", name="Abmelden").click()
+        await page.wait_for_load_state()
+        assert "Sie sind abgemeldet" in await page.inner_text("h1")
+        await browser.close()
+    with engine.connect() as conn:
+        row = subscribers.find_by_address(conn, "sms", GERMAN_PHONE)
+    assert row is not None and row.opted_out_at is not None

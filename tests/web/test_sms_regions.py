@@ -89,6 +89,8 @@ def test_no_german_sms_text_speaks_of_miles() -> None:
         "postal_code": "50667",
         "city": "Köln",
         "group": "65+",
+        "manage": True,
+        "link": "https://alerts.example.org/manage/s1.AbCdEfGhIjKlMnOp",
         "subscriptions": [
             {"postal_code": "50667", "radius": 15, "confirmed": True, "opted_out": False}
         ],

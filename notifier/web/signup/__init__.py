@@ -52,12 +52,13 @@ def register(
             settings=settings,
             clock=clock,
         )
-    secret = web.secret_key.get_secret_value() if web.secret_key is not None else ""
-    if not settings.enabled:
+    off = web.resident_pages_off()
+    if off is not None:
+        if settings.enabled:
+            log.warning("sign-up and manage pages are off: %s", off)
         return None
-    if len(secret) < 16:
-        log.warning("sign-up pages are off: set web.secret_key (16 characters or more)")
-        return None
+    assert web.secret_key is not None  # resident_pages_off checked it
+    secret = web.secret_key.get_secret_value()
     if captcha is None and settings.captcha_verify_url and settings.captcha_secret:
         captcha = siteverify_checker(
             settings.captcha_verify_url, settings.captcha_secret.get_secret_value()
