@@ -78,6 +78,8 @@ class HistoryPoint:
 
 @dataclass(frozen=True, slots=True)
 class AlertRow:
+    """One stored alert with its place as it is now (the Atom feeds render these)."""
+
     id: int
     location_id: str
     name: str
@@ -90,6 +92,12 @@ class AlertRow:
     by_date: dict[str, int | None]
     products: tuple[str, ...]
     detected_at: dt.datetime
+    provider_id: str
+    address: str | None
+    postal_code: str | None
+    increase: int | None
+    age_groups: tuple[str, ...]
+    expires_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +243,12 @@ def _alerts(conn: Connection, limit: int) -> tuple[AlertRow, ...]:
             a.c.by_date,
             a.c.products,
             a.c.detected_at,
+            a.c.provider_id,
+            loc.c.address,
+            loc.c.postal_code,
+            a.c.increase,
+            a.c.age_groups,
+            a.c.expires_at,
         )
         .join(loc, loc.c.id == a.c.location_id)
         .order_by(a.c.detected_at.desc(), a.c.id.desc())
@@ -254,6 +268,12 @@ def _alerts(conn: Connection, limit: int) -> tuple[AlertRow, ...]:
             by_date=dict(r.by_date or {}),
             products=tuple(r.products or ()),
             detected_at=as_utc(r.detected_at),
+            provider_id=r.provider_id,
+            address=r.address,
+            postal_code=r.postal_code,
+            increase=r.increase,
+            age_groups=tuple(r.age_groups or ()),
+            expires_at=as_utc(r.expires_at),
         )
         for r in rows
     )

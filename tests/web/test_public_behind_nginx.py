@@ -108,6 +108,13 @@ async def test_the_documented_nginx_config_serves_files_and_proxies_the_rest(
         manifest = await client.get("/smart/$bulk-publish")
         assert manifest.status_code == 200 and manifest.json()["output"]
         assert (await client.get("/feeds/us-ma.xml")).status_code == 200
+        for path in ("/de/feeds/atom.xml", "/es/feeds/us-ma.xml"):
+            feed = await client.get(path)
+            assert feed.status_code == 200, path
+            assert feed.headers["content-type"].startswith("application/atom+xml"), path
+            assert feed.headers["access-control-allow-origin"] == "*", path
+            assert feed.headers["cache-control"].startswith("public, max-age=10"), path
+            assert f'xml:lang="{path[1:3]}"'.encode() in feed.content, path
         # dynamic routes reach the app
         search = await client.get("/search", params={"postal_code": "02215", "radius": "30"})
         assert search.status_code == 200 and "Gillette Stadium" in search.text

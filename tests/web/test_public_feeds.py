@@ -1,11 +1,14 @@
-"""The feeds others build on: Atom (feedparser) and SMART Scheduling Links (FHIR R4 models,
-and our own SMART scraper reading our feed back to the same counts)."""
+"""The feeds others build on: Atom in every language of the pages (feedparser), and SMART
+Scheduling Links (FHIR R4 models, and our own SMART scraper reading our feed back to the same
+counts)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import feedparser
+import pytest
 from fhir.resources.R4B.location import Location as FhirLocation
 from fhir.resources.R4B.schedule import Schedule as FhirSchedule
 from fhir.resources.R4B.slot import Slot as FhirSlot
@@ -14,36 +17,140 @@ from notifier.model import Status
 from notifier.scraping import Response
 from scrapers.smart_scheduling_links import SmartSchedulingLinks
 from tests.web.public_fixtures import BASE_URL, PublicApp, public_app, seeded_engine
+from tests.web.public_support import NOW
 
 __all__ = ["public_app", "seeded_engine"]  # fixtures, used by name
 
 
-def test_atom_feed_of_alerts(public_app: PublicApp) -> None:
-    response = public_app.client.get("/feeds/atom.xml")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("application/atom+xml")
+#: what each language's feeds say about the seeded alerts (Fenway Park: 120 + 30 on two days)
+LANGUAGES = {
+    "en": {
+        "prefix": "/",
+        "title": "Appointment openings",
+        "region_title": "Appointment openings in US-MA",
+        "entries": [
+            "150 appointments at Fenway Park, Boston",
+            "5 appointments at Gillette Stadium, Foxborough",
+        ],
+        "summary": [
+            "Fenway Park: 150 open appointments.",
+            "4 Jersey Street, Boston, MA, 02215.",
+            "Dates: Thu Feb 25 (120), Fri Feb 26 (30).",
+            "Vaccines: Moderna.",
+            "Book at Fenway Park: https://clinics.example.org/fenway",
+        ],
+    },
+    "de": {
+        "prefix": "/de/",
+        "title": "Freie Termine",
+        "region_title": "Freie Termine in US-MA",
+        "entries": [
+            "150 Termine bei Fenway Park, Boston",
+            "5 Termine bei Gillette Stadium, Foxborough",
+        ],
+        "summary": [
+            "Fenway Park: 150 freie Termine.",
+            "4 Jersey Street, Boston, MA, 02215.",
+            "Tage: Do 25.02. (120), Fr 26.02. (30).",
+            "Impfstoffe: Moderna.",
+            "Buchen bei Fenway Park: https://clinics.example.org/fenway",
+        ],
+    },
+    "es": {
+        "prefix": "/es/",
+        "title": "Citas libres",
+        "region_title": "Citas libres en US-MA",
+        "entries": [
+            "150 citas en Fenway Park, Boston",
+            "5 citas en Gillette Stadium, Foxborough",
+        ],
+        "summary": [
+            "Fenway Park: 150 citas libres.",
+            "4 Jersey Street, Boston, MA, 02215.",
+            "Fechas: jue 25/02 (120), vie 26/02 (30).",
+            "Vacunas: Moderna.",
+            "Reservar en Fenway Park: https://clinics.example.org/fenway",
+        ],
+    },
+}
+
+
+def _feed(app: PublicApp, path: str) -> feedparser.FeedParserDict:
+    response = app.client.get(path)
+    assert response.status_code == 200, path
+    assert response.headers["content-type"].startswith("application/atom+xml"), path
+    assert response.headers["access-control-allow-origin"] == "*", path
     feed = feedparser.parse(response.content)
-    assert not feed.bozo, feed.get("bozo_exception")
-    assert feed.feed.title == "Appointment openings"
-    titles = sorted(entry.title for entry in feed.entries)
-    assert titles == [
-        "Fenway Park: 150 open appointments (opened)",
-        "Gillette Stadium: 5 open appointments (opened)",
-    ]
-    fenway = next(e for e in feed.entries if e.title.startswith("Fenway"))
+    assert not feed.bozo, (path, feed.get("bozo_exception"))
+    return feed
+
+
+@pytest.mark.parametrize("lang", sorted(LANGUAGES))
+def test_every_language_has_its_feed_of_all_alerts(public_app: PublicApp, lang: str) -> None:
+    expected = LANGUAGES[lang]
+    path = f"{expected['prefix']}feeds/atom.xml"
+    feed = _feed(public_app, path)
+    assert feed.feed.language == lang
+    assert feed.feed.title == expected["title"]
+    assert feed.feed.id == f"{BASE_URL}{path}"
+    assert feed.feed.link == f"{BASE_URL}{expected['prefix']}"  # the pages of its language
+    translations = {
+        link.hreflang: link.href
+        for link in feed.feed.links
+        if link.rel == "alternate" and link.type == "application/atom+xml"
+    }
+    assert translations == {
+        other: f"{BASE_URL}{LANGUAGES[other]['prefix']}feeds/atom.xml"
+        for other in LANGUAGES
+        if other != lang
+    }
+    assert sorted(e.title for e in feed.entries) == expected["entries"]
+    for entry in feed.entries:
+        assert entry.title_detail.language == entry.summary_detail.language == lang
+        assert entry.tags[0].term == "US-MA"
+    fenway = next(e for e in feed.entries if "Fenway" in e.title)
+    assert fenway.summary.splitlines() == expected["summary"]
     assert fenway.link == "https://clinics.example.org/fenway"
-    assert "2021-02-25 (120)" in fenway.summary
     assert fenway.updated_parsed[:5] == (2021, 2, 25, 12, 30)
-    assert len({e.id for e in feed.entries}) == 2
+    assert feed.feed.updated_parsed[:5] == (2021, 2, 25, 12, 30)
 
 
-def test_one_atom_feed_per_region(public_app: PublicApp) -> None:
-    ma = feedparser.parse(public_app.client.get("/feeds/us-ma.xml").content)
-    assert not ma.bozo and len(ma.entries) == 2
-    assert ma.feed.title == "Appointment openings in US-MA"
-    bavaria = feedparser.parse(public_app.client.get("/feeds/de-by.xml").content)
-    assert not bavaria.bozo and bavaria.entries == []  # a region without alerts still has a feed
-    assert public_app.client.get("/feeds/us-zz.xml").status_code == 404
+@pytest.mark.parametrize("lang", sorted(LANGUAGES))
+def test_every_language_has_a_feed_per_region(public_app: PublicApp, lang: str) -> None:
+    expected = LANGUAGES[lang]
+    ma = _feed(public_app, f"{expected['prefix']}feeds/us-ma.xml")
+    assert ma.feed.language == lang and ma.feed.title == expected["region_title"]
+    assert sorted(e.title for e in ma.entries) == expected["entries"]
+    everything = _feed(public_app, f"{expected['prefix']}feeds/atom.xml")
+    # one entry, two feeds: the same id, so a reader of both sees it once
+    assert {e.id for e in ma.entries} == {e.id for e in everything.entries}
+    bavaria = _feed(public_app, f"{expected['prefix']}feeds/de-by.xml")
+    assert bavaria.feed.language == lang and bavaria.entries == []  # no alerts: still a feed
+    assert public_app.client.get(f"{expected['prefix']}feeds/us-zz.xml").status_code == 404
+
+
+def test_entry_ids_are_per_language_and_the_english_ones_never_changed(
+    public_app: PublicApp,
+) -> None:
+    ids = {
+        lang: {e.id for e in _feed(public_app, f"{v['prefix']}feeds/atom.xml").entries}
+        for lang, v in LANGUAGES.items()
+    }
+    assert ids["en"] == {f"{BASE_URL}/alerts/1", f"{BASE_URL}/alerts/2"}  # as before issue 8
+    assert ids["de"] == {f"{BASE_URL}/de/alerts/1", f"{BASE_URL}/de/alerts/2"}
+    assert not (ids["en"] & ids["de"]) and not (ids["en"] & ids["es"])
+    assert not (ids["de"] & ids["es"])
+
+
+def test_a_feed_without_entries_keeps_its_bytes_between_publications(
+    public_app: PublicApp,
+) -> None:
+    before = {p: public_app.client.get(p) for p in ("/de/feeds/de-by.xml", "/feeds/us-ma.xml")}
+    public_app.site.clock = lambda: NOW + dt.timedelta(minutes=5)
+    public_app.site.publisher().publish_now()
+    for path, first in before.items():
+        again = public_app.client.get(path, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304, path
 
 
 def _smart_files(app: PublicApp) -> dict[str, bytes]:

@@ -6,10 +6,13 @@ import datetime as dt
 import email.utils
 from pathlib import Path
 
+import feedparser
+from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from notifier.web.app import create_app
+from notifier.web.public.pages import strings
 from tests.web.public_fixtures import BASE_URL, PublicApp, public_app, public_config, seeded_engine
 from tests.web.public_support import NOW
 
@@ -54,6 +57,39 @@ def test_every_language_links_its_siblings(public_app: PublicApp) -> None:
         for code, href in (("en", "/"), ("de", "/de/"), ("es", "/es/")):
             assert f'<link rel="alternate" hreflang="{code}" href="{BASE_URL}{href}">' in html
     assert "Stand unbekannt seit 25.02. 13:40 CET" in public_app.client.get("/de/").text
+
+
+def test_every_page_links_the_feeds_of_its_own_language(public_app: PublicApp) -> None:
+    for home, lang in (("/", "en"), ("/de/", "de"), ("/es/", "es")):
+        page = BeautifulSoup(public_app.client.get(home).text, "html.parser")
+        discovered = {
+            link["href"]: link
+            for link in page.head.find_all("link", rel="alternate", type="application/atom+xml")
+        }
+        wanted = {f"{home}feeds/{name}.xml" for name in ("atom", "de-by", "us-ma")}
+        assert set(discovered) == wanted, home
+        assert {link["hreflang"] for link in discovered.values()} == {lang}
+        visible = {
+            a["href"]: a
+            for a in page.body.find_all("a", type="application/atom+xml", hreflang=lang)
+        }
+        assert set(visible) == wanted, home
+        # the open region's section links its own feed
+        section = page.find("section", attrs={"aria-labelledby": "region-us-ma"})
+        assert section.find("a", href=f"{home}feeds/us-ma.xml") is not None
+        for href, link in discovered.items():
+            response = public_app.client.get(href)
+            assert response.status_code == 200, href
+            feed = feedparser.parse(response.content)
+            assert not feed.bozo and feed.feed.language == lang, href
+            assert feed.feed.title == link["title"], href
+    search = public_app.client.get("/search", params={"postal_code": "02215", "lang": "es"})
+    assert 'href="/es/feeds/atom.xml"' in search.text
+
+
+def test_every_language_has_every_page_string() -> None:
+    english = set(strings("en"))
+    assert set(strings("de")) == english and set(strings("es")) == english
 
 
 def test_search_renders_nearby_places_nearest_first(public_app: PublicApp) -> None:
@@ -153,6 +189,8 @@ def test_everything_public_carries_validators_and_answers_304(public_app: Public
         "/smart/slots.ndjson",
         "/feeds/atom.xml",
         "/feeds/us-ma.xml",
+        "/de/feeds/atom.xml",
+        "/es/feeds/de-by.xml",
         "/static/site.css",
         "/search?postal_code=02215&radius=20",
         "/api/v1/availability?postal_code=02215&radius=20",
@@ -202,3 +240,4 @@ def test_before_the_first_publication_pages_render_from_the_database(
         assert "Freie" in client.get("/de/").text
         assert len(client.get("/api/v1/locations").json()["locations"]) == 4
         assert client.get("/feeds/atom.xml").status_code == 404  # feeds exist once published
+        assert client.get("/de/feeds/atom.xml").status_code == 404

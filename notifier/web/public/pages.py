@@ -20,8 +20,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from notifier.web.public.chart import sparkline
+from notifier.web.public.feed_links import feed_links
 from notifier.web.public.render_cache import RenderCache, content_key
-from notifier.web.public.snapshot import LOCALES, Place, Snapshot
+from notifier.web.public.snapshot import LOCALES, Place, Snapshot, locale_home
 
 __all__ = [
     "TEMPLATES",
@@ -65,10 +66,6 @@ def pick_locale(value: str | None) -> str:
         if code in LOCALES:
             return code
     return "en"
-
-
-def locale_home(locale: str) -> str:
-    return "/" if locale == "en" else f"/{locale}/"
 
 
 @lru_cache(maxsize=256)
@@ -160,12 +157,16 @@ def render_index(
     base_url: str,
     signup_url: str | None = None,
     cache: RenderCache | None = None,
+    feed_regions: Sequence[str] | None = None,
 ) -> bytes:
+    """The front page of ``locale``; it links that language's feeds, of every region and of
+    each one in ``feed_regions`` (default: every region the snapshot knows)."""
     base = base_url.rstrip("/")
     alternates = [(code, f"{base}{locale_home(code)}") for code in LOCALES]
     alternates.append(("x-default", f"{base}/"))
     languages = [(code, strings(code)["language_name"], locale_home(code)) for code in LOCALES]
     fmt = Formatter(locale)
+    feeds = feed_links(locale, snapshot.all_regions() if feed_regions is None else feed_regions)
     html = (
         environment()
         .get_template("public/index.html.j2")
@@ -177,6 +178,8 @@ def render_index(
             ],
             alternates=alternates,
             languages=languages,
+            feeds=feeds,
+            region_feeds={feed.region: feed for feed in feeds},
             signup_url=signup_url,
         )
     )
@@ -201,6 +204,7 @@ def render_search(
             radius=radius,
             places=places,
             error=error,
+            feed=feed_links(locale, ())[0],
         )
     )
     return html.encode()

@@ -2,12 +2,13 @@
 
 Everything that is the same for every visitor is a file: the pages (``index.html``,
 ``de/index.html``, ``es/index.html``), ``api/v1/locations.json``, the SMART feed, the Atom
-feeds and the stylesheet. ``PublicPublisher`` listens to the pipeline (``Runtime.on_poll``),
-waits a short debounce so a burst of polls becomes one publication, reads everything in one
-database call, renders purely and writes each file to a temporary file in the same folder
-followed by ``os.replace``: a reader (nginx, a CDN, our own static handler) sees the old file
-or the new one, never half of one. ``.version`` is written last; our static handler reloads
-when it changes.
+feeds of every language (``feeds/``, ``de/feeds/``, ``es/feeds/``) and the stylesheet.
+``PublicPublisher`` listens to the pipeline (``Runtime.on_poll``), waits a short debounce so
+a burst of polls becomes one publication, reads everything in one database call, renders
+purely and writes each file to a temporary file in the same folder followed by
+``os.replace``: a reader (nginx, a CDN, our own static handler) sees the old file or the new
+one, never half of one. ``.version`` is written last; our static handler reloads when it
+changes.
 """
 
 from __future__ import annotations
@@ -72,14 +73,20 @@ def render_all(
     re-rendering places that did not change since the last publication).
     """
     files: dict[str, bytes] = {}
+    regions = snapshot.all_regions()  # each has a feed per language, which every page links
     for locale in LOCALES:
         path = locale_home(locale).lstrip("/") + "index.html"
         files[path] = render_index(
-            snapshot, locale, base_url=base_url, signup_url=signup_url, cache=cache
+            snapshot,
+            locale,
+            base_url=base_url,
+            signup_url=signup_url,
+            cache=cache,
+            feed_regions=regions,
         )
     files["api/v1/locations.json"] = locations_json(snapshot, cache)
     files.update(render_smart_feed(snapshot, base_url, cache))
-    files.update(render_feeds(snapshot, base_url))
+    files.update(render_feeds(snapshot, base_url, cache, regions=regions))
     files["static/site.css"] = (TEMPLATES / "static" / "site.css").read_bytes()
     return files
 

@@ -5,7 +5,8 @@ rendered pieces (its HTML entry per language, its JSON object, its SMART resourc
 on its displayed content; ``RenderCache`` keeps the pieces of the previous publication keyed by
 that content and hands them back. Values that change on every poll for every place (the
 "checked" time, the chart) are left as tokens in the cached piece and filled in per
-publication, so they do not invalidate it.
+publication, so they do not invalidate it. The Atom feeds keep each alert's entry per
+language here too (``atom.py``): alerts do not change, so only a new alert's are rendered.
 
 The cache keeps two generations (this publication's and the last one's), so it never grows
 beyond what two publications used.

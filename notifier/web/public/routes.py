@@ -1,9 +1,10 @@
 """The public routes, registered in one place: ``register(app, engine, config)``.
 
 * Published files (``/``, ``/de/``, ``/es/``, ``/api/v1/locations``, ``/smart/...``,
-  ``/feeds/...``, ``/static/site.css``) are answered from memory by ``PublicFilesMiddleware``
-  before FastAPI routing. The routes below for ``/`` and ``/api/v1/locations`` only answer
-  when nothing has been published yet (and document the JSON in ``/openapi.json``).
+  ``/feeds/...``, ``/de/feeds/...``, ``/es/feeds/...``, ``/static/site.css``) are answered
+  from memory by ``PublicFilesMiddleware`` before FastAPI routing. The routes below for
+  ``/`` and ``/api/v1/locations`` only answer when nothing has been published yet (and
+  document the JSON in ``/openapi.json``).
 * ``/search`` and ``/api/v1/availability`` are dynamic but cheap: they read the in-memory
   snapshot (refreshed by the publisher, else from the database at most every few seconds).
 """

@@ -14,11 +14,24 @@ from dataclasses import dataclass, field, replace
 from notifier.db.public import AlertRow, LocationRow, ProviderRow, PublicData
 from notifier.geo import distance_miles
 
-__all__ = ["LOCALES", "Place", "Snapshot", "build_snapshot", "region_of", "region_slug"]
+__all__ = [
+    "LOCALES",
+    "Place",
+    "Snapshot",
+    "build_snapshot",
+    "locale_home",
+    "region_of",
+    "region_slug",
+]
 
 LOCALES = ("en", "de", "es")
 #: how far back the small charts look
 HISTORY_HOURS = 6
+
+
+def locale_home(locale: str) -> str:
+    """Where a language's pages (and feeds) live: ``/`` for English, ``/de/``, ``/es/``."""
+    return "/" if locale == "en" else f"/{locale}/"
 
 
 def region_of(country: str | None, state: str | None) -> str:

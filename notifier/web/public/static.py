@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from notifier.web.public.feed_links import FEED_PREFIXES
 from notifier.web.public.publish import VERSION_FILE
 
 __all__ = [
@@ -44,6 +45,8 @@ CONTENT_TYPES = {
     ".xml": "application/atom+xml; charset=utf-8",
     ".css": "text/css; charset=utf-8",
 }
+#: published data other sites may fetch from a browser (CORS): the API, SMART, every feed
+_SHARED_DATA = ("api/", "smart/", *FEED_PREFIXES)
 #: availability changes by the minute; a CDN may serve a little stale while it revalidates
 PAGE_CACHE_CONTROL = "public, max-age=10, stale-while-revalidate=30"
 ASSET_CACHE_CONTROL = "public, max-age=3600"
@@ -135,7 +138,7 @@ def _entry(name: str, body: bytes, stat: os.stat_result) -> CachedFile | None:
         (b"content-length", str(len(body)).encode()),
         *validators,
     )
-    if name.startswith(("api/", "smart/", "feeds/")):
+    if name.startswith(_SHARED_DATA):
         headers += ((b"access-control-allow-origin", b"*"),)
     raw = b"".join(key + b": " + value + b"\r\n" for key, value in headers) + b"\r\n"
     return CachedFile(body, etag, modified, identity, headers, validators, raw)
