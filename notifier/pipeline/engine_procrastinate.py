@@ -194,19 +194,23 @@ async def recover(context: procrastinate.JobContext, timestamp: int) -> None:
 def hand_out(runtime: Runtime, deferrer: procrastinate.App, timestamp: int) -> list[str]:
     """One transaction: claim the due providers, defer their polls and the sweep sends.
 
-    Due-ness is judged at the tick's own second, not the wall clock: a tick that runs a
-    little late still sees exactly one interval since the previous one.
+    Due-ness is judged at the tick's own second, not the wall clock, and each poll handed out
+    is recorded at the start it was due in its provider's schedule, not at this tick: a tick
+    that runs late, a skipped tick, or a poll refused because the previous one is still
+    queued delays that one poll, never the ones after it (``schedule.scheduled_start``).
     """
     tick_at = dt.datetime.fromtimestamp(timestamp, dt.UTC)
     with write_transaction(runtime.engine) as conn:
-        due = [p for p in schedule.due_providers(conn, tick_at) if p in runtime.coordinators]
-        handed: list[str] = []
-        for provider_id in due:
+        due = schedule.due_providers(conn, tick_at)
+        handed: dict[str, dt.datetime] = {}
+        for provider_id, start in due.items():
+            if provider_id not in runtime.coordinators:
+                continue
             lock = f"poll:{provider_id}"
             job = {"provider_id": provider_id, "tick": timestamp}
             if _defer_on(deferrer, conn, POLL_TASK, [job], lock=lock, queueing_lock=lock):
-                handed.append(provider_id)
-        schedule.mark_started(conn, handed, tick_at)
+                handed[provider_id] = start
+        schedule.mark_started(conn, handed)
         lease = {name: d.settings.lease_seconds for name, d in runtime.dispatchers.items()}
         now = dt.datetime.now(dt.UTC)
         for channel in schedule.channels_with_due_deliveries(conn, lease, now):
@@ -218,7 +222,7 @@ def hand_out(runtime: Runtime, deferrer: procrastinate.App, timestamp: int) -> l
                 [{"channel": channel, "recipients": 0}],
                 queueing_lock=f"sweep:{channel}",
             )
-    return handed
+    return list(handed)
 
 
 @blueprint.task(name=POLL_TASK, queue=POLL_QUEUE, pass_context=True)

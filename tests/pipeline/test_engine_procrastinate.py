@@ -168,6 +168,54 @@ def test_a_provider_whose_poll_still_waits_is_not_queued_twice(
     assert len(jobs(queue, POLL_TASK)) == 3
 
 
+def finish_polls(engine: Engine) -> None:
+    """Every poll job handed out so far has run (no worker runs in these tests)."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE procrastinate_jobs SET status = 'succeeded'"))
+
+
+def started_at(engine: Engine) -> dict[str, int]:
+    """Each provider's scheduled start of its last poll, in seconds since the epoch."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT provider_id, last_started_at FROM poll_schedule"))
+        return {p: int(at.timestamp()) for p, at in rows}
+
+
+def test_a_skipped_tick_delays_one_poll_not_the_ones_after_it(
+    runtime: Runtime, queue: Engine, deferrer: procrastinate.App
+) -> None:
+    t = 1_800_000_000  # ma-prepmod every 2 s, nh-prepmod every 4 s
+    assert hand_out(runtime, deferrer, t) == ["ma-prepmod", "nh-prepmod"]
+    finish_polls(queue)
+    # The tick of t + 2 never ran (its worker died, it failed, its deferrer lagged): the next
+    # one polls ma late, as the poll due at t + 2, so ma's next poll is still due at t + 4.
+    assert hand_out(runtime, deferrer, t + 3) == ["ma-prepmod"]
+    assert started_at(queue)["ma-prepmod"] == t + 2
+    finish_polls(queue)
+    assert hand_out(runtime, deferrer, t + 4) == ["ma-prepmod", "nh-prepmod"]
+    finish_polls(queue)
+    assert hand_out(runtime, deferrer, t + 5) == []
+    assert hand_out(runtime, deferrer, t + 6) == ["ma-prepmod"]
+
+
+def test_a_poll_held_back_by_the_queue_keeps_the_schedule(
+    runtime: Runtime, queue: Engine, deferrer: procrastinate.App
+) -> None:
+    t = 1_800_000_000
+    hand_out(runtime, deferrer, t)
+    # Late ticks run in a burst behind busy workers: at t + 2 ma's previous poll is still
+    # queued, so its next one goes out a second late, and the one after is on time again.
+    assert hand_out(runtime, deferrer, t + 2) == []
+    finish_polls(queue)
+    assert hand_out(runtime, deferrer, t + 3) == ["ma-prepmod"]
+    finish_polls(queue)
+    assert hand_out(runtime, deferrer, t + 4) == ["ma-prepmod", "nh-prepmod"]
+    # ...and a second that procrastinate defers again after later ones finds nothing due
+    finish_polls(queue)
+    assert hand_out(runtime, deferrer, t + 3) == []
+    assert [j["args"]["tick"] for j in jobs(queue, POLL_TASK)] == [t, t, t + 3, t + 4, t + 4]
+
+
 async def test_the_rate_limit_is_shared_between_processes(
     queue: Engine,
     pg_server_url: str,  # noqa: F811
