@@ -80,12 +80,12 @@ def scheduled_start(
     """
     if interval <= 0:
         raise ValueError("interval must be positive")
-    candidates = [t for t in (held_until,) if t is not None]
+    due_times = [] if held_until is None else [as_utc(held_until)]
     if last_started is not None:
-        candidates.append(as_utc(last_started) + dt.timedelta(seconds=interval))
-    if not candidates:
+        due_times.append(as_utc(last_started) + dt.timedelta(seconds=interval))
+    if not due_times:
         return now  # never polled and nothing to wait for: its schedule starts now
-    due_at = max(as_utc(t) for t in candidates)
+    due_at = max(due_times)
     late = (as_utc(now) - due_at).total_seconds()
     if late < 0:
         return None
