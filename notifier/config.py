@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,7 +26,15 @@ from notifier.config_source import (
 )
 from notifier.config_source import line_for as _line_for
 from notifier.config_source import where_text as _where
-from notifier.policies import AlertPolicy, HttpSettings, OpsNoticeSettings
+from notifier.policies import (
+    CONFIG_RULE,
+    AlertPolicy,
+    DispatchSettings,
+    HttpSettings,
+    OpsNoticeSettings,
+    RuleBroken,
+    raise_broken_rules,
+)
 from notifier.scraping import get_scraper
 
 __all__ = [
@@ -34,9 +42,11 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigProblem",
+    "DatabaseConfig",
     "EngineName",
     "EnvSettings",
     "ProviderConfig",
+    "WorkersConfig",
     "load_config",
 ]
 
@@ -95,6 +105,89 @@ class DatabaseConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = "sqlite:///subscribers.db"
+    #: PostgreSQL only: connections each process keeps open, and how many more it may open at
+    #: a busy moment (SQLAlchemy's pool; procrastinate's own pool is ``workers.queue_pool_size``)
+    pool_size: int = Field(5, ge=1, le=200)
+    max_overflow: int = Field(10, ge=0, le=200)
+
+    def engine_options(self, url: str | None = None) -> dict[str, Any]:
+        """``make_engine`` keyword arguments for ``url`` (default: this one). SQLite keeps
+        SQLAlchemy's own pool: one process, one file."""
+        if not (url or self.url).startswith(("postgresql", "postgres:")):
+            return {}
+        return {"pool_size": self.pool_size, "max_overflow": self.max_overflow}
+
+
+#: a periodic task runs at whole seconds of the minute, so its period must divide 60
+_DIVISORS_OF_60 = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)
+#: a worker is declared dead only after missing this many heartbeats in a row
+MIN_HEARTBEATS_PER_STALL = 3
+
+
+class WorkersConfig(BaseModel):
+    """``workers:``, the ``notifier worker`` processes of multi-node mode (``engine:
+    procrastinate``; ``notifier run`` ignores it). Every machine must use the same values.
+    See docs/deployment.md for what each one costs and when to change it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: jobs (ticks, polls, send batches) one process runs at once; ``--concurrency`` overrides
+    concurrency: int = Field(8, ge=1, le=256)
+    #: seconds between two ticks, the periodic job that hands out the due polls; a provider's
+    #: poll starts within one tick of its due time
+    tick_seconds: int = Field(1, ge=1, le=60)
+    #: seconds between a worker's heartbeats in the job queue
+    heartbeat_seconds: float = Field(10.0, ge=0.5, le=300)
+    #: a worker silent for this long is dead: its send jobs run again, its polls and ticks are
+    #: closed (the next tick polls again). Also how long a dead worker's tick blocks the ticks.
+    stalled_seconds: float = Field(60.0, ge=5, le=3600)
+    #: seconds between two searches for the jobs of dead workers
+    recover_seconds: int = Field(2, ge=1, le=60)
+    #: how often an idle worker looks for jobs when no LISTEN notification comes (PgBouncer in
+    #: transaction mode drops them); with notifications a job starts at once
+    job_poll_seconds: float = Field(5.0, gt=0, le=60)
+    #: on SIGTERM, jobs in flight get this long to finish before they are cancelled (their
+    #: claimed deliveries come back when the lease runs out); null: wait for every job
+    shutdown_seconds: float | None = Field(None, gt=0, le=3600)
+    #: connections of procrastinate's pool per process (fetching, heartbeats, LISTEN)
+    queue_pool_size: int = Field(4, ge=2, le=64)
+    #: first-wave recipients per send job deferred by a fan-out: 100,000 people make 200 jobs
+    send_batch: int = Field(500, ge=1, le=100_000)
+    #: finished jobs are deleted after this many hours (the outbox keeps the history)
+    keep_jobs_hours: int = Field(24, ge=1, le=24 * 90)
+
+    @model_validator(mode="after")
+    def _rules(self) -> WorkersConfig:
+        raise_broken_rules("WorkersConfig", self.broken_rules(), self)
+        return self
+
+    def broken_rules(self) -> list[RuleBroken]:
+        broken: list[RuleBroken] = []
+        for key in ("tick_seconds", "recover_seconds"):
+            value = getattr(self, key)
+            if value not in _DIVISORS_OF_60:
+                near = min(_DIVISORS_OF_60, key=lambda d: (abs(d - value), d))
+                broken.append(
+                    (
+                        (key,),
+                        f"{value} does not divide a minute: the periodic job runs at whole "
+                        "seconds of each minute",
+                        f"use one of {', '.join(map(str, _DIVISORS_OF_60))} (e.g. {near})",
+                    )
+                )
+        least = MIN_HEARTBEATS_PER_STALL * self.heartbeat_seconds
+        if self.stalled_seconds < least:
+            broken.append(
+                (
+                    ("stalled_seconds",),
+                    f"{self.stalled_seconds:g}s is less than {MIN_HEARTBEATS_PER_STALL} "
+                    f"heartbeats ({self.heartbeat_seconds:g}s each): a busy worker would be "
+                    "declared dead while it still polls, and a second poll of the same "
+                    "provider could start",
+                    f"raise stalled_seconds to at least {least:g}, or lower heartbeat_seconds",
+                )
+            )
+        return broken
 
 
 class SignupConfig(BaseModel):
@@ -170,6 +263,10 @@ class Config(BaseModel):
     operator: OperatorConfig
     engine: EngineName = "apscheduler"
     database: DatabaseConfig = DatabaseConfig()
+    #: multi-node mode: the worker processes and their job queue
+    workers: WorkersConfig = WorkersConfig()
+    #: how every channel's dispatcher claims and sends (both engines)
+    delivery: DispatchSettings = DispatchSettings()
     http: HttpSettings = HttpSettings()
     alerts: AlertPolicy = AlertPolicy()
     providers: list[ProviderConfig] = Field(default_factory=list)
@@ -177,6 +274,26 @@ class Config(BaseModel):
     #: where notices about the service itself go (``notifier.pipeline.ops_notices``)
     ops_notices: OpsNoticeSettings = Field(default_factory=OpsNoticeSettings)
     web: WebConfig = WebConfig()
+
+    @model_validator(mode="after")
+    def _rules(self) -> Config:
+        raise_broken_rules("Config", self.broken_rules(), self)
+        return self
+
+    def broken_rules(self) -> list[RuleBroken]:
+        """The rules between sections (each section checks its own fields)."""
+        broken = [(("delivery", *where), p, f) for where, p, f in self.delivery.broken_rules()]
+        pool = self.database.pool_size + self.database.max_overflow
+        if self.engine == "procrastinate" and self.workers.concurrency > pool:
+            broken.append(
+                (
+                    ("workers", "concurrency"),
+                    f"{self.workers.concurrency} jobs at once need more database connections "
+                    f"than the pool gives (database.pool_size + max_overflow = {pool})",
+                    f"lower workers.concurrency to {pool}, or raise database.max_overflow",
+                )
+            )
+        return broken
 
     def enabled_providers(self) -> list[ProviderConfig]:
         return [p for p in self.providers if p.enabled]
@@ -190,6 +307,8 @@ class Config(BaseModel):
 
 def _fix_for(error: ErrorDetails) -> str:
     kind = error["type"]
+    if kind == CONFIG_RULE:
+        return str((error.get("ctx") or {}).get("fix", "see the config reference in README.md"))
     if kind == "extra_forbidden":
         return "remove this key, or check its spelling against the config reference in README.md"
     if kind == "missing":

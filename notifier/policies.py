@@ -1,4 +1,5 @@
-"""The rules the pipeline obeys, as config.yaml spells them: client, alerts and ops notices.
+"""The rules the pipeline obeys, as config.yaml spells them: client, alerts, delivery and ops
+notices.
 
 They live here, among the contracts, so that the config can validate them without importing
 the pipeline; the pipeline reads them from the loaded config.
@@ -6,13 +7,52 @@ the pipeline; the pipeline reads them from the loaded config.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from notifier import __version__
 from notifier.messaging.apprise_targets import AppriseTarget
 from notifier.messaging.render import Locale
 
-__all__ = ["AlertPolicy", "HttpSettings", "OpsNoticeSettings", "SanityPolicy"]
+__all__ = [
+    "CONFIG_RULE",
+    "AlertPolicy",
+    "DispatchSettings",
+    "HttpSettings",
+    "OpsNoticeSettings",
+    "RuleBroken",
+    "SanityPolicy",
+    "raise_broken_rules",
+    "rule_error",
+]
+
+#: the pydantic error type of a broken rule between settings; its context carries the fix
+CONFIG_RULE = "config_rule"
+
+
+def rule_error(problem: str, fix: str) -> PydanticCustomError:
+    """A validation error whose message is ``problem`` and whose fix the config error shows."""
+    # Braces would be read as pydantic's message placeholders.
+    text = problem.replace("{", "(").replace("}", ")")
+    return PydanticCustomError(CONFIG_RULE, text, {"fix": fix})
+
+
+#: (where, relative to the model being validated; what is wrong; how to fix it)
+RuleBroken = tuple[tuple[str | int, ...], str, str]
+
+
+def raise_broken_rules(model: str, broken: Sequence[RuleBroken], values: object) -> None:
+    """Raise every broken rule at once, each at the key it names (so its line is found)."""
+    if broken:
+        raise ValidationError.from_exception_data(
+            model,
+            [
+                InitErrorDetails(type=rule_error(problem, fix), loc=where, input=values)
+                for where, problem, fix in broken
+            ],
+        )
 
 
 class HttpSettings(BaseModel):
@@ -70,6 +110,56 @@ class AlertPolicy(BaseModel):
     ttl_minutes: float = Field(30.0, gt=0, description="A delivery later than this is dropped.")
     alert_on_first_poll: bool = False
     sanity: SanityPolicy = SanityPolicy()
+
+
+class DispatchSettings(BaseModel):
+    """The ``delivery:`` section of config.yaml: how each channel's dispatcher claims and sends.
+
+    A dispatcher claims (leases) a batch of due deliveries, sends them, then marks them; a
+    lease that runs out (its process died) is claimed again. The rules between these settings
+    are checked on the whole config (``Config``), so that tests may shorten a lease freely.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: the most deliveries one claim takes (claims adapt to send speed, about 0.25 s of work)
+    batch_size: int = Field(200, ge=1, le=10_000)
+    #: how long a claimed delivery belongs to its dispatcher before another may claim it
+    lease_seconds: float = Field(120.0, gt=0, le=3600)
+    max_attempts: int = Field(6, ge=1, le=50)
+    backoff_base_seconds: float = Field(5.0, ge=0)
+    backoff_max_seconds: float = Field(600.0, ge=0)
+    #: one send (an API call, an SMTP transaction) is abandoned after this long
+    send_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    #: sends of one channel in flight at once, per process
+    concurrency: int = Field(16, ge=1, le=1000)
+    #: how often an idle dispatcher looks for due deliveries (``notifier run``)
+    idle_poll_seconds: float = Field(1.0, gt=0, le=60)
+
+    def broken_rules(self) -> list[RuleBroken]:
+        """What the operator's config must respect, beyond each field's own range."""
+        broken: list[RuleBroken] = []
+        if self.lease_seconds < 2 * self.send_timeout_seconds:
+            broken.append(
+                (
+                    ("lease_seconds",),
+                    f"a lease of {self.lease_seconds:g}s is shorter than two send timeouts "
+                    f"({self.send_timeout_seconds:g}s each): a slow send could outlive its "
+                    "lease and go out twice",
+                    f"raise lease_seconds to at least {2 * self.send_timeout_seconds:g}, or "
+                    "lower send_timeout_seconds",
+                )
+            )
+        if self.backoff_max_seconds < self.backoff_base_seconds:
+            broken.append(
+                (
+                    ("backoff_max_seconds",),
+                    f"the longest retry wait ({self.backoff_max_seconds:g}s) is shorter than "
+                    f"the first ({self.backoff_base_seconds:g}s)",
+                    "make backoff_max_seconds at least backoff_base_seconds",
+                )
+            )
+        return broken
 
 
 class OpsNoticeSettings(BaseModel):

@@ -12,9 +12,10 @@ import logging
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from notifier.cli.config import ConfigOption, load_or_exit
-from notifier.config import Config, EnvSettings
+from notifier.config import Config, EnvSettings, WorkersConfig
 from notifier.heap import freeze_startup_heap
 from notifier.logs import setup_logging
 
@@ -24,6 +25,26 @@ __all__ = ["web", "worker"]
 def _with_env_database(loaded: Config) -> Config:
     url = EnvSettings().database_url or loaded.database.url
     return loaded.model_copy(update={"database": loaded.database.model_copy(update={"url": url})})
+
+
+def _with_concurrency(loaded: Config, concurrency: int) -> Config:
+    """The config with ``--concurrency`` in place of ``workers.concurrency``, held to the
+    same rules as the file's value (the database pool needs a connection for every job)."""
+    try:
+        workers = WorkersConfig.model_validate(
+            {**loaded.workers.model_dump(), "concurrency": concurrency}
+        )
+    except ValidationError as error:
+        messages = [e["msg"] for e in error.errors()]
+        typer.echo(f"error: --concurrency {concurrency}: {'; '.join(messages)}", err=True)
+        raise typer.Exit(2) from None
+    changed = loaded.model_copy(update={"workers": workers})
+    broken = changed.broken_rules()
+    for _where, problem, fix in broken:
+        typer.echo(f"error: --concurrency {concurrency}: {problem}. Fix: {fix}", err=True)
+    if broken:
+        raise typer.Exit(2)
+    return changed
 
 
 def _require_procrastinate(loaded: Config, command: str) -> None:
@@ -43,8 +64,13 @@ def worker(
         str, typer.Option("--queues", help="Comma-separated queues to work: poll, send.")
     ] = "poll,send",
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Jobs this process runs at once.")
-    ] = 8,
+        int | None,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            help="Jobs this process runs at once. Default: workers.concurrency in the config.",
+        ),
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Worker name in logs.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
 ) -> None:
@@ -67,7 +93,9 @@ def worker(
             f"error: unknown queue(s) {', '.join(unknown) or '(none)'}; use poll, send", err=True
         )
         raise typer.Exit(2)
-    settings = WorkerSettings(queues=tuple(chosen), concurrency=concurrency, name=name)
+    if concurrency is not None:
+        loaded = _with_concurrency(loaded, concurrency)
+    settings = WorkerSettings(queues=tuple(chosen), name=name)
 
     async def main() -> None:
         runtime = Runtime.build(loaded, migrate=False, shared_limits=True)

@@ -7,11 +7,17 @@ Contract (multi-node mode): a provider is *due* at ``now`` when
     and (the provider is not failing or provider_state.next_poll_at <= now)
     and (provider_state.not_before is NULL or provider_state.not_before <= now)
 
-``last_started_at`` is when a tick last handed the provider's poll out (not when the poll
-wrote its run), so a poll still in flight keeps its provider not due. ``not_before`` is a
-provider's own request to wait (Retry-After, an open circuit breaker); ``next_poll_at`` is the
-shared backoff that every poll writes (``notifier.pipeline.backoff``), so a failing provider is
-polled no faster in multi-node mode than in one process.
+``last_started_at`` is the *scheduled* start of the provider's last poll that a tick handed
+out (not when the tick ran, nor when the poll wrote its run), so a poll still in flight keeps
+its provider not due. ``not_before`` is a provider's own request to wait (Retry-After, an open
+circuit breaker); ``next_poll_at`` is the shared backoff that every poll writes
+(``notifier.pipeline.backoff``), so a failing provider is polled no faster in multi-node mode
+than in one process.
+
+A provider keeps its own schedule (``scheduled_start``): a poll handed out late, because its
+tick ran late, a tick was skipped, or its previous poll was still queued, is recorded at the
+time it was due, so the next one is due one interval after that and the lateness does not
+carry over. Waits the provider asked for (the three above) move the schedule to when they end.
 
 A tick claims in one transaction: ``due_providers`` (on PostgreSQL it locks the candidate
 rows), then ``mark_started``, then defers the poll jobs; two ticks racing can never hand out
@@ -21,9 +27,10 @@ the same provider twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Mapping
 
-from sqlalchemy import Connection, and_, delete, literal, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, literal, or_, select, update
 
 from notifier.db._sql import dialect_insert, is_postgres
 from notifier.db.tables import (
@@ -40,8 +47,52 @@ __all__ = [
     "due_providers",
     "mark_started",
     "postpone",
+    "scheduled_start",
     "sync_schedule",
 ]
+
+#: a poll handed out later than this share of an interval after it was due starts its
+#: provider's schedule afresh: two polls of a provider are never closer than half an interval
+LATEST_KEPT = 0.5
+
+
+def scheduled_start(
+    *,
+    interval: float,
+    last_started: dt.datetime | None,
+    held_until: dt.datetime | None,
+    now: dt.datetime,
+) -> dt.datetime | None:
+    """The start that a poll handed out at ``now`` takes in its provider's schedule, or None
+    when the provider is not due at ``now``. Pure.
+
+    ``last_started`` is the scheduled start of the previous poll, ``held_until`` the latest
+    end of the waits the provider asked for (Retry-After, max-age, backoff). The provider is
+    due at the later of ``last_started + interval`` and ``held_until``; the result is the
+    latest point of its schedule (that due time plus whole intervals) not after ``now``. So:
+
+    - a tick that runs late, or a skipped tick, delays one poll, never the ones after it;
+    - due times that passed while no tick ran (an outage) are not made up: one poll, then
+      the schedule goes on, and the result is always later than ``now - interval``, so the
+      next poll is due after ``now``: never two polls for one due time;
+    - a poll more than half an interval late restarts the schedule at ``now``: the poll after
+      it is a whole interval later, never a burst (``LATEST_KEPT``).
+    """
+    if interval <= 0:
+        raise ValueError("interval must be positive")
+    due_times = [] if held_until is None else [as_utc(held_until)]
+    if last_started is not None:
+        due_times.append(as_utc(last_started) + dt.timedelta(seconds=interval))
+    if not due_times:
+        return now  # never polled and nothing to wait for: its schedule starts now
+    due_at = max(due_times)
+    late = (as_utc(now) - due_at).total_seconds()
+    if late < 0:
+        return None
+    start = due_at + dt.timedelta(seconds=math.floor(late / interval) * interval)
+    if (as_utc(now) - start).total_seconds() > LATEST_KEPT * interval:
+        return now
+    return start
 
 
 def sync_schedule(conn: Connection, intervals: Mapping[str, float]) -> None:
@@ -62,12 +113,22 @@ def sync_schedule(conn: Connection, intervals: Mapping[str, float]) -> None:
     conn.execute(delete(t).where(t.c.provider_id.not_in(list(intervals))))
 
 
-def due_providers(conn: Connection, now: dt.datetime) -> list[str]:
-    """Providers due at ``now``, in id order (see the module contract)."""
+def due_providers(conn: Connection, now: dt.datetime) -> dict[str, dt.datetime]:
+    """Providers due at ``now``, in id order, each with the start its poll takes in its
+    schedule (``scheduled_start``; give them to ``mark_started``)."""
     t, ps = poll_schedule_table, provider_state_table
     stamp = literal(as_utc(now), UtcDateTime)
+    failing = and_(ps.c.consecutive_failures.is_not(None), ps.c.consecutive_failures > 0)
     rows = (
-        select(t.c.provider_id, t.c.interval_seconds, t.c.last_started_at)
+        select(
+            t.c.provider_id,
+            t.c.interval_seconds,
+            t.c.last_started_at,
+            t.c.not_before,
+            ps.c.not_before.label("source_not_before"),
+            ps.c.next_poll_at,
+            failing.label("failing"),
+        )
         .outerjoin(ps, ps.c.provider_id == t.c.provider_id)
         .where(
             or_(t.c.not_before.is_(None), t.c.not_before <= stamp),
@@ -87,22 +148,35 @@ def due_providers(conn: Connection, now: dt.datetime) -> list[str]:
         # the row for a moment, and skipping it would skip that provider's turn. Racing ticks
         # are serialized here, and the second sees the first one's ``last_started_at``.
         rows = rows.with_for_update(of=t)
-    due = []
-    for provider_id, interval, last in conn.execute(rows.order_by(t.c.provider_id)):
-        # The interval arithmetic is done here: it is portable, and the rows are few
-        # (one per provider); the lock above already covers every candidate row.
-        if last is None or as_utc(last) + dt.timedelta(seconds=interval) <= as_utc(now):
-            due.append(provider_id)
+    due: dict[str, dt.datetime] = {}
+    for row in conn.execute(rows.order_by(t.c.provider_id)):
+        # The schedule arithmetic is done here: it is portable, and the rows are few (one
+        # per provider); the lock above already covers every candidate row.
+        holds = [row.not_before, row.source_not_before]
+        if row.failing:
+            holds.append(row.next_poll_at)
+        start = scheduled_start(
+            interval=row.interval_seconds,
+            last_started=row.last_started_at,
+            held_until=max((as_utc(h) for h in holds if h is not None), default=None),
+            now=as_utc(now),
+        )
+        if start is not None:
+            due[row.provider_id] = start
     return due
 
 
-def mark_started(conn: Connection, provider_ids: Sequence[str], now: dt.datetime) -> None:
-    """Record that the polls of ``provider_ids`` were handed out at ``now``."""
-    if not provider_ids:
+def mark_started(conn: Connection, starts: Mapping[str, dt.datetime]) -> None:
+    """Record that the polls of these providers were handed out, at these scheduled starts
+    (from ``due_providers``)."""
+    if not starts:
         return
     t = poll_schedule_table
     conn.execute(
-        update(t).where(t.c.provider_id.in_(list(provider_ids))).values(last_started_at=now)
+        update(t)
+        .where(t.c.provider_id == bindparam("provider"))
+        .values(last_started_at=bindparam("start", type_=UtcDateTime)),
+        [{"provider": p, "start": as_utc(s)} for p, s in starts.items()],
     )
 
 

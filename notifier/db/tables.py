@@ -214,6 +214,8 @@ class PollSchedule(SQLModel, table=True):
 
     A provider is due when ``last_started_at + interval_seconds`` and ``not_before`` (a
     Retry-After or an open breaker) have both passed; see ``notifier.db.schedule``.
+    ``last_started_at`` is when the last poll handed out was *due* in the provider's schedule,
+    which a late tick does not move.
     """
 
     __tablename__ = "poll_schedule"

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from pyrate_limiter import Duration, Limiter, Rate, StateBucket, TokenBucket
 from pyrate_limiter.abstracts.store import StateStore
 from pyrate_limiter.limiter import SingleBucketFactory
@@ -31,24 +30,12 @@ from notifier.db.engine import write_transaction
 from notifier.db.fanout import ClaimedDelivery
 from notifier.model import Alert
 from notifier.pipeline.metrics import HandOff, Metrics
+from notifier.policies import DispatchSettings
 from notifier.privacy import mask
 
 __all__ = ["DispatchSettings", "Dispatcher", "make_limiter", "quiet_until"]
 
 log = logging.getLogger(__name__)
-
-
-class DispatchSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    batch_size: int = Field(200, ge=1)
-    lease_seconds: float = Field(120.0, gt=0)
-    max_attempts: int = Field(6, ge=1)
-    backoff_base_seconds: float = Field(5.0, ge=0)
-    backoff_max_seconds: float = Field(600.0, ge=0)
-    send_timeout_seconds: float = Field(30.0, gt=0)
-    concurrency: int = Field(16, ge=1)
-    idle_poll_seconds: float = Field(1.0, gt=0)
 
 
 def make_limiter(rate: RateLimit, store: StateStore | None = None) -> Limiter:

@@ -5,19 +5,23 @@ Only this adapter differs from the embedded mode (``notifier.pipeline.service``)
 carry the messages, the same ``make_limiter`` paces each channel (with its bucket in the
 database, so every worker shares one limit).
 
-- ``tick`` is a periodic task, every second (procrastinate records each periodic defer, so
-  whichever worker gets there first defers it; a lagging worker can defer a second twice, and
-  the repeat finds nothing due). It hands out one ``poll`` job per due provider
-  (``notifier.db.schedule``) and a ``send`` job per channel that has deliveries due outside a
-  fan-out (retries, released waves, leases of a dead worker).
+- ``tick`` is a periodic task, every ``workers.tick_seconds`` (procrastinate records each
+  periodic defer, so whichever worker gets there first defers it; a lagging worker can defer a
+  second twice, and the repeat finds nothing due). It hands out one ``poll`` job per due
+  provider (``notifier.db.schedule``, which keeps each provider on its own schedule however
+  late the tick runs) and a ``send`` job per channel that has deliveries due outside a fan-out
+  (retries, released waves, leases of a dead worker).
 - ``poll`` jobs carry a queueing lock and a lock per provider: a provider is never queued
   twice, never polled twice at once.
-- The fan-out defers its ``send`` jobs (one per ``send_batch`` first-wave recipients) on the
-  very connection that writes the outbox rows: they commit, or roll back, together.
-- A worker that dies mid-job stops sending heartbeats; ``recover`` (every two seconds)
-  retries its ``send`` jobs and closes its ``poll`` and ``tick`` jobs (the next tick polls
+- The fan-out defers its ``send`` jobs (one per ``workers.send_batch`` first-wave recipients)
+  on the very connection that writes the outbox rows: they commit, or roll back, together.
+- A worker that dies mid-job stops sending heartbeats; ``recover`` (every
+  ``workers.recover_seconds``) retries the ``send`` jobs of a worker silent for
+  ``workers.stalled_seconds`` and closes its ``poll`` and ``tick`` jobs (the next tick polls
   again anyway). Its leased deliveries are claimed again when their lease runs out, so at
   most the messages it had in flight repeat.
+
+Every setting comes from the ``workers:`` section of the config (``WorkersConfig``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from procrastinate.jobs import Status
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 
+from notifier.config import WorkersConfig
 from notifier.db import schedule
 from notifier.db.engine import write_transaction
 from notifier.db.fanout import AlertWriteResult, on_alert_written
@@ -48,7 +53,6 @@ __all__ = [
     "POLL_TASK",
     "PRUNE_TASK",
     "RECOVER_TASK",
-    "SEND_BATCH",
     "SEND_QUEUE",
     "SEND_TASK",
     "TICK_TASK",
@@ -65,38 +69,31 @@ SEND_QUEUE = "send"
 TICK_TASK = "notifier.tick"
 POLL_TASK = "notifier.poll"
 SEND_TASK = "notifier.send"
-#: recipients one send job covers; a fan-out to 100,000 people becomes 200 jobs that any
-#: worker can pick up, each a few seconds of work at typical channel rates
-SEND_BATCH = 500
 RECOVER_TASK = "notifier.recover"
-#: every second (procrastinate reads a sixth cron column as seconds)
-TICK_CRON = "* * * * * *"
-RECOVER_CRON = "* * * * * */2"
 PRUNE_TASK = "notifier.prune"
-#: hourly: ticks alone add 3,600 finished jobs an hour
+#: hourly, at an odd minute: ticks alone add 3,600 finished jobs an hour
+#: (how long they are kept is ``workers.keep_jobs_hours``)
 PRUNE_CRON = "17 * * * *"
-#: finished jobs are kept this long (for `procrastinate` inspection and incident review)
-KEEP_JOBS_HOURS = 24
 
 blueprint = procrastinate.Blueprint()
 
 
+def every(seconds: int) -> str:
+    """The cron line of a periodic task every ``seconds`` (a divisor of 60, as the config
+    checks); procrastinate reads a sixth cron column as seconds."""
+    if seconds == 1:
+        return "* * * * * *"
+    if seconds == 60:
+        return "* * * * * 0"
+    return f"* * * * * */{seconds}"
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
-    """How one ``notifier worker`` process runs (see docs/deployment.md for sizing)."""
+    """What differs between the ``notifier worker`` processes (the command line); what they
+    share is the config's ``workers:`` section (see docs/deployment.md for sizing)."""
 
     queues: Sequence[str] = (POLL_QUEUE, SEND_QUEUE)
-    concurrency: int = 8
-    #: seconds between this worker's heartbeats
-    heartbeat_seconds: float = 10.0
-    #: a worker silent for this long is dead: its jobs are retried (send) or closed (poll).
-    #: Keep it several heartbeats long: a busy worker that is declared dead while it still
-    #: polls would let a second poll of the same provider start.
-    stalled_seconds: float = 60.0
-    #: database connections this worker's job queue may hold
-    queue_pool_size: int = 4
-    #: first-wave recipients per send job deferred by a fan-out
-    send_batch: int = SEND_BATCH
     name: str | None = None
 
 
@@ -108,13 +105,21 @@ def conninfo(database_url: str) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def make_app(database_url: str, *, pool_size: int = 4) -> procrastinate.App:
-    """The job queue app for ``database_url`` with the notifier's tasks registered."""
+def make_app(database_url: str, workers: WorkersConfig | None = None) -> procrastinate.App:
+    """The job queue app for ``database_url`` with the notifier's tasks registered, and the
+    periodic ones at the cadences of ``workers``."""
+    workers = workers or WorkersConfig()
     connector = procrastinate.PsycopgConnector(
-        conninfo=conninfo(database_url), min_size=1, max_size=max(2, pool_size)
+        conninfo=conninfo(database_url), min_size=1, max_size=workers.queue_pool_size
     )
     app = procrastinate.App(connector=connector)
     app.add_tasks_from(blueprint, namespace="")
+    # Registered here rather than with decorators: the cadences come from the config.
+    app.periodic(cron=every(workers.tick_seconds), periodic_id="tick")(app.tasks[TICK_TASK])
+    app.periodic(cron=every(workers.recover_seconds), periodic_id="recover")(
+        app.tasks[RECOVER_TASK]
+    )
+    app.periodic(cron=PRUNE_CRON, periodic_id="prune")(app.tasks[PRUNE_TASK])
     return app
 
 
@@ -124,7 +129,6 @@ def make_app(database_url: str, *, pool_size: int = 4) -> procrastinate.App:
 @dataclass
 class _Worker:
     runtime: Runtime
-    settings: WorkerSettings
     #: defers on a connection someone else opened (the transaction writing the outbox)
     deferrer: procrastinate.App
     #: one send job per channel at a time in this process (see ``send``)
@@ -169,7 +173,6 @@ def _defer_on(
 # --------------------------------------------------------------------------- tasks
 
 
-@blueprint.periodic(cron=TICK_CRON, periodic_id="tick")
 @blueprint.task(name=TICK_TASK, queue=POLL_QUEUE, pass_context=True, lock="tick")
 async def tick(context: procrastinate.JobContext, timestamp: int) -> None:
     """Hand out this second's polls and sweep sends.
@@ -181,29 +184,33 @@ async def tick(context: procrastinate.JobContext, timestamp: int) -> None:
     await asyncio.to_thread(hand_out, worker.runtime, worker.deferrer, timestamp)
 
 
-@blueprint.periodic(cron=RECOVER_CRON, periodic_id="recover")
 @blueprint.task(name=RECOVER_TASK, queue=POLL_QUEUE, pass_context=True)
 async def recover(context: procrastinate.JobContext, timestamp: int) -> None:
     """Deal with the jobs of workers whose heartbeat stopped (see ``_recover_stalled``)."""
-    await _recover_stalled(context.app, _worker(context).settings.stalled_seconds)
+    stalled = _worker(context).runtime.config.workers.stalled_seconds
+    await _recover_stalled(context.app, stalled)
 
 
 def hand_out(runtime: Runtime, deferrer: procrastinate.App, timestamp: int) -> list[str]:
     """One transaction: claim the due providers, defer their polls and the sweep sends.
 
-    Due-ness is judged at the tick's own second, not the wall clock: a tick that runs a
-    little late still sees exactly one interval since the previous one.
+    Due-ness is judged at the tick's own second, not the wall clock, and each poll handed out
+    is recorded at the start it was due in its provider's schedule, not at this tick: a tick
+    that runs late, a skipped tick, or a poll refused because the previous one is still
+    queued delays that one poll, never the ones after it (``schedule.scheduled_start``).
     """
     tick_at = dt.datetime.fromtimestamp(timestamp, dt.UTC)
     with write_transaction(runtime.engine) as conn:
-        due = [p for p in schedule.due_providers(conn, tick_at) if p in runtime.coordinators]
-        handed: list[str] = []
-        for provider_id in due:
+        due = schedule.due_providers(conn, tick_at)
+        handed: dict[str, dt.datetime] = {}
+        for provider_id, start in due.items():
+            if provider_id not in runtime.coordinators:
+                continue
             lock = f"poll:{provider_id}"
             job = {"provider_id": provider_id, "tick": timestamp}
             if _defer_on(deferrer, conn, POLL_TASK, [job], lock=lock, queueing_lock=lock):
-                handed.append(provider_id)
-        schedule.mark_started(conn, handed, tick_at)
+                handed[provider_id] = start
+        schedule.mark_started(conn, handed)
         lease = {name: d.settings.lease_seconds for name, d in runtime.dispatchers.items()}
         now = dt.datetime.now(dt.UTC)
         for channel in schedule.channels_with_due_deliveries(conn, lease, now):
@@ -215,7 +222,7 @@ def hand_out(runtime: Runtime, deferrer: procrastinate.App, timestamp: int) -> l
                 [{"channel": channel, "recipients": 0}],
                 queueing_lock=f"sweep:{channel}",
             )
-    return handed
+    return list(handed)
 
 
 @blueprint.task(name=POLL_TASK, queue=POLL_QUEUE, pass_context=True)
@@ -292,12 +299,15 @@ async def _recover_stalled(app: procrastinate.App, stalled_seconds: float) -> No
                 await manager.finish_job(job, status=Status.FAILED, delete_job=False)
 
 
-@blueprint.periodic(cron=PRUNE_CRON, periodic_id="prune")
 @blueprint.task(name=PRUNE_TASK, queue=POLL_QUEUE, pass_context=True)
 async def prune(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Delete finished jobs older than ``KEEP_JOBS_HOURS`` (the outbox keeps the history)."""
+    """Delete finished jobs older than ``workers.keep_jobs_hours`` (the outbox keeps the
+    history)."""
     await context.app.job_manager.delete_old_jobs(
-        nb_hours=KEEP_JOBS_HOURS, include_failed=True, include_cancelled=True, include_aborted=True
+        nb_hours=_worker(context).runtime.config.workers.keep_jobs_hours,
+        include_failed=True,
+        include_cancelled=True,
+        include_aborted=True,
     )
 
 
@@ -305,7 +315,7 @@ async def prune(context: procrastinate.JobContext, timestamp: int) -> None:
 
 
 def send_jobs_for(
-    result: AlertWriteResult, channels: Sequence[str], batch: int = SEND_BATCH
+    result: AlertWriteResult, channels: Sequence[str], batch: int
 ) -> list[dict[str, Any]]:
     """The send jobs an alert's first wave needs: one per ``batch`` recipients."""
     jobs = []
@@ -323,7 +333,7 @@ def defer_sends_with_outbox(
     engine: Engine,
     deferrer: procrastinate.App,
     channels: Sequence[str],
-    batch: int = SEND_BATCH,
+    batch: int,
 ) -> Callable[[], None]:
     """Defer each alert's send jobs in the transaction that writes its outbox rows."""
 
@@ -339,9 +349,11 @@ def defer_sends_with_outbox(
 
 
 async def run_worker(runtime: Runtime, settings: WorkerSettings) -> None:
-    """Run one worker until SIGINT/SIGTERM; in-flight jobs finish first."""
+    """Run one worker until SIGINT/SIGTERM; in-flight jobs finish first (within
+    ``workers.shutdown_seconds`` when set)."""
+    workers = runtime.config.workers
     url = runtime.engine.url.render_as_string(hide_password=False)
-    app = make_app(url, pool_size=settings.queue_pool_size)
+    app = make_app(url, workers)
     # Defers by task name on connections that others opened (see ``_defer_on``): its own
     # pool is never opened.
     deferrer = procrastinate.App(
@@ -350,19 +362,24 @@ async def run_worker(runtime: Runtime, settings: WorkerSettings) -> None:
     intervals = {p: c.interval for p, c in runtime.coordinators.items()}
     await asyncio.to_thread(_sync_schedule, runtime.engine, intervals)
     remove = defer_sends_with_outbox(
-        runtime.engine, deferrer, list(runtime.dispatchers), settings.send_batch
+        runtime.engine, deferrer, list(runtime.dispatchers), workers.send_batch
     )
-    worker = _Worker(runtime, settings, deferrer)
+    worker = _Worker(runtime, deferrer)
+    options: dict[str, Any] = {}
+    if workers.shutdown_seconds is not None:  # unset: procrastinate waits for every job
+        options["shutdown_graceful_timeout"] = workers.shutdown_seconds
     try:
         async with app.open_async():
             await app.run_worker_async(
                 queues=list(settings.queues),
-                concurrency=settings.concurrency,
+                concurrency=workers.concurrency,
                 name=settings.name or "worker",
                 additional_context={"notifier": worker},
-                update_heartbeat_interval=settings.heartbeat_seconds,
-                stalled_worker_timeout=settings.stalled_seconds,
+                update_heartbeat_interval=workers.heartbeat_seconds,
+                stalled_worker_timeout=workers.stalled_seconds,
+                fetch_job_polling_interval=workers.job_poll_seconds,
                 install_signal_handlers=True,
+                **options,
             )
     finally:
         remove()

@@ -59,8 +59,9 @@ class Runtime:
         shared_limits: bool = False,
     ) -> Runtime:
         """``shared_limits``: every channel's rate limit lives in the database, shared by all
-        the processes using it (multi-node mode); otherwise each process keeps its own."""
-        engine = engine or make_engine(config.database.url)
+        the processes using it (multi-node mode); otherwise each process keeps its own.
+        ``dispatch`` replaces the config's ``delivery`` settings (tests shorten the lease)."""
+        engine = engine or make_engine(config.database.url, **config.database.engine_options())
         if migrate:
             upgrade(engine)
         client = client or PoliteClient(config.http)
@@ -104,7 +105,7 @@ class Runtime:
                 engine,
                 channel,
                 rate_limit=rate,
-                settings=dispatch,
+                settings=dispatch or config.delivery,
                 metrics=metrics,
                 limiter=limiter,
             )

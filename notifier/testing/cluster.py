@@ -24,6 +24,7 @@ from notifier.config import (
     OperatorConfig,
     ProviderConfig,
     RateLimitConfig,
+    WorkersConfig,
 )
 from notifier.db.scratch import scratch_postgres_database
 from notifier.policies import AlertPolicy, HttpSettings
@@ -48,6 +49,9 @@ class ClusterSpec:
     dispatch_batch: int = 25
     lease_seconds: float = 10.0
     concurrency: int = 8
+    #: short, so that a SIGKILLed worker's jobs are recovered within the test
+    heartbeat_seconds: float = 2.0
+    stalled_seconds: float = 30.0
 
     def save(self, path: Path) -> Path:
         import json
@@ -66,6 +70,12 @@ class ClusterSpec:
             operator=OperatorConfig(name="tests", contact="mailto:ops@example.org"),
             engine="procrastinate",
             database=DatabaseConfig(url=self.database_url),
+            workers=WorkersConfig(
+                concurrency=self.concurrency,
+                heartbeat_seconds=self.heartbeat_seconds,
+                stalled_seconds=self.stalled_seconds,
+                send_batch=self.send_batch,
+            ),
             http=HttpSettings(
                 contact="mailto:ops@example.org",
                 timeout_seconds=20.0,

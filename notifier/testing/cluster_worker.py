@@ -3,10 +3,11 @@ intervals, as a real process that a test can SIGKILL.
 
 python -m notifier.testing.cluster_worker SPEC.json NAME
 
-It runs exactly what ``notifier worker`` runs (``run_worker`` with a shared-limit runtime);
-only the provider interval (the scrapers' minimum is a minute) and the dispatch lease are
-shortened. The first message this worker sends creates ``WORKDIR/sent-by-NAME``, so a test
-knows which workers are in the middle of the fan-out.
+It runs exactly what ``notifier worker`` runs (``run_worker`` with a shared-limit runtime and
+the spec's ``workers:`` settings); only the provider interval (the scrapers' minimum is a
+minute) and the dispatch lease are shortened below what a config file allows. The first
+message this worker sends creates ``WORKDIR/sent-by-NAME``, so a test knows which workers are
+in the middle of the fan-out.
 """
 
 from __future__ import annotations
@@ -43,15 +44,8 @@ async def main(spec: ClusterSpec, name: str) -> None:
         return await send(message)
 
     channel.send = marking_send  # type: ignore[method-assign]
-    settings = WorkerSettings(
-        concurrency=spec.concurrency,
-        name=name,
-        heartbeat_seconds=2.0,
-        stalled_seconds=30.0,
-        send_batch=spec.send_batch,
-    )
     try:
-        await run_worker(runtime, settings)
+        await run_worker(runtime, WorkerSettings(name=name))
     finally:
         await runtime.aclose()
 

@@ -51,7 +51,7 @@ def create_app(
     else:
         app.add_middleware(BodyLimitMiddleware)
     if engine is None and config is not None:
-        engine = make_engine(config.database.url)
+        engine = make_engine(config.database.url, **config.database.engine_options())
     app.state.engine = engine
     app.state.config = config
 

@@ -17,40 +17,61 @@ SECOND = dt.timedelta(seconds=1)
 def test_never_polled_providers_are_due(engine: Engine) -> None:
     with engine.begin() as conn:
         schedule.sync_schedule(conn, {"b": 60, "a": 30})
-        assert schedule.due_providers(conn, NOW) == ["a", "b"]
+        assert list(schedule.due_providers(conn, NOW)) == ["a", "b"]
 
 
 def test_due_again_one_interval_after_the_last_start(engine: Engine) -> None:
     with engine.begin() as conn:
         schedule.sync_schedule(conn, {"a": 30, "b": 60})
-        schedule.mark_started(conn, ["a", "b"], NOW)
-        assert schedule.due_providers(conn, NOW + 29 * SECOND) == []
-        assert schedule.due_providers(conn, NOW + 30 * SECOND) == ["a"]
-        assert schedule.due_providers(conn, NOW + 60 * SECOND) == ["a", "b"]
+        schedule.mark_started(conn, {"a": NOW, "b": NOW})
+        assert list(schedule.due_providers(conn, NOW + 29 * SECOND)) == []
+        assert list(schedule.due_providers(conn, NOW + 30 * SECOND)) == ["a"]
+        assert list(schedule.due_providers(conn, NOW + 60 * SECOND)) == ["a", "b"]
 
 
 def test_not_before_holds_a_provider_back_until_it_passes(engine: Engine) -> None:
     with engine.begin() as conn:
         schedule.sync_schedule(conn, {"a": 30})
-        schedule.mark_started(conn, ["a"], NOW)
+        schedule.mark_started(conn, {"a": NOW})
         schedule.postpone(conn, "a", NOW + 300 * SECOND)  # Retry-After: 300
-        assert schedule.due_providers(conn, NOW + 299 * SECOND) == []
-        assert schedule.due_providers(conn, NOW + 300 * SECOND) == ["a"]
+        assert list(schedule.due_providers(conn, NOW + 299 * SECOND)) == []
+        assert list(schedule.due_providers(conn, NOW + 300 * SECOND)) == ["a"]
         schedule.postpone(conn, "a", None)
-        assert schedule.due_providers(conn, NOW + 30 * SECOND) == ["a"]
+        assert list(schedule.due_providers(conn, NOW + 30 * SECOND)) == ["a"]
+
+
+def test_a_late_hand_out_keeps_the_due_time_and_a_wait_moves_it(engine: Engine) -> None:
+    with engine.begin() as conn:
+        schedule.sync_schedule(conn, {"a": 30, "b": 30})
+        schedule.mark_started(conn, {"a": NOW, "b": NOW})
+        # handed out three seconds late: recorded at its due time, so due again at NOW + 60
+        late = schedule.due_providers(conn, NOW + 33 * SECOND)
+        assert late == {"a": NOW + 30 * SECOND, "b": NOW + 30 * SECOND}
+        schedule.mark_started(conn, {"a": late["a"]})
+        assert list(schedule.due_providers(conn, NOW + 59 * SECOND)) == ["b"]
+        assert list(schedule.due_providers(conn, NOW + 60 * SECOND)) == ["a", "b"]
+        # b asked to wait until NOW + 100.5 s: its schedule goes on from there
+        schedule.postpone(conn, "b", NOW + dt.timedelta(seconds=100.5))
+        assert "b" not in schedule.due_providers(conn, NOW + 100 * SECOND)
+        held = schedule.due_providers(conn, NOW + 101 * SECOND)["b"]
+        assert held == NOW + dt.timedelta(seconds=100.5)
+        schedule.mark_started(conn, {"b": held})
+        schedule.postpone(conn, "b", None)
+        assert "b" not in schedule.due_providers(conn, NOW + 130 * SECOND)
+        assert "b" in schedule.due_providers(conn, NOW + 131 * SECOND)
 
 
 def test_sync_keeps_history_updates_intervals_and_drops_removed(engine: Engine) -> None:
     with engine.begin() as conn:
         schedule.sync_schedule(conn, {"a": 30, "gone": 30})
-        schedule.mark_started(conn, ["a"], NOW)
+        schedule.mark_started(conn, {"a": NOW})
         schedule.sync_schedule(conn, {"a": 10, "new": 5})
         t = poll_schedule_table
         rows = {r.provider_id: r for r in conn.execute(select(t))}
         assert set(rows) == {"a", "new"}
         assert rows["a"].interval_seconds == 10
         assert rows["a"].last_started_at is not None
-        assert schedule.due_providers(conn, NOW + 10 * SECOND) == ["a", "new"]
+        assert list(schedule.due_providers(conn, NOW + 10 * SECOND)) == ["a", "new"]
 
 
 def test_channels_with_due_deliveries(engine: Engine) -> None:

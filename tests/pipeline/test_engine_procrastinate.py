@@ -4,6 +4,9 @@ the shared rate limit."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,19 +16,25 @@ from pyrate_limiter import Limiter
 from sqlalchemy import Engine, func, inspect, select, text
 
 from notifier.channel import RateLimit
+from notifier.config import DatabaseConfig, WorkersConfig
 from notifier.db.engine import make_engine, upgrade, write_transaction
 from notifier.db.fanout import ChannelPlan, write_alert
 from notifier.db.queue_schema import apply_queue_schema
 from notifier.db.tables import delivery_table
-from notifier.pipeline.dispatch import make_limiter
+from notifier.pipeline.dispatch import DispatchSettings, make_limiter
 from notifier.pipeline.engine_procrastinate import (
     POLL_QUEUE,
     POLL_TASK,
+    RECOVER_TASK,
     SEND_QUEUE,
     SEND_TASK,
+    TICK_TASK,
+    WorkerSettings,
     conninfo,
     defer_sends_with_outbox,
     hand_out,
+    make_app,
+    run_worker,
 )
 from notifier.pipeline.runtime import Runtime
 from notifier.pipeline.shared_limit import DatabaseStateStore
@@ -159,6 +168,54 @@ def test_a_provider_whose_poll_still_waits_is_not_queued_twice(
     assert len(jobs(queue, POLL_TASK)) == 3
 
 
+def finish_polls(engine: Engine) -> None:
+    """Every poll job handed out so far has run (no worker runs in these tests)."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE procrastinate_jobs SET status = 'succeeded'"))
+
+
+def started_at(engine: Engine) -> dict[str, int]:
+    """Each provider's scheduled start of its last poll, in seconds since the epoch."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT provider_id, last_started_at FROM poll_schedule"))
+        return {p: int(at.timestamp()) for p, at in rows}
+
+
+def test_a_skipped_tick_delays_one_poll_not_the_ones_after_it(
+    runtime: Runtime, queue: Engine, deferrer: procrastinate.App
+) -> None:
+    t = 1_800_000_000  # ma-prepmod every 2 s, nh-prepmod every 4 s
+    assert hand_out(runtime, deferrer, t) == ["ma-prepmod", "nh-prepmod"]
+    finish_polls(queue)
+    # The tick of t + 2 never ran (its worker died, it failed, its deferrer lagged): the next
+    # one polls ma late, as the poll due at t + 2, so ma's next poll is still due at t + 4.
+    assert hand_out(runtime, deferrer, t + 3) == ["ma-prepmod"]
+    assert started_at(queue)["ma-prepmod"] == t + 2
+    finish_polls(queue)
+    assert hand_out(runtime, deferrer, t + 4) == ["ma-prepmod", "nh-prepmod"]
+    finish_polls(queue)
+    assert hand_out(runtime, deferrer, t + 5) == []
+    assert hand_out(runtime, deferrer, t + 6) == ["ma-prepmod"]
+
+
+def test_a_poll_held_back_by_the_queue_keeps_the_schedule(
+    runtime: Runtime, queue: Engine, deferrer: procrastinate.App
+) -> None:
+    t = 1_800_000_000
+    hand_out(runtime, deferrer, t)
+    # Late ticks run in a burst behind busy workers: at t + 2 ma's previous poll is still
+    # queued, so its next one goes out a second late, and the one after is on time again.
+    assert hand_out(runtime, deferrer, t + 2) == []
+    finish_polls(queue)
+    assert hand_out(runtime, deferrer, t + 3) == ["ma-prepmod"]
+    finish_polls(queue)
+    assert hand_out(runtime, deferrer, t + 4) == ["ma-prepmod", "nh-prepmod"]
+    # ...and a second that procrastinate defers again after later ones finds nothing due
+    finish_polls(queue)
+    assert hand_out(runtime, deferrer, t + 3) == []
+    assert [j["args"]["tick"] for j in jobs(queue, POLL_TASK)] == [t, t, t + 3, t + 4, t + 4]
+
+
 async def test_the_rate_limit_is_shared_between_processes(
     queue: Engine,
     pg_server_url: str,  # noqa: F811
@@ -179,3 +236,91 @@ async def test_the_rate_limit_is_shared_between_processes(
         assert await email.try_acquire_async("email", blocking=False) is True
     finally:
         other.dispose()
+
+
+def test_the_periodic_tasks_run_at_the_configured_cadences(pg_server_url: str) -> None:  # noqa: F811
+    app = make_app(pg_server_url, WorkersConfig(tick_seconds=5, recover_seconds=10))
+    crons = {key[0]: task.cron for key, task in app.periodic_registry.periodic_tasks.items()}
+    assert crons[TICK_TASK] == "* * * * * */5"
+    assert crons[RECOVER_TASK] == "* * * * * */10"
+    every_second = make_app(pg_server_url, WorkersConfig(tick_seconds=1, recover_seconds=60))
+    crons = {k[0]: t.cron for k, t in every_second.periodic_registry.periodic_tasks.items()}
+    assert crons[TICK_TASK] == "* * * * * *" and crons[RECOVER_TASK] == "* * * * * 0"
+
+
+async def test_a_worker_runs_with_the_settings_of_the_config(
+    queue: Engine,
+    pg_server_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    spec = ClusterSpec(
+        database_url=pg_server_url,
+        providers={"ma-prepmod": "http://127.0.0.1:9"},
+        twilio_url="http://127.0.0.1:9",
+        workdir=str(tmp_path),
+    )
+    workers = WorkersConfig(
+        tick_seconds=2, heartbeat_seconds=1, stalled_seconds=5, concurrency=3, shutdown_seconds=5
+    )
+    config = spec.config().model_copy(update={"workers": workers})
+    runtime = Runtime.build(config, engine=queue, migrate=False, shared_limits=True)
+    worker = asyncio.create_task(run_worker(runtime, WorkerSettings(name="configured")))
+
+    def finished_ticks() -> list[int]:
+        return [
+            int(j["args"]["timestamp"])  # type: ignore[index]
+            for j in jobs(queue, TICK_TASK)
+            if j["status"] == "succeeded"
+        ]
+
+    try:
+        deadline = time.monotonic() + 60
+        while len(finished_ticks()) < 3:
+            assert not worker.done(), worker
+            assert time.monotonic() < deadline, "the worker ran no ticks"
+            await asyncio.sleep(0.2)
+        with queue.connect() as conn:
+            beats = conn.execute(
+                text("SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat IS NOT NULL")
+            ).scalar()
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        await runtime.aclose()
+    ticks = sorted(finished_ticks())
+    assert all(t % 2 == 0 for t in ticks), ticks  # every other second, on the even ones
+    assert ticks == list(range(ticks[0], ticks[-1] + 1, 2))
+    assert beats == 1
+
+
+async def test_the_pool_and_the_delivery_settings_come_from_the_config(
+    pg_server_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from notifier.web.app import create_app
+
+    spec = ClusterSpec(
+        database_url=pg_server_url,
+        providers={"ma-prepmod": "http://127.0.0.1:9"},
+        twilio_url="http://127.0.0.1:9",
+        workdir=str(tmp_path),
+    )
+    base = spec.config()
+    config = base.model_copy(
+        update={
+            "database": DatabaseConfig(url=pg_server_url, pool_size=3, max_overflow=2),
+            "delivery": DispatchSettings(lease_seconds=300, batch_size=40),
+        }
+    )
+    runtime = Runtime.build(config, migrate=False, shared_limits=True)
+    web = create_app(config)
+    try:
+        for engine in (runtime.engine, web.state.engine):
+            assert engine.pool.size() == 3
+            assert engine.pool._max_overflow == 2  # type: ignore[attr-defined]
+        settings = runtime.dispatchers["sms"].settings
+        assert (settings.lease_seconds, settings.batch_size) == (300, 40)
+    finally:
+        await runtime.aclose()
+        web.state.engine.dispose()

@@ -130,8 +130,8 @@ async def test_backoff_is_stored_survives_a_restart_and_answers_due_providers(
     with runtime.engine.begin() as conn:
         # the multi-node tick sees the same backoff
         schedule.sync_schedule(conn, {"ma-prepmod": coordinator.interval})
-        assert schedule.due_providers(conn, T0 + interval) == []
-        assert schedule.due_providers(conn, T0 + 4 * interval) == ["ma-prepmod"]
+        assert list(schedule.due_providers(conn, T0 + interval)) == []
+        assert list(schedule.due_providers(conn, T0 + 4 * interval)) == ["ma-prepmod"]
 
     async with ProviderSimulator(quiet=True) as sim:
         restarted = Runtime.build(simulator_config(sim, tmp_path), engine=runtime.engine)
