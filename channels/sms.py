@@ -47,7 +47,7 @@ from notifier.channel import (
     SendResult,
 )
 from notifier.http_rules import parse_retry_after
-from notifier.messaging.gsm import fit, single_segment_limit, sms_length, to_gsm
+from notifier.messaging.gsm import fit, fits_one_segment, single_segment_limit, sms_length, to_gsm
 from notifier.messaging.render import AlertFacts, alert_facts, normalize_locale, render
 from notifier.model import Alert
 from notifier.privacy import mask, mask_text
@@ -145,7 +145,7 @@ def fit_sms(facts: AlertFacts, locale: str, link: str) -> str:
     text = ""
     for flags in _FALLBACKS:
         text = draw(facts, flags)
-        if sms_length(text) <= single_segment_limit(text):
+        if fits_one_segment(text):
             return text
     # Still too long: the place name is the only free-form part left, so shorten it.
     flags = _FALLBACKS[-1]
@@ -155,7 +155,7 @@ def fit_sms(facts: AlertFacts, locale: str, link: str) -> str:
         name = name[: max(0, len(name) - over - 3)].rstrip()
         shortened = dataclasses.replace(facts, place_name=f"{name}..." if name else "...")
         text = draw(shortened, flags)
-        if sms_length(text) <= single_segment_limit(text):
+        if fits_one_segment(text):
             return text
     return fit(text)  # a link longer than a segment: cut, but still one segment
 

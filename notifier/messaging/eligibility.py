@@ -2,6 +2,8 @@
 
 The ids are what config (``web.signup.eligibility_groups``), the database and the CLI use;
 an operator may configure an id that has no label here, and then the id itself is shown.
+The SMS "your group can book now" quotes the name and must stay one segment: a name longer
+than these fails ``tests/messaging/test_sms_budgets.py``, so reword the text or the name.
 """
 
 from __future__ import annotations

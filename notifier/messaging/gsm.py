@@ -19,6 +19,7 @@ __all__ = [
     "Encoding",
     "encoding",
     "fit",
+    "fits_one_segment",
     "is_gsm7",
     "segment_count",
     "single_segment_limit",
@@ -119,6 +120,11 @@ def sms_length(text: str) -> int:
 def single_segment_limit(text: str) -> int:
     """160 for a GSM-7 text, 70 for one that needs UCS-2."""
     return SINGLE_GSM7 if is_gsm7(text) else SINGLE_UCS2
+
+
+def fits_one_segment(text: str) -> bool:
+    """Whether ``text`` is one SMS segment: the budget of every text the service sends."""
+    return sms_length(text) <= single_segment_limit(text)
 
 
 def segment_count(text: str) -> int:

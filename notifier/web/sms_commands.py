@@ -16,6 +16,8 @@ __all__ = [
     "DEFAULT_RADIUS",
     "HELP_WORDS",
     "MANAGE_WORDS",
+    "MAX_GIVEN_SHOWN",
+    "MAX_POSTAL_CODE",
     "MAX_RADIUS",
     "START_WORDS",
     "STOP_WORDS",
@@ -63,6 +65,8 @@ DEFAULT_RADIUS = {"mi": 10, "km": 15}
 MAX_RADIUS = {"mi": 100, "km": 160}
 _UNIT_SUFFIXES = (("miles", "mi"), ("mile", "mi"), ("mi", "mi"), ("km", "km"))
 MAX_POSTAL_CODE = 12
+#: characters of an unreadable radius quoted back in the reply ("... is not a distance")
+MAX_GIVEN_SHOWN = 12
 _WORD_EDGE = re.compile(r"^[^\w<]+|[^\w>]+$")
 
 
@@ -122,4 +126,4 @@ def _read_radius(word: str) -> tuple[int | None, str | None, str | None]:
             break
     if text.isascii() and text.isdigit() and len(text) <= 4:
         return int(text), unit, None
-    return None, None, word[:12]
+    return None, None, word[:MAX_GIVEN_SHOWN]

@@ -33,7 +33,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from notifier.config import WebConfig
 from notifier.db import outbox, subscribers, write_transaction
 from notifier.geo import lookup_postal_code, normalize_postal_code
-from notifier.messaging.gsm import SINGLE_GSM7, is_gsm7, single_segment_limit, sms_length, to_gsm
+from notifier.messaging.gsm import SINGLE_GSM7, fits_one_segment, is_gsm7, to_gsm
 from notifier.messaging.render import (
     KM_PER_MILE,
     distance_unit,
@@ -135,7 +135,7 @@ def manage_reply(locale: str, link: str) -> str:
     """The text carrying a manage link: worded if that fits one segment, else the bare link
     (a very long public URL); a link is never cut."""
     worded = _say(locale, "manage_link.txt", link=link)
-    return worded if sms_length(worded) <= single_segment_limit(worded) else link
+    return worded if fits_one_segment(worded) else link
 
 
 def _postal_country(sender: SenderNumber | None, locale: str) -> str:

@@ -10,6 +10,7 @@ from notifier.messaging.gsm import (
     Encoding,
     encoding,
     fit,
+    fits_one_segment,
     is_gsm7,
     segment_count,
     sms_length,
@@ -38,6 +39,7 @@ from notifier.messaging.gsm import (
 def test_lengths_and_segments(text: str, length: int, segments: int) -> None:
     assert sms_length(text) == length
     assert segment_count(text) == segments
+    assert fits_one_segment(text) is (segments <= 1)
 
 
 def test_gsm7_alphabet() -> None:

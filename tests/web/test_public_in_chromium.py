@@ -100,3 +100,26 @@ async def test_search_works_without_javascript(site: str) -> None:
             assert "Eastfield Mall" not in text
         finally:
             await browser.close()
+
+
+async def test_the_german_search_works_in_km_without_javascript(site: str) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(java_script_enabled=False)
+            page = await context.new_page()
+            await page.goto(site + "/de/")
+            await page.get_by_label("Postleitzahl").fill("02139")
+            # 30 km: Fenway Park (2 km away) is in, Gillette Stadium (33 km away) is not,
+            # though 30 miles (48 km) would reach it
+            await page.get_by_label("Umkreis (km)").fill("30")
+            await page.get_by_role("button", name="Suchen").click()
+            await page.wait_for_load_state()
+            assert "lang=de" in page.url and "radius=30" in page.url
+            text = await page.inner_text("main")
+            assert "Fenway Park" in text and "Gillette Stadium" not in text
+            assert " km" in text and "Meilen" not in text
+        finally:
+            await browser.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import math
+import string
 from pathlib import Path
 
 import feedparser
@@ -11,10 +13,15 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from notifier.db import store
+from notifier.geo import EARTH_RADIUS_MILES, lookup_postal_code
+from notifier.messaging.render import KM_PER_MILE, distance_unit
+from notifier.model import Location, LocationAvailability
 from notifier.web.app import create_app
 from notifier.web.public.pages import strings
+from notifier.web.public.snapshot import LOCALES
 from tests.web.public_fixtures import BASE_URL, PublicApp, public_app, public_config, seeded_engine
-from tests.web.public_support import NOW
+from tests.web.public_support import DAY1, NOW
 
 __all__ = ["public_app", "seeded_engine"]  # fixtures, used by name
 
@@ -90,6 +97,24 @@ def test_every_page_links_the_feeds_of_its_own_language(public_app: PublicApp) -
 def test_every_language_has_every_page_string() -> None:
     english = set(strings("en"))
     assert set(strings("de")) == english and set(strings("es")) == english
+
+    def placeholders(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    for key, text in strings("en").items():
+        for locale in ("de", "es"):
+            assert placeholders(strings(locale)[key]) == placeholders(text), (locale, key)
+
+
+def test_each_language_shows_distances_in_the_unit_its_texts_use() -> None:
+    # The messaging layer decides the unit for every text (SMS, sign-up, manage pages).
+    for locale in LOCALES:
+        km = distance_unit(locale) == "km"
+        t = strings(locale)
+        assert (t["distance_unit"] == "km") is km, locale
+        assert ("km" in t["radius"]) is km and ("km" in t["error_radius_range"]) is km, locale
+    assert strings("de")["radius"] == "Umkreis (km)"
+    assert not any("Meilen" in text for text in strings("de").values())
 
 
 def test_search_renders_nearby_places_nearest_first(public_app: PublicApp) -> None:
@@ -241,3 +266,109 @@ def test_before_the_first_publication_pages_render_from_the_database(
         assert len(client.get("/api/v1/locations").json()["locations"]) == 4
         assert client.get("/feeds/atom.xml").status_code == 404  # feeds exist once published
         assert client.get("/de/feeds/atom.xml").status_code == 404
+
+
+# ---------------------------------------------------------------------- km on German pages
+
+KOELN = "50667"
+#: places due north of Köln's centre, at these great-circle distances (km)
+NORTH_OF_KOELN_KM = {"de:nah": 9.5, "de:knapp": 10.5, "de:weiter": 14.0}
+
+
+def seed_north_of_koeln(engine: Engine) -> None:
+    centre = lookup_postal_code(KOELN, "DE")
+    assert centre is not None
+    earth_km = EARTH_RADIUS_MILES * KM_PER_MILE
+    places = []
+    for place_id, km in NORTH_OF_KOELN_KM.items():
+        location = Location(
+            id=place_id,
+            name=f"Impfstelle {place_id.removeprefix('de:').title()}",
+            city="Köln",
+            state="NW",
+            postal_code=KOELN,
+            country="DE",
+            lat=centre.lat + math.degrees(km / earth_km),
+            lon=centre.lon,
+            time_zone="Europe/Berlin",
+        )
+        places.append((place_id, LocationAvailability.from_counts(location, {DAY1: 10})))
+    run = store.PollRunRecord(started_at=NOW - dt.timedelta(minutes=5), outcome="ok")
+    with engine.begin() as conn:
+        store.save_poll(conn, "nrw", "smart", run, places, NOW - dt.timedelta(minutes=5))
+
+
+def found(html: str) -> set[str]:
+    page = BeautifulSoup(html, "html.parser")
+    names = {h.get_text() for h in page.select("ul.places li h2")}
+    return {i for i in NORTH_OF_KOELN_KM if f"Impfstelle {i[3:].title()}" in names}
+
+
+def test_the_german_search_reads_and_shows_km(seeded_engine: Engine, tmp_path: Path) -> None:
+    seed_north_of_koeln(seeded_engine)
+    app = create_app(public_config(tmp_path / "public"), engine=seeded_engine, clock=lambda: NOW)
+    app.state.public_site.publisher().publish_now()
+    with TestClient(app) as client:
+
+        def search(lang: str, radius: str | None) -> str:
+            params = {"postal_code": KOELN, "country": "DE", "lang": lang}
+            if radius is not None:
+                params["radius"] = radius
+            response = client.get("/search", params=params)
+            assert response.status_code == 200, response.text
+            return response.text
+
+        # 10 km holds the place 9.5 km away, not those 10.5 and 14 km away (10 miles would)
+        german = search("de", "10")
+        assert found(german) == {"de:nah"}
+        assert "9,5 km" in german and "Meilen" not in german
+        assert found(search("de", "11")) == {"de:nah", "de:knapp"}
+        assert found(search("de", None)) == set(NORTH_OF_KOELN_KM)  # the default: 15 km
+        form = BeautifulSoup(german, "html.parser").find("input", id="radius")
+        assert (form["value"], form["max"]) == ("10", "160")
+        label = BeautifulSoup(german, "html.parser").find("label", attrs={"for": "radius"})
+        assert label.get_text() == "Umkreis (km)"
+        # English and Spanish pages, and the API, keep miles: 10 miles is 16.1 km
+        english = search("en", "10")
+        assert found(english) == set(NORTH_OF_KOELN_KM) and "5.9 miles" in english
+        assert "5.9 millas" in search("es", "10")
+        api = client.get(
+            "/api/v1/availability", params={"postal_code": KOELN, "radius": "10", "country": "DE"}
+        )
+        body = api.json()
+        assert body["radius_miles"] == 10
+        assert [p["id"] for p in body["locations"]] == ["de:nah", "de:knapp", "de:weiter"]
+        assert [p["distance_miles"] for p in body["locations"]] == [5.9, 6.5, 8.7]
+        # the bounds are the unit's: 160 km on the German page, 100 miles elsewhere
+        assert found(search("de", "160")) == set(NORTH_OF_KOELN_KM)
+        for lang, radius, message in (
+            ("de", "161", "Der Umkreis muss 1 bis 160 km betragen."),
+            ("de", "viel", "ganze Zahl von Kilometern sein, von 1 bis 160."),
+            ("en", "101", "The distance must be from 1 to 100 miles."),
+            ("es", "101", "La distancia debe ser de 1 a 100 millas."),
+        ):
+            params = {"postal_code": KOELN, "country": "DE", "lang": lang, "radius": radius}
+            response = client.get("/search", params=params)
+            assert response.status_code == 400 and message in response.text, (lang, radius)
+        # the published German front page offers the km form too
+        front = BeautifulSoup(client.get("/de/").text, "html.parser")
+        assert front.find("label", attrs={"for": "radius"}).get_text() == "Umkreis (km)"
+        assert front.find("input", id="radius")["value"] == "15"
+        assert front.find("input", id="radius")["max"] == "160"
+
+
+def test_search_errors_are_in_the_page_language(public_app: PublicApp) -> None:
+    for lang, message in (
+        ("de", "Bitte geben Sie eine Postleitzahl ein"),
+        ("es", "Escriba un código postal"),
+        ("en", "Please enter a postal code"),
+    ):
+        response = public_app.client.get("/search", params={"postal_code": "", "lang": lang})
+        assert response.status_code == 400 and message in response.text, lang
+    unknown = public_app.client.get("/search", params={"postal_code": "00000", "lang": "de"})
+    assert unknown.status_code == 404 and "Die Postleitzahl 00000 kennen wir nicht." in unknown.text
+    # the API answers in English whatever the page language
+    api = public_app.client.get(
+        "/api/v1/availability", params={"postal_code": "02139", "radius": "500"}
+    )
+    assert api.json() == {"error": "The distance must be from 1 to 100 miles."}

@@ -93,7 +93,7 @@ def location_out(place: Place) -> LocationOut:
         checked_at=row.checked_at,
         changed_at=row.changed_at,
         status_unknown_since=place.unknown_since,
-        distance_miles=place.distance_miles,
+        distance_miles=None if place.distance_miles is None else round(place.distance_miles, 1),
     )
 
 
@@ -134,6 +134,6 @@ def availability_document(
         generated_at=snapshot.generated_at,
         postal_code=query.place.postal_code,
         country=query.place.country,
-        radius_miles=query.radius_miles,
+        radius_miles=round(query.radius_miles),  # the API reads whole miles
         locations=[location_out(p) for p in places],
     )

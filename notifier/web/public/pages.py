@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from notifier.messaging.render import KM_PER_MILE, distance_unit
 from notifier.web.public.chart import sparkline
 from notifier.web.public.feed_links import feed_links
 from notifier.web.public.render_cache import RenderCache, content_key
+from notifier.web.public.search import SearchError, radius_rule
 from notifier.web.public.snapshot import LOCALES, Place, Snapshot, locale_home
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "pick_locale",
     "render_index",
     "render_search",
+    "search_problem",
     "strings",
 ]
 
@@ -57,6 +60,11 @@ def environment() -> Environment:
 def strings(locale: str) -> dict[str, str]:
     data: dict[str, str] = json.loads((TEMPLATES / "strings" / f"{locale}.json").read_text())
     return data
+
+
+def search_problem(problem: SearchError, locale: str) -> str:
+    """What is wrong with a search, in the words of ``locale``'s pages."""
+    return strings(locale)[f"error_{problem.reason}"].format(**problem.fields)
 
 
 def pick_locale(value: str | None) -> str:
@@ -87,6 +95,13 @@ class Formatter:
     def number(self, value: int) -> str:
         text = f"{value:,}"
         return text.replace(",", ".") if self.locale in ("de", "es") else text
+
+    def distance(self, miles: float) -> str:
+        """A distance in the reader's unit (``t.distance_unit``), to a tenth: ``2.9`` miles,
+        ``4,7`` km (a German decimal comma)."""
+        if distance_unit(self.locale) == "km":
+            return f"{miles * KM_PER_MILE:.1f}".replace(".", ",")
+        return f"{miles:.1f}"
 
     def day(self, day: dt.date) -> str:
         text = day.strftime(_DAY_FORMATS[self.locale])
@@ -147,6 +162,7 @@ def _common(locale: str, generated_at: dt.datetime) -> dict[str, Any]:
         "fmt": Formatter(locale),
         "home": locale_home(locale),
         "generated_at": generated_at,
+        "radius_rule": radius_rule(locale),
     }
 
 
@@ -191,10 +207,11 @@ def render_search(
     locale: str,
     *,
     postal_code: str,
-    radius: int,
+    radius: int | None,
     places: Sequence[Place],
     error: str | None = None,
 ) -> bytes:
+    """The search page; ``radius`` as the reader gave it, in their unit (None: the default)."""
     html = (
         environment()
         .get_template("public/search.html.j2")

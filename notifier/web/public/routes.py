@@ -33,12 +33,13 @@ from notifier.web.public.api import (
     availability_document,
     locations_document,
 )
-from notifier.web.public.pages import pick_locale, render_index, render_search
+from notifier.web.public.pages import pick_locale, render_index, render_search, search_problem
 from notifier.web.public.publish import DEBOUNCE_SECONDS, PublicPublisher, load_snapshot
 from notifier.web.public.search import (
     MAX_CODE_LENGTH,
     SearchError,
     default_country,
+    radius_rule,
     read_search,
     run_search,
 )
@@ -233,7 +234,8 @@ def register(
                     postal_code, radius, country, fallback_country=default_country(current)
                 )
             except SearchError as problem:
-                return problem.status, json.dumps({"error": problem.message}).encode()
+                error = search_problem(problem, "en")  # the API speaks English
+                return problem.status, json.dumps({"error": error}).encode()
             document = availability_document(current, query, run_search(current, query))
             return 200, document.model_dump_json().encode()
 
@@ -255,7 +257,11 @@ def register(
     async def search(
         request: Request,
         postal_code: str = Query("", max_length=64),
-        radius: str = Query("10", max_length=16),
+        radius: str | None = Query(
+            None,
+            max_length=16,
+            description="In the page's unit: km on the German page (lang=de), else miles.",
+        ),
         country: str | None = Query(None, max_length=8),
         lang: str | None = Query(None, max_length=32),
     ) -> Response:
@@ -266,21 +272,25 @@ def register(
         def build() -> tuple[int, bytes]:
             try:
                 query = read_search(
-                    postal_code, radius, country, fallback_country=default_country(current)
+                    postal_code,
+                    radius,
+                    country,
+                    fallback_country=default_country(current),
+                    unit=radius_rule(locale).unit,
                 )
             except SearchError as problem:
                 page = render_search(
                     current,
                     locale,
                     postal_code=shown_code,
-                    radius=10,
+                    radius=None,
                     places=(),
-                    error=problem.message,
+                    error=search_problem(problem, locale),
                 )
                 return problem.status, page
             places = run_search(current, query)
             page = render_search(
-                current, locale, postal_code=shown_code, radius=query.radius_miles, places=places
+                current, locale, postal_code=shown_code, radius=query.radius, places=places
             )
             return 200, page
 

@@ -1,39 +1,83 @@
 """Reading a resident's search (postal code, radius, country) into a place, or a clear error.
 
 Shared by the HTML ``/search`` page and ``/api/v1/availability``; pure apart from the offline
-postal-code table. Inputs are bounded: a code of at most 10 characters, a radius of 1 to 100
-miles, a known country.
+postal-code table. Inputs are bounded: a code of at most 10 characters, a radius of whole
+numbers in the reader's unit (1 to 100 miles, or 1 to 160 km on the German pages, as
+``notifier.messaging.render.distance_unit`` decides for every text), a known country. The
+radius becomes miles here, once; everything after (``Snapshot.near``) works in miles. The API
+always reads miles.
+
+Errors carry a reason and values, not words: the page says them in its language
+(``templates/strings/<locale>.json``, ``error_<code>``), the API in English.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from notifier.geo import PostalPlace, lookup_postal_code, normalize_postal_code
+from notifier.messaging.render import KM_PER_MILE, distance_unit
 from notifier.web.public.snapshot import Place, Snapshot
 
-__all__ = ["COUNTRIES", "MAX_RADIUS", "SearchError", "SearchQuery", "read_search", "run_search"]
+__all__ = [
+    "COUNTRIES",
+    "MAX_RADIUS",
+    "RADIUS_RULES",
+    "RadiusRule",
+    "SearchError",
+    "SearchQuery",
+    "radius_rule",
+    "read_search",
+    "run_search",
+]
 
 COUNTRIES = ("US", "DE")
-MAX_RADIUS = 100
-DEFAULT_RADIUS = 10
 MAX_CODE_LENGTH = 10
 
 
-class SearchError(ValueError):
-    """A search that cannot run; ``status`` is the HTTP status to answer with."""
+@dataclass(frozen=True, slots=True)
+class RadiusRule:
+    """The radius a search takes in one unit: whole numbers from 1 to ``most``."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
+    unit: str  # "mi" or "km"
+    default: int
+    most: int
+
+    def to_miles(self, radius: int) -> float:
+        return radius / KM_PER_MILE if self.unit == "km" else float(radius)
+
+
+# About the same distances in either unit (as SMS sign-ups take them): 160 km is 99.4 miles.
+RADIUS_RULES = {"mi": RadiusRule("mi", 10, 100), "km": RadiusRule("km", 15, 160)}
+#: the largest radius of the API, in miles
+MAX_RADIUS = RADIUS_RULES["mi"].most
+
+
+def radius_rule(locale: str) -> RadiusRule:
+    """The radius rule of the pages in ``locale``: km in German, miles otherwise."""
+    return RADIUS_RULES[distance_unit(locale)]
+
+
+class SearchError(ValueError):
+    """A search that cannot run: ``reason`` names the problem (``error_<reason>`` in the page
+    strings), ``fields`` fill its placeholders, ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, reason: str, status: int = 400, **fields: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
         self.status = status
+        self.fields = fields
 
 
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     place: PostalPlace
-    radius_miles: int
+    #: as given, in ``unit``
+    radius: int
+    unit: str
+    radius_miles: float
 
 
 def default_country(snapshot: Snapshot) -> str:
@@ -44,33 +88,38 @@ def default_country(snapshot: Snapshot) -> str:
 
 
 def read_search(
-    postal_code: str | None, radius: str | None, country: str | None, *, fallback_country: str
+    postal_code: str | None,
+    radius: str | None,
+    country: str | None,
+    *,
+    fallback_country: str,
+    unit: str = "mi",
 ) -> SearchQuery:
+    """Read a search whose radius is given in ``unit`` (``"mi"`` or ``"km"``)."""
+    rule = RADIUS_RULES[unit]
     code = (postal_code or "").strip()
     if not code:
-        raise SearchError("Please enter a postal code (ZIP), for example 02139.")
+        raise SearchError("postal_code_missing")
     if len(code) > MAX_CODE_LENGTH:
-        raise SearchError(f"A postal code has at most {MAX_CODE_LENGTH} characters.")
+        raise SearchError("postal_code_long", most=MAX_CODE_LENGTH)
     chosen = (country or fallback_country).strip().upper()
     if chosen not in COUNTRIES:
-        raise SearchError(f"Country must be one of {', '.join(COUNTRIES)}.")
-    miles = DEFAULT_RADIUS
+        raise SearchError("country", countries=", ".join(COUNTRIES))
+    given = rule.default
     if radius not in (None, ""):
         try:
-            miles = int(str(radius).strip())
+            given = int(str(radius).strip())
         except ValueError:
-            raise SearchError(
-                f"The distance must be a whole number of miles from 1 to {MAX_RADIUS}."
-            ) from None
-        if not 1 <= miles <= MAX_RADIUS:
-            raise SearchError(f"The distance must be from 1 to {MAX_RADIUS} miles.")
+            raise SearchError("radius_number", most=rule.most) from None
+        if not 1 <= given <= rule.most:
+            raise SearchError("radius_range", most=rule.most)
     normalized = normalize_postal_code(code, chosen)
     if normalized is None:
-        raise SearchError(f"{code!r} is not a postal code we can read, for example 02139.")
+        raise SearchError("postal_code_unreadable", code=code)
     place = lookup_postal_code(normalized, chosen)
     if place is None:
-        raise SearchError(f"We do not know the postal code {normalized}.", status=404)
-    return SearchQuery(place, miles)
+        raise SearchError("postal_code_unknown", status=404, code=normalized)
+    return SearchQuery(place, given, rule.unit, rule.to_miles(given))
 
 
 def run_search(snapshot: Snapshot, query: SearchQuery) -> list[Place]:

@@ -99,14 +99,17 @@ class Snapshot:
         )
 
     def near(self, lat: float, lon: float, radius_miles: float) -> list[Place]:
-        """Places with coordinates within ``radius_miles``, nearest first (open or not)."""
+        """Places with coordinates within ``radius_miles``, nearest first (open or not).
+
+        ``distance_miles`` is exact: the API and the pages round it as they show it (a page
+        in km converts first, so a distance is rounded once)."""
         found = []
         for place in self.places:
             if place.row.lat is None or place.row.lon is None:
                 continue
             miles = distance_miles(lat, lon, place.row.lat, place.row.lon)
             if miles <= radius_miles:
-                found.append(replace(place, distance_miles=round(miles, 1), content=()))
+                found.append(replace(place, distance_miles=miles, content=()))
         return sorted(found, key=lambda p: (p.distance_miles or 0.0, p.row.name))
 
 
