@@ -28,6 +28,7 @@ from notifier.config_source import line_for as _line_for
 from notifier.config_source import where_text as _where
 from notifier.policies import (
     CONFIG_RULE,
+    DIVISORS_OF_60,
     AlertPolicy,
     DispatchSettings,
     HttpSettings,
@@ -119,7 +120,7 @@ class DatabaseConfig(BaseModel):
 
 
 #: a periodic task runs at whole seconds of the minute, so its period must divide 60
-_DIVISORS_OF_60 = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)
+_DIVISORS_OF_60 = DIVISORS_OF_60
 #: a worker is declared dead only after missing this many heartbeats in a row
 MIN_HEARTBEATS_PER_STALL = 3
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from notifier import __version__
@@ -18,6 +18,7 @@ from notifier.messaging.render import Locale
 
 __all__ = [
     "CONFIG_RULE",
+    "DIVISORS_OF_60",
     "AlertPolicy",
     "DispatchSettings",
     "HttpSettings",
@@ -30,6 +31,10 @@ __all__ = [
 
 #: the pydantic error type of a broken rule between settings; its context carries the fix
 CONFIG_RULE = "config_rule"
+
+#: a periodic job of multi-node mode runs at whole seconds of the minute, so its period in
+#: seconds must divide 60
+DIVISORS_OF_60 = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)
 
 
 def rule_error(problem: str, fix: str) -> PydanticCustomError:
@@ -175,4 +180,23 @@ class OpsNoticeSettings(BaseModel):
     failure_rate_threshold: float = Field(0.2, gt=0, le=1)
     #: finished deliveries a channel needs before its rate is judged
     failure_rate_min_deliveries: int = Field(20, ge=1)
+    #: seconds between two judgements of the failure rates (once for the whole cluster in
+    #: multi-node mode); divides 60
+    failure_check_seconds: int = Field(60, ge=1, le=60)
     max_notices_per_hour: int = Field(12, ge=1)
+
+    @model_validator(mode="after")
+    def _rules(self) -> OpsNoticeSettings:
+        if self.failure_check_seconds not in DIVISORS_OF_60:
+            value = self.failure_check_seconds
+            near = min(DIVISORS_OF_60, key=lambda d: (abs(d - value), d))
+            broken: list[RuleBroken] = [
+                (
+                    ("failure_check_seconds",),
+                    f"{value} does not divide a minute: in multi-node mode the watch is a "
+                    "periodic job at whole seconds of each minute",
+                    f"use one of {', '.join(map(str, DIVISORS_OF_60))} (e.g. {near})",
+                )
+            ]
+            raise_broken_rules("OpsNoticeSettings", broken, self)
+        return self

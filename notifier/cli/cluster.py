@@ -61,7 +61,12 @@ def _require_procrastinate(loaded: Config, command: str) -> None:
 def worker(
     config: ConfigOption = None,
     queues: Annotated[
-        str, typer.Option("--queues", help="Comma-separated queues to work: poll, send.")
+        str,
+        typer.Option(
+            "--queues",
+            help="Comma-separated queues to work: poll (ticks, polls, the failure-rate watch),"
+            " send (alerts, confirmations and eligibility notices).",
+        ),
     ] = "poll,send",
     concurrency: Annotated[
         int | None,
@@ -74,7 +79,8 @@ def worker(
     name: Annotated[str | None, typer.Option("--name", help="Worker name in logs.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
 ) -> None:
-    """Run a job-queue worker: polls providers and sends alerts until SIGTERM."""
+    """Run a job-queue worker: polls providers, sends alerts and notices, watches the channels'
+    failure rates, until SIGTERM."""
     from notifier.pipeline.engine_procrastinate import (
         POLL_QUEUE,
         SEND_QUEUE,

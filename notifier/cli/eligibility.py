@@ -1,7 +1,8 @@
 """``notifier eligibility open GROUP``: open a pre-registration group.
 
 Its members start receiving slot alerts at once, and each is told through their own channel,
-in waves, nearest to ``--postal-code`` first (the running service sends the notices).
+in waves, nearest to ``--postal-code`` first (the running service sends the notices: ``notifier
+run``, or in multi-node mode the workers, whose notices job is deferred with the notices).
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ def open_group(
     loaded = load_or_exit(config)
     engine = make_engine(EnvSettings().database_url or loaded.database.url)
     upgrade(engine)
+    if loaded.engine == "procrastinate" and engine.dialect.name == "postgresql":
+        from notifier.pipeline.engine_procrastinate import notice_deferral
+
+        notice_deferral(engine)  # the first wave goes out at once, not at the next tick
     console = Console()
     try:
         opening = open_eligibility(

@@ -9,17 +9,24 @@ nearest people hear first and a booking site is not flooded by a whole state at 
 
 Claims are leases, as in ``notifier.db.outbox``: a claimed row is "sending" with
 ``claimed_at``, and a lease that runs out makes it due again.
+
+Multi-node mode hears of new notices in the transaction that writes them
+(``on_notices_written``: it defers the job that sends them on the same connection) and finds
+the rest, later waves and retries, with ``channels_with_due_notices``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     Connection,
+    Engine,
     Float,
     Integer,
     String,
@@ -48,8 +55,11 @@ from notifier.db.types import UtcDateTime, as_utc
 __all__ = [
     "CONFIRM",
     "ELIGIBILITY_OPENED",
+    "LEASE_SECONDS",
     "ClaimedNotice",
     "GroupOpening",
+    "NoticesListener",
+    "channels_with_due_notices",
     "claim_notices",
     "enqueue_confirm",
     "enqueue_confirms",
@@ -57,6 +67,7 @@ __all__ = [
     "mark_notice_retry",
     "mark_notice_sent",
     "notice_counts",
+    "on_notices_written",
     "open_group",
     "opened_groups",
 ]
@@ -64,6 +75,33 @@ __all__ = [
 CONFIRM = "confirm"
 ELIGIBILITY_OPENED = "eligibility_opened"
 _PENDING, _SENDING = DeliveryState.PENDING.value, DeliveryState.SENDING.value
+#: how long a claimed notice belongs to its sender before it is due again
+LEASE_SECONDS = 120.0
+
+#: Called in the writing transaction once notices are queued (see ``on_notices_written``).
+NoticesListener = Callable[[Connection], None]
+_listeners: WeakKeyDictionary[Engine, list[NoticesListener]] = WeakKeyDictionary()
+
+
+def on_notices_written(engine: Engine, listener: NoticesListener) -> Callable[[], None]:
+    """Call ``listener(conn)`` inside every transaction that queues notices through
+    ``engine`` (a sign-up's confirmation, an opened group); returns a function that removes it.
+
+    Multi-node mode defers the job that sends them here, so the rows and their job are
+    committed (or rolled back) together and the first notices go out at once.
+    """
+    _listeners.setdefault(engine, []).append(listener)
+
+    def remove() -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            _listeners[engine].remove(listener)
+
+    return remove
+
+
+def _written(conn: Connection) -> None:
+    for listener in list(_listeners.get(conn.engine, ())):
+        listener(conn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +155,7 @@ def enqueue_confirm(
             created_at=stamp,
         )
     )
+    _written(conn)
 
 
 def enqueue_confirms(
@@ -143,6 +182,7 @@ def enqueue_confirms(
         for subscriber_id, channel, token in items
     ]
     conn.execute(insert(notice_table), rows)
+    _written(conn)
 
 
 def opened_groups(conn: Connection) -> dict[str, dt.datetime]:
@@ -241,6 +281,8 @@ def open_group(
             n.c.kind == ELIGIBILITY_OPENED, n.c.group_name == group, n.c.created_at == stamp
         )
     ).one()
+    if planned[0]:
+        _written(conn)
     return GroupOpening(
         group=group, newly_opened=newly, notices=int(planned[0]), waves=int(planned[1] or 0)
     )
@@ -260,8 +302,39 @@ def _due_at(conn: Connection, stamp: dt.datetime, seconds: float, wave: Any) -> 
     return case((wave == 1, literal(stamp, UtcDateTime)), else_=later)
 
 
+def channels_with_due_notices(
+    conn: Connection,
+    channels: Sequence[str],
+    now: dt.datetime,
+    lease_seconds: float = LEASE_SECONDS,
+) -> list[str]:
+    """Those of ``channels`` with a notice a sender would claim now: pending and due, or
+    "sending" past its lease (its sender died). Two index probes per channel."""
+    stamp = as_utc(now)
+    n = notice_table
+    cutoff = literal(stamp - dt.timedelta(seconds=lease_seconds), UtcDateTime)
+    found = []
+    for channel in channels:
+        pending = and_(
+            n.c.channel == channel,
+            n.c.state == _PENDING,
+            n.c.next_attempt_at <= literal(stamp, UtcDateTime),
+        )
+        abandoned = and_(n.c.channel == channel, n.c.state == _SENDING, n.c.claimed_at < cutoff)
+        for due in (pending, abandoned):
+            if conn.execute(select(n.c.id).where(due).limit(1)).first() is not None:
+                found.append(channel)
+                break
+    return found
+
+
 def claim_notices(
-    conn: Connection, channel: str, *, limit: int, now: dt.datetime, lease_seconds: float = 120.0
+    conn: Connection,
+    channel: str,
+    *,
+    limit: int,
+    now: dt.datetime,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> list[ClaimedNotice]:
     """Lease up to ``limit`` due notices of ``channel``, nearest (lowest rank) first."""
     stamp = as_utc(now)

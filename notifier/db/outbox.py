@@ -39,6 +39,7 @@ __all__ = [
     "defer",
     "delivery_counts",
     "expire_due",
+    "finished_deliveries",
     "last_sent_at",
     "load_alerts",
     "mark_failed",
@@ -374,6 +375,28 @@ def delivery_counts(
     if since is not None:
         query = query.where(d.c.created_at >= as_utc(since))
     return {(channel, state): int(n) for channel, state, n in conn.execute(query)}
+
+
+def finished_deliveries(conn: Connection) -> dict[str, tuple[int, int]]:
+    """channel -> (sent, failed): every delivery that ever finished, for the failure-rate
+    watch. "next_attempt_at IS NOT NULL" (always true of a finished delivery) lets both
+    databases count along the partial (channel, state) claim index."""
+    d = delivery_table
+    finished = (DeliveryState.SENT.value, DeliveryState.FAILED.value)
+    query = (
+        select(d.c.channel, d.c.state, func.count())
+        .where(d.c.state.in_(finished), d.c.next_attempt_at.is_not(None))
+        .group_by(d.c.channel, d.c.state)
+    )
+    totals: dict[str, tuple[int, int]] = {}
+    for channel, state, count in conn.execute(query):
+        sent, failed = totals.get(channel, (0, 0))
+        if state == DeliveryState.SENT.value:
+            sent = int(count)
+        else:
+            failed = int(count)
+        totals[channel] = (sent, failed)
+    return totals
 
 
 def subscribers_of_message(conn: Connection, channel: str, provider_message_id: str) -> list[int]:

@@ -2,7 +2,8 @@
 
 Contract (multi-node mode): a provider is *due* at ``now`` when
 
-    (last_started_at is NULL or last_started_at + interval_seconds <= now)
+    (last_started_at is NULL
+     or last_started_at + interval_seconds + jitter_offset(last_started_at) <= now)
     and (not_before is NULL or not_before <= now)
     and (the provider is not failing or provider_state.next_poll_at <= now)
     and (provider_state.not_before is NULL or provider_state.not_before <= now)
@@ -14,10 +15,17 @@ circuit breaker); ``next_poll_at`` is the shared backoff that every poll writes
 (``notifier.pipeline.backoff``), so a failing provider is polled no faster in multi-node mode
 than in one process.
 
+Jitter (``providers[].jitter_seconds``) works as in the single process (APScheduler's interval
+trigger): each due time gets a random offset between 0 and the jitter, so consecutive due
+times are between ``interval`` and ``interval + jitter`` apart, never closer. The offset is drawn
+from a hash of the provider and its last start (``jitter_offset``), so every worker's tick
+sees the same due time without storing it, and each due time has exactly one offset.
+
 A provider keeps its own schedule (``scheduled_start``): a poll handed out late, because its
 tick ran late, a tick was skipped, or its previous poll was still queued, is recorded at the
-time it was due, so the next one is due one interval after that and the lateness does not
-carry over. Waits the provider asked for (the three above) move the schedule to when they end.
+time it was due, so the next one is due one interval (plus its jitter) after that and the
+lateness does not carry over. Waits the provider asked for (the three above) move the
+schedule to when they end.
 
 A tick claims in one transaction: ``due_providers`` (on PostgreSQL it locks the candidate
 rows), then ``mark_started``, then defers the poll jobs; two ticks racing can never hand out
@@ -27,6 +35,7 @@ the same provider twice.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from collections.abc import Mapping
 
@@ -45,6 +54,7 @@ from notifier.db.types import UtcDateTime, as_utc
 __all__ = [
     "channels_with_due_deliveries",
     "due_providers",
+    "jitter_offset",
     "mark_started",
     "postpone",
     "scheduled_start",
@@ -56,20 +66,39 @@ __all__ = [
 LATEST_KEPT = 0.5
 
 
+def jitter_offset(provider_id: str, last_started: dt.datetime | None, jitter: float) -> float:
+    """The random offset, in ``[0, jitter)`` seconds, of the due time that follows a poll
+    started at ``last_started``. Pure.
+
+    It is uniform over the jitter and looks random across providers and due times, but it is
+    a hash of ``provider_id`` and ``last_started``: every worker computes the same offset, a
+    tick that looks again finds the same due time (a fresh draw per tick would favour early
+    offsets), and nothing has to be stored. A provider never polled has no offset: its first
+    poll starts at once, as in the single process.
+    """
+    if jitter <= 0 or last_started is None:
+        return 0.0
+    key = f"{provider_id}|{as_utc(last_started).isoformat()}".encode()
+    draw = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
+    return jitter * draw
+
+
 def scheduled_start(
     *,
     interval: float,
     last_started: dt.datetime | None,
     held_until: dt.datetime | None,
     now: dt.datetime,
+    offset: float = 0.0,
 ) -> dt.datetime | None:
     """The start that a poll handed out at ``now`` takes in its provider's schedule, or None
     when the provider is not due at ``now``. Pure.
 
     ``last_started`` is the scheduled start of the previous poll, ``held_until`` the latest
-    end of the waits the provider asked for (Retry-After, max-age, backoff). The provider is
-    due at the later of ``last_started + interval`` and ``held_until``; the result is the
-    latest point of its schedule (that due time plus whole intervals) not after ``now``. So:
+    end of the waits the provider asked for (Retry-After, max-age, backoff), ``offset`` the
+    jitter of the next due time (``jitter_offset``). The provider is due at the later of
+    ``last_started + interval + offset`` and ``held_until``; the result is the latest point
+    of its schedule (that due time plus whole intervals) not after ``now``. So:
 
     - a tick that runs late, or a skipped tick, delays one poll, never the ones after it;
     - due times that passed while no tick ran (an outage) are not made up: one poll, then
@@ -80,9 +109,11 @@ def scheduled_start(
     """
     if interval <= 0:
         raise ValueError("interval must be positive")
+    if offset < 0:
+        raise ValueError("a jitter offset only delays a due time")
     due_times = [] if held_until is None else [as_utc(held_until)]
     if last_started is not None:
-        due_times.append(as_utc(last_started) + dt.timedelta(seconds=interval))
+        due_times.append(as_utc(last_started) + dt.timedelta(seconds=interval + offset))
     if not due_times:
         return now  # never polled and nothing to wait for: its schedule starts now
     due_at = max(due_times)
@@ -95,19 +126,35 @@ def scheduled_start(
     return start
 
 
-def sync_schedule(conn: Connection, intervals: Mapping[str, float]) -> None:
-    """Make the schedule list exactly these providers with these intervals (from the config).
+def sync_schedule(
+    conn: Connection,
+    intervals: Mapping[str, float],
+    jitters: Mapping[str, float] | None = None,
+) -> None:
+    """Make the schedule list exactly these providers with these intervals and jitters (from
+    the config; a provider missing from ``jitters`` has none).
 
     Known providers keep their last start and not-before; removed ones are dropped.
     """
     t = poll_schedule_table
+    jitters = jitters or {}
     if intervals:
         stmt = dialect_insert(conn, t).values(
-            [{"provider_id": p, "interval_seconds": float(s)} for p, s in intervals.items()]
+            [
+                {
+                    "provider_id": p,
+                    "interval_seconds": float(s),
+                    "jitter_seconds": float(jitters.get(p, 0.0)),
+                }
+                for p, s in intervals.items()
+            ]
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.c.provider_id],
-            set_={"interval_seconds": stmt.excluded.interval_seconds},
+            set_={
+                "interval_seconds": stmt.excluded.interval_seconds,
+                "jitter_seconds": stmt.excluded.jitter_seconds,
+            },
         )
         conn.execute(stmt)
     conn.execute(delete(t).where(t.c.provider_id.not_in(list(intervals))))
@@ -123,6 +170,7 @@ def due_providers(conn: Connection, now: dt.datetime) -> dict[str, dt.datetime]:
         select(
             t.c.provider_id,
             t.c.interval_seconds,
+            t.c.jitter_seconds,
             t.c.last_started_at,
             t.c.not_before,
             ps.c.not_before.label("source_not_before"),
@@ -160,6 +208,7 @@ def due_providers(conn: Connection, now: dt.datetime) -> dict[str, dt.datetime]:
             last_started=row.last_started_at,
             held_until=max((as_utc(h) for h in holds if h is not None), default=None),
             now=as_utc(now),
+            offset=jitter_offset(row.provider_id, row.last_started_at, row.jitter_seconds),
         )
         if start is not None:
             due[row.provider_id] = start

@@ -34,6 +34,7 @@ __all__ = [
     "DeliveryState",
     "EligibilityGroup",
     "EventKind",
+    "FailureRateWatch",
     "Location",
     "Notice",
     "PollOutcome",
@@ -49,6 +50,7 @@ __all__ = [
     "delivery_table",
     "eligibility_group_table",
     "event_table",
+    "failure_rate_watch_table",
     "location_table",
     "metadata",
     "notice_table",
@@ -212,16 +214,17 @@ class WaveEpisode(SQLModel, table=True):
 class PollSchedule(SQLModel, table=True):
     """When each provider may be polled next, shared by every worker in multi-node mode.
 
-    A provider is due when ``last_started_at + interval_seconds`` and ``not_before`` (a
-    Retry-After or an open breaker) have both passed; see ``notifier.db.schedule``.
-    ``last_started_at`` is when the last poll handed out was *due* in the provider's schedule,
-    which a late tick does not move.
+    A provider is due when ``last_started_at + interval_seconds`` plus its jitter offset (up
+    to ``jitter_seconds``) and ``not_before`` (a Retry-After or an open breaker) have both
+    passed; see ``notifier.db.schedule``. ``last_started_at`` is when the last poll handed out
+    was *due* in the provider's schedule, which a late tick does not move.
     """
 
     __tablename__ = "poll_schedule"
 
     provider_id: str = Field(primary_key=True)
     interval_seconds: float
+    jitter_seconds: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
     last_started_at: dt.datetime | None = _utc()
     not_before: dt.datetime | None = _utc()
 
@@ -234,6 +237,20 @@ class RateBucket(SQLModel, table=True):
     name: str = Field(primary_key=True)
     state: list[float] = _json()
     updated_at: dt.datetime = _utc(nullable=False)
+
+
+class FailureRateWatch(SQLModel, table=True):
+    """The failure-rate watch of one channel (``notifier.db.ops_watch``), shared by every
+    process: the channel's finished deliveries (sent, failed) at its last judgement, and since
+    when its failure rate has been reported over the threshold (NULL: it is not)."""
+
+    __tablename__ = "failure_rate_watch"
+
+    channel: str = Field(primary_key=True)
+    sent: int = Field(sa_column=Column(BigInteger, nullable=False))
+    failed: int = Field(sa_column=Column(BigInteger, nullable=False))
+    failing_since: dt.datetime | None = _utc()
+    judged_at: dt.datetime = _utc(nullable=False)
 
 
 class SignupLimit(SQLModel, table=True):
@@ -480,6 +497,7 @@ poll_run_table = _table(PollRun)
 poll_schedule_table = _table(PollSchedule)
 rate_bucket_table = _table(RateBucket)
 signup_limit_table = _table(SignupLimit)
+failure_rate_watch_table = _table(FailureRateWatch)
 alert_table = _table(Alert)
 wave_episode_table = _table(WaveEpisode)
 subscriber_table = _table(Subscriber)

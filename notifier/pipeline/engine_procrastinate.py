@@ -15,11 +15,19 @@ database, so every worker shares one limit).
   twice, never polled twice at once.
 - The fan-out defers its ``send`` jobs (one per ``workers.send_batch`` first-wave recipients)
   on the very connection that writes the outbox rows: they commit, or roll back, together.
+- The notice outbox (sign-up confirmations, eligibility notices) is drained by ``notices``
+  jobs on the send queue, one at a time in the cluster (lock and queueing lock
+  ``notices``). Whoever writes notices defers one on the same connection
+  (``defer_notices_with_outbox``: ``notifier web``, ``notifier eligibility open``), and each
+  tick defers one while notices are due (later waves, retries, expired leases).
+- ``watch`` judges the channels' failure rates once per ``ops_notices.failure_check_seconds``
+  for the whole cluster (a periodic task; its state is in the database, so whichever worker
+  runs it continues where the last one stopped).
 - A worker that dies mid-job stops sending heartbeats; ``recover`` (every
   ``workers.recover_seconds``) retries the ``send`` jobs of a worker silent for
-  ``workers.stalled_seconds`` and closes its ``poll`` and ``tick`` jobs (the next tick polls
-  again anyway). Its leased deliveries are claimed again when their lease runs out, so at
-  most the messages it had in flight repeat.
+  ``workers.stalled_seconds`` and closes its other jobs (the next tick polls again and
+  sweeps the notices anyway). Its leased deliveries and notices are claimed again when their
+  lease runs out, so at most the messages it had in flight repeat.
 
 Every setting comes from the ``workers:`` section of the config (``WorkersConfig``).
 """
@@ -42,13 +50,21 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 
 from notifier.config import WorkersConfig
+from notifier.db import notices as db_notices
 from notifier.db import schedule
 from notifier.db.engine import write_transaction
 from notifier.db.fanout import AlertWriteResult, on_alert_written
-from notifier.pipeline.poll import dispatch_channel, poll_provider
+from notifier.pipeline.poll import (
+    dispatch_channel,
+    poll_provider,
+    send_notices,
+    watch_failure_rates,
+)
 from notifier.pipeline.runtime import Runtime
 
 __all__ = [
+    "NOTICES_LOCK",
+    "NOTICES_TASK",
     "POLL_QUEUE",
     "POLL_TASK",
     "PRUNE_TASK",
@@ -56,9 +72,12 @@ __all__ = [
     "SEND_QUEUE",
     "SEND_TASK",
     "TICK_TASK",
+    "WATCH_TASK",
     "WorkerSettings",
     "conninfo",
+    "defer_notices_with_outbox",
     "make_app",
+    "notice_deferral",
     "run_worker",
 ]
 
@@ -71,6 +90,10 @@ POLL_TASK = "notifier.poll"
 SEND_TASK = "notifier.send"
 RECOVER_TASK = "notifier.recover"
 PRUNE_TASK = "notifier.prune"
+NOTICES_TASK = "notifier.notices"
+WATCH_TASK = "notifier.watch"
+#: the lock and queueing lock of every notices job: one drains, at most one waits
+NOTICES_LOCK = "notices"
 #: hourly, at an odd minute: ticks alone add 3,600 finished jobs an hour
 #: (how long they are kept is ``workers.keep_jobs_hours``)
 PRUNE_CRON = "17 * * * *"
@@ -105,9 +128,12 @@ def conninfo(database_url: str) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def make_app(database_url: str, workers: WorkersConfig | None = None) -> procrastinate.App:
+def make_app(
+    database_url: str, workers: WorkersConfig | None = None, *, watch_seconds: int = 60
+) -> procrastinate.App:
     """The job queue app for ``database_url`` with the notifier's tasks registered, and the
-    periodic ones at the cadences of ``workers``."""
+    periodic ones at the cadences of ``workers`` (the failure-rate watch every
+    ``watch_seconds``, ``ops_notices.failure_check_seconds``)."""
     workers = workers or WorkersConfig()
     connector = procrastinate.PsycopgConnector(
         conninfo=conninfo(database_url), min_size=1, max_size=workers.queue_pool_size
@@ -120,6 +146,7 @@ def make_app(database_url: str, workers: WorkersConfig | None = None) -> procras
         app.tasks[RECOVER_TASK]
     )
     app.periodic(cron=PRUNE_CRON, periodic_id="prune")(app.tasks[PRUNE_TASK])
+    app.periodic(cron=every(watch_seconds), periodic_id="watch")(app.tasks[WATCH_TASK])
     return app
 
 
@@ -146,7 +173,7 @@ def _worker(context: procrastinate.JobContext) -> _Worker:
 
 
 #: the queue of each task deferred by name (the deferrer app does not know the tasks)
-_QUEUES = {POLL_TASK: POLL_QUEUE, SEND_TASK: SEND_QUEUE}
+_QUEUES = {POLL_TASK: POLL_QUEUE, SEND_TASK: SEND_QUEUE, NOTICES_TASK: SEND_QUEUE}
 
 
 def _defer_on(
@@ -192,7 +219,8 @@ async def recover(context: procrastinate.JobContext, timestamp: int) -> None:
 
 
 def hand_out(runtime: Runtime, deferrer: procrastinate.App, timestamp: int) -> list[str]:
-    """One transaction: claim the due providers, defer their polls and the sweep sends.
+    """One transaction: claim the due providers, defer their polls, the sweep sends and, when
+    notices are due, the job that sends them.
 
     Due-ness is judged at the tick's own second, not the wall clock, and each poll handed out
     is recorded at the start it was due in its provider's schedule, not at this tick: a tick
@@ -222,7 +250,19 @@ def hand_out(runtime: Runtime, deferrer: procrastinate.App, timestamp: int) -> l
                 [{"channel": channel, "recipients": 0}],
                 queueing_lock=f"sweep:{channel}",
             )
+        sender = runtime.notices
+        if sender is not None and db_notices.channels_with_due_notices(
+            conn, list(sender.channels), now, sender.lease_seconds
+        ):
+            _defer_notices(deferrer, conn)
     return list(handed)
+
+
+def _defer_notices(deferrer: procrastinate.App, conn: Connection) -> int:
+    """One notices job, unless one is already waiting (it will see these notices too)."""
+    return _defer_on(
+        deferrer, conn, NOTICES_TASK, [{}], lock=NOTICES_LOCK, queueing_lock=NOTICES_LOCK
+    )
 
 
 @blueprint.task(name=POLL_TASK, queue=POLL_QUEUE, pass_context=True)
@@ -281,11 +321,35 @@ async def send(context: procrastinate.JobContext, channel: str, recipients: int)
     return handled
 
 
+@blueprint.task(name=NOTICES_TASK, queue=SEND_QUEUE, pass_context=True)
+async def send_notice_outbox(context: procrastinate.JobContext) -> int:
+    """Send the due notices of every recipient channel until none are due.
+
+    Every notices job carries the lock ``notices``: one worker drains the outbox at a time,
+    and a notice written meanwhile is seen by this job or by the one waiting behind it. The
+    rows are leased as they are claimed (``notices.claim_notices``), so a worker that dies
+    loses nothing: its leases run out and the next tick's sweep defers a job that sends them.
+    """
+    runtime = _worker(context).runtime
+    handled = 0
+    while batch := await send_notices(runtime):
+        handled += batch
+    return handled
+
+
+@blueprint.task(name=WATCH_TASK, queue=POLL_QUEUE, pass_context=True, lock="watch")
+async def watch(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Judge the channels' failure rates for the whole cluster (``watch_failure_rates``)."""
+    await watch_failure_rates(_worker(context).runtime)
+
+
 async def _recover_stalled(app: procrastinate.App, stalled_seconds: float) -> None:
-    """Jobs of workers whose heartbeat stopped: sends run again, polls and ticks are closed.
+    """Jobs of workers whose heartbeat stopped: sends run again, the others are closed.
 
     A poll or tick is not repeated late: the next tick hands out the provider again, and
-    closing the dead job releases its lock so the next one can start.
+    closing the dead job releases its lock so the next one can start. A closed notices job
+    leaves its notices to their lease and the next tick's sweep; a closed watch is judged by
+    the next one (the state is in the database).
     """
     manager = app.job_manager
     stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_seconds)
@@ -345,6 +409,27 @@ def defer_sends_with_outbox(
     return on_alert_written(engine, listener)
 
 
+def defer_notices_with_outbox(engine: Engine, deferrer: procrastinate.App) -> Callable[[], None]:
+    """Defer a notices job in each transaction that queues notices through ``engine``, so
+    the first ones go out at once; later waves and retries are the ticks' sweep."""
+
+    def listener(conn: Connection) -> None:
+        _defer_notices(deferrer, conn)
+
+    return db_notices.on_notices_written(engine, listener)
+
+
+def notice_deferral(engine: Engine) -> Callable[[], None]:
+    """``defer_notices_with_outbox`` for a process that is not a worker (``notifier web``,
+    ``notifier eligibility open``): its deferrer is never opened, it only defers on the
+    connections of ``engine``. Returns a function that stops it."""
+    url = engine.url.render_as_string(hide_password=False)
+    deferrer = procrastinate.App(
+        connector=procrastinate.SyncPsycopgConnector(conninfo=conninfo(url))
+    )
+    return defer_notices_with_outbox(engine, deferrer)
+
+
 # --------------------------------------------------------------------------- worker
 
 
@@ -353,14 +438,15 @@ async def run_worker(runtime: Runtime, settings: WorkerSettings) -> None:
     ``workers.shutdown_seconds`` when set)."""
     workers = runtime.config.workers
     url = runtime.engine.url.render_as_string(hide_password=False)
-    app = make_app(url, workers)
+    app = make_app(url, workers, watch_seconds=runtime.config.ops_notices.failure_check_seconds)
     # Defers by task name on connections that others opened (see ``_defer_on``): its own
     # pool is never opened.
     deferrer = procrastinate.App(
         connector=procrastinate.SyncPsycopgConnector(conninfo=conninfo(url))
     )
     intervals = {p: c.interval for p, c in runtime.coordinators.items()}
-    await asyncio.to_thread(_sync_schedule, runtime.engine, intervals)
+    jitters = {p: c.jitter for p, c in runtime.coordinators.items()}
+    await asyncio.to_thread(_sync_schedule, runtime.engine, intervals, jitters)
     remove = defer_sends_with_outbox(
         runtime.engine, deferrer, list(runtime.dispatchers), workers.send_batch
     )
@@ -385,6 +471,6 @@ async def run_worker(runtime: Runtime, settings: WorkerSettings) -> None:
         remove()
 
 
-def _sync_schedule(engine: Engine, intervals: dict[str, float]) -> None:
+def _sync_schedule(engine: Engine, intervals: dict[str, float], jitters: dict[str, float]) -> None:
     with write_transaction(engine) as conn:
-        schedule.sync_schedule(conn, intervals)
+        schedule.sync_schedule(conn, intervals, jitters)

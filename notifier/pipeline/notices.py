@@ -4,7 +4,12 @@ eligibility group is open" messages, each through the subscriber's own channel.
 One ``NoticeSender`` serves every recipient channel; it claims a small batch per channel,
 writes each message, sends it through the channel's own ``send`` (the same Twilio, SMTP or
 Apprise client the alerts use) and records the outcome. Transient failures are retried with
-backoff, as the alert dispatcher does.
+backoff, as the alert dispatcher does. Each send takes a token from the channel's limiter,
+the one its alert dispatcher uses (shared by every worker in multi-node mode), so confirmations
+and eligibility notices count against the account's rate like alerts do.
+
+``run_once`` is the task function of both modes: ``notifier run`` loops on it (``run``), and in
+multi-node mode one worker at a time drains the outbox with it (``notifier.notices`` jobs).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pyrate_limiter import Limiter
 from sqlalchemy import Engine
 
 from notifier.channel import Channel, Message, Recipient, SendResult
@@ -101,16 +107,22 @@ class NoticeSender:
         *,
         public_url: str,
         link_secret: str | None = None,
+        limiters: Mapping[str, Limiter] | None = None,
         batch_size: int = 50,
         idle_seconds: float = 0.5,
+        lease_seconds: float = notices.LEASE_SECONDS,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.engine = engine
         self.channels = dict(channels)
         self.public_url = public_url
         self.link_secret = link_secret
+        #: channel -> the limiter of its alerts (none: the channel is not rate limited here)
+        self.limiters = dict(limiters or {})
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
+        #: a batch at the channel's rate must be sent well within this
+        self.lease_seconds = lease_seconds
         self.wake = asyncio.Event()
         self.sent: dict[str, int] = {}
         self._clock = clock
@@ -140,20 +152,29 @@ class NoticeSender:
             claimed = await asyncio.to_thread(self._claim, name)
             if not claimed:
                 continue
-            results = await asyncio.gather(*(self._send(channel, n) for n in claimed))
+            results = await asyncio.gather(*(self._send(name, channel, n) for n in claimed))
             await asyncio.to_thread(self._record, list(zip(claimed, results, strict=True)))
             handled += len(claimed)
         return handled
 
     def _claim(self, channel: str) -> list[ClaimedNotice]:
         with write_transaction(self.engine) as conn:
-            return notices.claim_notices(conn, channel, limit=self.batch_size, now=self._clock())
+            return notices.claim_notices(
+                conn,
+                channel,
+                limit=self.batch_size,
+                now=self._clock(),
+                lease_seconds=self.lease_seconds,
+            )
 
-    async def _send(self, channel: Channel, notice: ClaimedNotice) -> SendResult:
+    async def _send(self, name: str, channel: Channel, notice: ClaimedNotice) -> SendResult:
         try:
             message = compose_notice(
                 notice, channel, public_url=self.public_url, link_secret=self.link_secret
             )
+            limiter = self.limiters.get(name)
+            if limiter is not None:
+                await limiter.try_acquire_async(name)
             return await asyncio.wait_for(channel.send(message), 30.0)
         except TimeoutError:
             return SendResult.retry("send timed out")

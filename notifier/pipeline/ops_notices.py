@@ -12,9 +12,12 @@ never go through the outbox, and alerts never come here)::
 
 Every notice is logged (WARNING for problems, INFO for good news) and sent to each Apprise
 target. One outage is one message: ``provider_down`` for a provider already reported down says
-nothing, and ``provider_recovered`` speaks only after a reported outage; scrapers and failure
-rates work alike. Beyond ``max_notices_per_hour`` notices go to the log only, and the next one
-sent says how many were held back. Notices name providers, scrapers, channels and counts; error
+nothing, and ``provider_recovered`` speaks only after a reported outage; scrapers work alike.
+Failure rates are judged from the outbox by ``judge_failure_rates`` (pure), whose state lives
+in the database (``notifier.db.ops_watch``), so that one incident is one message however many
+processes send; ``failure_rate`` only words and sends its verdicts. Beyond
+``max_notices_per_hour`` notices go to the log only, and the next one sent says how many were
+held back. Notices name providers, scrapers, channels and counts; error
 texts are masked (``notifier.privacy.mask_text``): no phone number or email address leaves.
 
 The service calls it from the event loop::
@@ -22,22 +25,23 @@ The service calls it from the event loop::
     ops = OpsNotifier.from_config(config)
     await ops.service_started(providers=[...], channels=[...])
     await ops.provider_down("ma-prepmod", "unreachable", "connect timeout")
-    await ops.check_failure_rates(runtime.metrics)   # e.g. once a minute
+    await ops.failure_rate(verdict)   # from judge_failure_rates, once a minute
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from notifier.db.ops_watch import ChannelWatch
 from notifier.messaging.apprise_targets import notify_blocking
 from notifier.messaging.render import normalize_locale, render
-from notifier.pipeline.metrics import Metrics
 from notifier.policies import OpsNoticeSettings
 from notifier.privacy import mask_text
 
@@ -45,10 +49,13 @@ if TYPE_CHECKING:
     from notifier.config import Config
 
 __all__ = [
+    "FailureRateJudgement",
+    "FailureRateVerdict",
     "Notice",
     "OpsNoticeSettings",
     "OpsNotifier",
     "deliver_notice",
+    "judge_failure_rates",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +80,70 @@ async def deliver_notice(plugins: Sequence[tuple[str, Any]], title: str, body: s
         )
     )
     return [label for (label, _), ok in zip(plugins, results, strict=True) if not ok]
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRateVerdict:
+    """A channel's failure rate crossed a line: ``failing`` (over the threshold) or back
+    (below half of it)."""
+
+    channel: str
+    rate: float
+    deliveries: int
+    failing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRateJudgement:
+    #: the rates judged this time (channels with enough new finished deliveries)
+    rates: dict[str, float] = field(default_factory=dict)
+    #: what must be reported
+    verdicts: list[FailureRateVerdict] = field(default_factory=list)
+    #: the watch states to store
+    watch: dict[str, ChannelWatch] = field(default_factory=dict)
+
+
+def judge_failure_rates(
+    totals: Mapping[str, tuple[int, int]],
+    watched: Mapping[str, ChannelWatch],
+    channels: Sequence[str],
+    settings: OpsNoticeSettings,
+    now: dt.datetime,
+) -> FailureRateJudgement:
+    """Judge each of ``channels`` on the deliveries it finished since its last judgement.
+
+    ``totals`` is every delivery ever finished, (sent, failed) per channel
+    (``outbox.finished_deliveries``), ``watched`` the stored states. A channel is judged once
+    it has ``failure_rate_min_deliveries`` new finished deliveries; until then they add up.
+    Over the threshold opens an incident (one verdict); it closes, with a verdict, once the
+    rate falls below half the threshold, so a rate hovering at the line does not flap. A
+    channel seen for the first time is watched from now on: its history is not judged. Pure.
+    """
+    judgement = FailureRateJudgement()
+    threshold = settings.failure_rate_threshold
+    for channel in sorted(set(channels)):
+        sent, failed = totals.get(channel, (0, 0))
+        before = watched.get(channel)
+        if before is None or sent < before.sent or failed < before.failed:
+            # First sight, or deliveries were deleted (a subscriber erased): start afresh.
+            failing_since = before.failing_since if before is not None else None
+            judgement.watch[channel] = ChannelWatch(sent, failed, failing_since, now)
+            continue
+        new_failed = failed - before.failed
+        finished = sent - before.sent + new_failed
+        if finished < settings.failure_rate_min_deliveries:
+            continue
+        rate = new_failed / finished
+        judgement.rates[channel] = rate
+        failing_since = before.failing_since
+        if failing_since is None and rate >= threshold:
+            failing_since = now
+            judgement.verdicts.append(FailureRateVerdict(channel, rate, finished, failing=True))
+        elif failing_since is not None and rate < threshold / 2:
+            failing_since = None
+            judgement.verdicts.append(FailureRateVerdict(channel, rate, finished, failing=False))
+        judgement.watch[channel] = ChannelWatch(sent, failed, failing_since, now)
+    return judgement
 
 
 def _clean(text: str) -> str:
@@ -103,7 +174,6 @@ class OpsNotifier:
         self._open: dict[tuple[str, str], float] = {}  # incident -> when it was reported
         self._sent_at: collections.deque[float] = collections.deque()
         self._suppressed = 0
-        self._baseline: dict[str, tuple[int, int]] = {}
         #: the most recent notices (sent or logged), newest last
         self.history: collections.deque[Notice] = collections.deque(maxlen=100)
 
@@ -139,54 +209,22 @@ class OpsNotifier:
             return False
         return await self._emit("scraper_recovered", False, scraper=scraper, minutes=minutes)
 
-    async def failure_rate(
-        self, channel: str, rate: float, *, deliveries: int | None = None
-    ) -> bool:
-        """Report ``rate`` (0-1) of ``channel``'s finished deliveries failing for good.
-
-        Over the threshold opens an incident (one message); it closes, with a message, once the
-        rate falls below half the threshold, so a rate hovering at the line does not flap.
-        """
-        threshold = self.settings.failure_rate_threshold
-        percent = round(rate * 100)
-        if rate >= threshold:
-            if not self._open_incident("failure_rate", channel):
-                return False
+    async def failure_rate(self, verdict: FailureRateVerdict) -> bool:
+        """Report a channel whose deliveries started failing, or deliver again (a verdict of
+        ``judge_failure_rates``, which keeps the incident: one verdict, one message)."""
+        percent = round(verdict.rate * 100)
+        if verdict.failing:
             return await self._emit(
                 "failure_rate",
                 True,
-                channel_name=channel,
+                channel_name=verdict.channel,
                 percent=percent,
-                threshold=round(threshold * 100),
-                deliveries=deliveries,
+                threshold=round(self.settings.failure_rate_threshold * 100),
+                deliveries=verdict.deliveries,
             )
-        if rate < threshold / 2 and self._close_incident("failure_rate", channel) is not None:
-            return await self._emit(
-                "failure_rate_recovered", False, channel_name=channel, percent=percent
-            )
-        return False
-
-    async def check_failure_rates(self, metrics: Metrics) -> dict[str, float]:
-        """Judge each channel's deliveries finished since the last judgement (sent + failed).
-
-        A channel is judged once it has ``failure_rate_min_deliveries`` new finished deliveries;
-        returns the rates judged this time.
-        """
-        rates: dict[str, float] = {}
-        for channel in sorted({name for name, _ in metrics.counts}):
-            sent = metrics.counts[(channel, "sent")]
-            failed = metrics.counts[(channel, "failed")]
-            base_sent, base_failed = self._baseline.get(channel, (0, 0))
-            if sent < base_sent or failed < base_failed:  # the counters were reset
-                base_sent = base_failed = 0
-            new_sent, new_failed = sent - base_sent, failed - base_failed
-            finished = new_sent + new_failed
-            if finished < self.settings.failure_rate_min_deliveries:
-                continue
-            self._baseline[channel] = (sent, failed)
-            rates[channel] = new_failed / finished
-            await self.failure_rate(channel, rates[channel], deliveries=finished)
-        return rates
+        return await self._emit(
+            "failure_rate_recovered", False, channel_name=verdict.channel, percent=percent
+        )
 
     async def service_started(
         self, providers: Sequence[str] = (), channels: Sequence[str] = ()

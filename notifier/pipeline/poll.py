@@ -1,8 +1,9 @@
-"""The task functions of the pipeline: poll a provider, then dispatch a channel's outbox.
+"""The task functions of the pipeline: poll a provider, dispatch a channel's outbox, send
+the notice outbox, watch the channels' failure rates.
 
 They take a ``Runtime`` (everything built once per process from the config) and a plain id,
-so the same functions run in-process under APScheduler today and can be registered as
-procrastinate tasks in a scaled-out deployment tomorrow.
+so the same functions run in-process under APScheduler (``notifier run``) and as procrastinate
+tasks on any number of workers (``notifier.pipeline.engine_procrastinate``).
 """
 
 from __future__ import annotations
@@ -13,17 +14,28 @@ import logging
 import random
 from dataclasses import replace
 
+from notifier.db import ops_watch, outbox
 from notifier.db import poll as db_poll
 from notifier.db.engine import write_transaction
 from notifier.model import LocationAvailability, Status, merge_availability
 from notifier.pipeline.backoff import BackoffPolicy
 from notifier.pipeline.coordinator import PollOutcome, ProviderCoordinator
 from notifier.pipeline.decide import decide_poll
+from notifier.pipeline.ops_notices import FailureRateJudgement, judge_failure_rates
 from notifier.pipeline.runtime import Runtime
 from notifier.pipeline.summary import PollSummary
 from notifier.scraping import Scraper
 
-__all__ = ["PollSummary", "Runtime", "by_site", "dispatch_channel", "poll_provider", "record_poll"]
+__all__ = [
+    "PollSummary",
+    "Runtime",
+    "by_site",
+    "dispatch_channel",
+    "poll_provider",
+    "record_poll",
+    "send_notices",
+    "watch_failure_rates",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +63,45 @@ async def poll_provider(runtime: Runtime, provider_id: str) -> PollSummary:
 async def dispatch_channel(runtime: Runtime, channel: str) -> int:
     """Send one batch of a channel's due deliveries; returns how many were handled."""
     return await runtime.dispatchers[channel].run_once()
+
+
+async def send_notices(runtime: Runtime) -> int:
+    """Send one batch of due notices (confirmations, eligibility) per recipient channel;
+    returns how many were handled."""
+    if runtime.notices is None:
+        return 0
+    return await runtime.notices.run_once()
+
+
+async def watch_failure_rates(runtime: Runtime, now: dt.datetime | None = None) -> dict[str, float]:
+    """Judge each channel's deliveries finished since the last judgement (whoever made it)
+    and report a channel that starts failing, or delivers again; returns the rates judged.
+
+    The counts come from the outbox and the judgement's state from the database, so any
+    process may run it: in multi-node mode it runs once per period for the whole cluster.
+    """
+    judgement = await asyncio.to_thread(
+        _judge_failure_rates, runtime, now or dt.datetime.now(dt.UTC)
+    )
+    for verdict in judgement.verdicts:
+        await runtime.ops_notices.failure_rate(verdict)
+    return judgement.rates
+
+
+def _judge_failure_rates(runtime: Runtime, now: dt.datetime) -> FailureRateJudgement:
+    """Read, judge and store in one transaction (the watch rows stay locked meanwhile); the
+    notices go out after the commit."""
+    with write_transaction(runtime.engine) as conn:
+        watched = ops_watch.load_watch(conn)
+        judgement = judge_failure_rates(
+            outbox.finished_deliveries(conn),
+            watched,
+            list(runtime.dispatchers),
+            runtime.config.ops_notices,
+            now,
+        )
+        ops_watch.save_watch(conn, judgement.watch)
+    return judgement
 
 
 # --------------------------------------------------------------------------- recording

@@ -132,11 +132,14 @@ class Runtime:
         )
         runtime.on_poll.append(metrics.observe_poll)  # polls and alerts for /metrics
         secret = config.web.secret_key.get_secret_value() if config.web.secret_key else ""
+        recipient_channels = {n: c for n, c in channels.items() if c.audience is Audience.RECIPIENT}
         runtime.notices = NoticeSender(
             engine,
-            {n: c for n, c in channels.items() if c.audience is Audience.RECIPIENT},
+            recipient_channels,
             public_url=config.web.public_url,
             link_secret=secret if len(secret) >= 16 else None,
+            # the alerts' limiters: a confirmation counts against the account's rate too
+            limiters={n: dispatchers[n].limiter for n in recipient_channels},
         )
         return runtime
 

@@ -18,13 +18,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from notifier.db import poll as db_poll
-from notifier.pipeline.poll import Runtime, poll_provider
+from notifier.pipeline.poll import Runtime, poll_provider, watch_failure_rates
 
 __all__ = ["Service"]
 
 log = logging.getLogger(__name__)
-
-FAILURE_CHECK_SECONDS = 60.0
 
 
 class Service:
@@ -90,12 +88,18 @@ class Service:
         return found
 
     async def _watch_failure_rates(self) -> None:
-        """Tell the operator when a channel's deliveries start failing, once a minute."""
+        """Tell the operator when a channel's deliveries start failing, every
+        ``ops_notices.failure_check_seconds`` (a minute)."""
+        period = self.runtime.config.ops_notices.failure_check_seconds
         while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), FAILURE_CHECK_SECONDS)
-            if not self.stopping.is_set():
-                await self.runtime.ops_notices.check_failure_rates(self.runtime.metrics)
+                await asyncio.wait_for(self.stopping.wait(), period)
+            if self.stopping.is_set():
+                break
+            try:
+                await watch_failure_rates(self.runtime)
+            except Exception:
+                log.exception("failure-rate watch failed; trying again next time")
 
     async def _poll_job(self, provider_id: str) -> None:
         if self.stopping.is_set():

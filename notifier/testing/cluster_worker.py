@@ -5,7 +5,8 @@ python -m notifier.testing.cluster_worker SPEC.json NAME
 
 It runs exactly what ``notifier worker`` runs (``run_worker`` with a shared-limit runtime and
 the spec's ``workers:`` settings); only the provider interval (the scrapers' minimum is a
-minute) and the dispatch lease are shortened below what a config file allows. The first
+minute) and the leases of deliveries and notices are shortened below what a config file
+allows. The first
 message this worker sends creates ``WORKDIR/sent-by-NAME``, so a test knows which workers are
 in the middle of the fan-out.
 """
@@ -34,6 +35,8 @@ async def main(spec: ClusterSpec, name: str) -> None:
     for coordinator in runtime.coordinators.values():
         coordinator.interval = float(spec.poll_interval)
         coordinator.jitter = 0.0
+    if runtime.notices is not None:
+        runtime.notices.lease_seconds = spec.lease_seconds
     marker = Path(spec.workdir) / f"sent-by-{name}"
     channel = runtime.dispatchers["sms"].channel
     send = channel.send

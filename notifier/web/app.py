@@ -58,10 +58,23 @@ def create_app(
     register_health(app, engine, config, clock)
     register_metrics(app, engine, config)
     if engine is not None:
+        multi_node = config is not None and config.engine == "procrastinate"
+        if multi_node and engine.dialect.name == "postgresql":
+            _defer_notice_jobs(app, engine)
         signup_url = _register_routes(app, engine, config, clock)
         # The residents' front door: published pages, API, feeds (notifier/web/public).
         register_public(app, engine, config, clock, signup_url=signup_url)
     return app
+
+
+def _defer_notice_jobs(app: FastAPI, engine: Engine) -> None:
+    """Multi-node mode: a sign-up's confirmation (or a group opened through the admin API)
+    defers the workers' notices job in the transaction that queues it, so it goes out at once
+    instead of at the next tick."""
+    from notifier.pipeline.engine_procrastinate import notice_deferral
+
+    stop = notice_deferral(engine)
+    app.router.add_event_handler("shutdown", stop)
 
 
 def _register_routes(

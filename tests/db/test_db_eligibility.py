@@ -91,3 +91,56 @@ def test_a_confirmation_is_claimed_once_and_dropped_when_superseded(engine: Engi
         assert notices.claim_notices(conn, "sms", limit=5, now=NOW) == []
         counts = notices.notice_counts(conn)
     assert counts == {("confirm", "sms", "cancelled"): 1}
+
+
+def test_due_notices_are_found_per_channel(engine: Engine) -> None:
+    with write_transaction(engine) as conn:
+        for _ in range(3):
+            add_sub(conn, eligibility_group="65plus")
+        notices.open_group(
+            conn, "65plus", now=NOW, wave_size=2, wave_interval=dt.timedelta(minutes=10)
+        )
+        assert notices.channels_with_due_notices(conn, ["email", "sms"], NOW) == ["sms"]
+        assert notices.channels_with_due_notices(conn, ["email"], NOW) == []
+        claimed = notices.claim_notices(conn, "sms", limit=5, now=NOW)
+        assert len(claimed) == 2  # the first wave; the second is due in ten minutes
+        assert notices.channels_with_due_notices(conn, ["sms"], NOW) == []
+        # the second wave's time comes; or the sender of the first dies and its lease runs out
+        wave_2 = NOW + dt.timedelta(minutes=10)
+        assert notices.channels_with_due_notices(conn, ["sms"], wave_2) == ["sms"]
+        notices.mark_notice_sent(conn, [claimed[0].id], "SM1", NOW)
+        lease_over = NOW + dt.timedelta(seconds=notices.LEASE_SECONDS + 1)
+        conn.execute(
+            notice_table.update().where(notice_table.c.wave == 2).values(state="cancelled")
+        )
+        assert notices.channels_with_due_notices(conn, ["sms"], NOW + dt.timedelta(minutes=1)) == []
+        assert notices.channels_with_due_notices(conn, ["sms"], lease_over) == ["sms"]
+        (again,) = notices.claim_notices(conn, "sms", limit=5, now=lease_over)
+        assert again.id == claimed[1].id and again.attempts == 2
+
+
+def test_writing_notices_calls_the_listeners_in_the_same_transaction(engine: Engine) -> None:
+    heard: list[int] = []
+
+    def listener(conn: object) -> None:
+        # on the writing connection, so anything it writes commits or rolls back with them
+        assert conn is current
+        heard.append(1)
+
+    remove = notices.on_notices_written(engine, listener)
+    try:
+        with write_transaction(engine) as current:
+            sub = add_sub(current, confirmed=False, confirm_token="tok-1")
+            notices.enqueue_confirm(current, sub, "sms", "tok-1", NOW)
+            new = add_sub(current, confirmed=False, confirm_token="tok-2")
+            notices.enqueue_confirms(current, [(new, "sms", "tok-2")], NOW)
+            notices.enqueue_confirms(current, [], NOW)  # nothing queued: nothing to hear
+            notices.open_group(current, "nobody-here", now=NOW)  # no members: nothing either
+            add_sub(current, eligibility_group="65plus")
+            notices.open_group(current, "65plus", now=NOW)
+        assert len(heard) == 3
+    finally:
+        remove()
+    with write_transaction(engine) as current:
+        notices.enqueue_confirm(current, sub, "sms", "tok-3", NOW)
+    assert len(heard) == 3  # removed

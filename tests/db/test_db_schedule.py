@@ -74,6 +74,29 @@ def test_sync_keeps_history_updates_intervals_and_drops_removed(engine: Engine) 
         assert list(schedule.due_providers(conn, NOW + 10 * SECOND)) == ["a", "new"]
 
 
+def test_a_jittered_provider_is_due_at_its_offset_and_sync_keeps_the_jitter(
+    engine: Engine,
+) -> None:
+    with engine.begin() as conn:
+        schedule.sync_schedule(conn, {"a": 30, "b": 30}, {"a": 20})
+        schedule.mark_started(conn, {"a": NOW, "b": NOW})
+        offset = schedule.jitter_offset("a", NOW, 20)
+        assert 0 < offset < 20
+        due = NOW + dt.timedelta(seconds=30 + offset)
+        assert "a" not in schedule.due_providers(conn, due - dt.timedelta(microseconds=1))
+        assert schedule.due_providers(conn, NOW + 30 * SECOND) == {"b": NOW + 30 * SECOND}
+        found = schedule.due_providers(conn, due)
+        assert found["a"] == due
+        # the next due time has an offset of its own, from that start
+        schedule.mark_started(conn, {"a": found["a"]})
+        later = found["a"] + dt.timedelta(seconds=30 + schedule.jitter_offset("a", due, 20))
+        assert "a" not in schedule.due_providers(conn, later - dt.timedelta(microseconds=1))
+        assert schedule.due_providers(conn, later)["a"] == later
+        schedule.sync_schedule(conn, {"a": 30, "b": 30})  # the jitter was taken off
+        rows = {r.provider_id: r for r in conn.execute(select(poll_schedule_table))}
+        assert rows["a"].jitter_seconds == 0 and rows["b"].jitter_seconds == 0
+
+
 def test_channels_with_due_deliveries(engine: Engine) -> None:
     with engine.begin() as conn:
         add_sub(conn, channel="sms")

@@ -1,6 +1,8 @@
 """``schedule.scheduled_start``: where a poll handed out at a tick falls in its provider's
 schedule. Pure, on a fake clock (tick times are plain datetimes): a late or skipped tick
-delays one poll and never the ones after it, and no due time is ever polled twice."""
+delays one poll and never the ones after it, and no due time is ever polled twice. With a
+jitter (``schedule.jitter_offset``) each due time moves by its own offset within the jitter,
+and polls are never closer than the interval."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import random
 
 import pytest
 
-from notifier.db.schedule import LATEST_KEPT, scheduled_start
+from notifier.db.schedule import LATEST_KEPT, jitter_offset, scheduled_start
 
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -20,13 +22,18 @@ def at(seconds: float) -> dt.datetime:
 
 
 def start(
-    now: float, last: float | None, interval: float = 60, held: float | None = None
+    now: float,
+    last: float | None,
+    interval: float = 60,
+    held: float | None = None,
+    offset: float = 0.0,
 ) -> float | None:
     found = scheduled_start(
         interval=interval,
         last_started=None if last is None else at(last),
         held_until=None if held is None else at(held),
         now=at(now),
+        offset=offset,
     )
     return None if found is None else (found - T0).total_seconds()
 
@@ -75,12 +82,15 @@ def test_an_interval_must_be_positive() -> None:
         start(now=1, last=0, interval=0)
 
 
-def hand_outs(interval: float, ticks: list[int]) -> list[tuple[int, float]]:
+def hand_outs(
+    interval: float, ticks: list[int], jitter: float = 0.0, provider: str = "ma-prepmod"
+) -> list[tuple[int, float]]:
     """(tick, scheduled start) of every poll handed out by these ticks, in order."""
     last: float | None = None
     handed = []
     for tick in ticks:
-        found = start(now=tick, last=last, interval=interval)
+        offset = jitter_offset(provider, None if last is None else at(last), jitter)
+        found = start(now=tick, last=last, interval=interval, offset=offset)
         if found is not None:
             handed.append((tick, found))
             last = found
@@ -119,3 +129,57 @@ def test_no_due_time_is_polled_twice_and_polls_never_bunch() -> None:
             assert s <= tick <= s + LATEST_KEPT * interval  # one due time per poll, on time
         for (tick, _s), (next_tick, _next) in itertools.pairwise(handed):
             assert next_tick - tick >= LATEST_KEPT * interval  # never a burst
+
+
+# ---------------------------------------------------------------------- jitter
+
+
+def test_a_jitter_offset_delays_the_due_time_by_that_much() -> None:
+    assert start(now=64, last=0, offset=4.5) is None
+    assert start(now=65, last=0, offset=4.5) == 64.5
+    # late by more than an interval: the schedule goes on from the jittered due time
+    assert start(now=190, last=0, offset=4.5) == 184.5
+    with pytest.raises(ValueError):
+        start(now=65, last=0, offset=-1)
+
+
+def test_each_due_time_has_one_offset_within_the_jitter() -> None:
+    offsets = [jitter_offset("ma-prepmod", at(60.0 * k), 15.0) for k in range(2_000)]
+    assert all(0 <= o < 15 for o in offsets)
+    # the same provider and start always give the same offset (every worker agrees) ...
+    assert offsets[:50] == [jitter_offset("ma-prepmod", at(60.0 * k), 15.0) for k in range(50)]
+    # ... another provider gets others, and there is none without a jitter or a last start
+    assert jitter_offset("nh-prepmod", at(0), 15.0) != offsets[0]
+    assert jitter_offset("ma-prepmod", at(0), 0.0) == 0.0
+    assert jitter_offset("ma-prepmod", None, 15.0) == 0.0
+    # uniform over the jitter: each tenth of it gets about a tenth of the due times
+    tenths = [sum(1 for o in offsets if k * 1.5 <= o < (k + 1) * 1.5) for k in range(10)]
+    assert all(140 <= n <= 260 for n in tenths), tenths
+
+
+def test_jitter_spreads_polls_never_closer_than_the_interval() -> None:
+    # Every second a tick: polls every 7 s plus up to 5 s of jitter.
+    handed = hand_outs(7, list(range(0, 5_000)), jitter=5.0)
+    starts = [s for _tick, s in handed]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(7 <= gap < 12 for gap in gaps)
+    assert len({round(gap, 1) for gap in gaps}) > 20, "the jitter spreads nothing"
+    assert 9 < sum(gaps) / len(gaps) < 10  # interval + jitter / 2 on average, as APScheduler
+    for tick, s in handed:
+        assert s <= tick < s + 1  # handed out at the first tick after its due time
+    ticks = [tick for tick, _s in handed]
+    assert all(b - a >= 7 for a, b in itertools.pairwise(ticks))
+
+
+def test_jitter_with_lost_ticks_never_polls_a_due_time_twice() -> None:
+    rng = random.Random(5)
+    ticks = [s for s in range(0, 20_000) if rng.random() < (0.9 if s % 600 < 500 else 0.05)]
+    for interval, jitter in ((2, 1.5), (7, 5.0), (60, 15.0), (60, 120.0)):
+        handed = hand_outs(interval, ticks, jitter=jitter)
+        starts = [s for _tick, s in handed]
+        assert len(set(starts)) == len(starts)
+        assert all(b - a >= interval for a, b in itertools.pairwise(starts))
+        for tick, s in handed:
+            assert s <= tick <= s + LATEST_KEPT * interval
+        for (tick, _s), (next_tick, _next) in itertools.pairwise(handed):
+            assert next_tick - tick >= LATEST_KEPT * interval

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +31,7 @@ from notifier.pipeline.engine_procrastinate import (
     SEND_QUEUE,
     SEND_TASK,
     TICK_TASK,
+    WATCH_TASK,
     WorkerSettings,
     conninfo,
     defer_sends_with_outbox,
@@ -216,6 +219,32 @@ def test_a_poll_held_back_by_the_queue_keeps_the_schedule(
     assert [j["args"]["tick"] for j in jobs(queue, POLL_TASK)] == [t, t, t + 3, t + 4, t + 4]
 
 
+def test_jitter_spreads_the_polls_within_its_bounds_and_never_doubles_one(
+    runtime: Runtime, queue: Engine, deferrer: procrastinate.App
+) -> None:
+    from notifier.db import schedule
+
+    with queue.begin() as conn:  # ma every 2 s plus up to 3 s of jitter; nh every 4 s, none
+        schedule.sync_schedule(conn, {"ma-prepmod": 2, "nh-prepmod": 4}, {"ma-prepmod": 3})
+    t = 1_800_000_000
+    handed: dict[str, list[int]] = {"ma-prepmod": [], "nh-prepmod": []}
+    for second in range(t, t + 400):
+        for provider in hand_out(runtime, deferrer, second):
+            handed[provider].append(second)
+        assert hand_out(runtime, deferrer, second) == []  # a repeated tick: nothing again
+        finish_polls(queue)
+    ma_gaps = [b - a for a, b in itertools.pairwise(handed["ma-prepmod"])]
+    # due 2 s + [0, 3) s after the previous due time, handed out at the first tick after it
+    assert all(2 <= gap <= 6 for gap in ma_gaps), ma_gaps
+    assert set(ma_gaps) >= {2, 3, 4, 5}, "the jitter spreads nothing"
+    assert 3.2 < statistics.fmean(ma_gaps) < 4.2  # 2 + 3/2 on average, plus the tick's rounding
+    assert {b - a for a, b in itertools.pairwise(handed["nh-prepmod"])} == {4}
+    # one job per poll handed out, one poll per tick at most
+    polls = [j["args"] for j in jobs(queue, POLL_TASK)]
+    assert len(polls) == sum(len(ticks) for ticks in handed.values())
+    assert len({(p["provider_id"], p["tick"]) for p in polls}) == len(polls)  # type: ignore[index]
+
+
 async def test_the_rate_limit_is_shared_between_processes(
     queue: Engine,
     pg_server_url: str,  # noqa: F811
@@ -239,13 +268,17 @@ async def test_the_rate_limit_is_shared_between_processes(
 
 
 def test_the_periodic_tasks_run_at_the_configured_cadences(pg_server_url: str) -> None:  # noqa: F811
-    app = make_app(pg_server_url, WorkersConfig(tick_seconds=5, recover_seconds=10))
+    app = make_app(
+        pg_server_url, WorkersConfig(tick_seconds=5, recover_seconds=10), watch_seconds=15
+    )
     crons = {key[0]: task.cron for key, task in app.periodic_registry.periodic_tasks.items()}
     assert crons[TICK_TASK] == "* * * * * */5"
     assert crons[RECOVER_TASK] == "* * * * * */10"
+    assert crons[WATCH_TASK] == "* * * * * */15"  # ops_notices.failure_check_seconds
     every_second = make_app(pg_server_url, WorkersConfig(tick_seconds=1, recover_seconds=60))
     crons = {k[0]: t.cron for k, t in every_second.periodic_registry.periodic_tasks.items()}
     assert crons[TICK_TASK] == "* * * * * *" and crons[RECOVER_TASK] == "* * * * * 0"
+    assert crons[WATCH_TASK] == "* * * * * 0"  # once a minute by default
 
 
 async def test_a_worker_runs_with_the_settings_of_the_config(

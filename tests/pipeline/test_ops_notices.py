@@ -1,8 +1,10 @@
-"""Ops notices: one message per outage, failure rates from the metrics, an hourly cap,
-no personal data; sent through Apprise's JSON plugin to a stub on 127.0.0.1."""
+"""Ops notices: one message per outage, failure rates judged on what finished since the last
+judgement, an hourly cap, no personal data; sent through Apprise's JSON plugin to a stub on
+127.0.0.1."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 
@@ -11,8 +13,13 @@ from pydantic import ValidationError
 
 from notifier.channel import channel_registry
 from notifier.config import Config
-from notifier.pipeline.metrics import Metrics
-from notifier.pipeline.ops_notices import OpsNotifier
+from notifier.db.ops_watch import ChannelWatch
+from notifier.pipeline.ops_notices import (
+    FailureRateVerdict,
+    OpsNoticeSettings,
+    OpsNotifier,
+    judge_failure_rates,
+)
 from notifier.testing.webhook_stub import StubReply, WebhookStub
 
 
@@ -114,7 +121,7 @@ async def test_service_start_and_stop(ops: WebhookStub, clock: FakeClock) -> Non
 async def test_notices_in_german(ops: WebhookStub, clock: FakeClock) -> None:
     ops_notifier = notifier(ops, clock, locale="de")
     await ops_notifier.provider_down("ma-prepmod", "unreachable", "Zeitüberschreitung")
-    await ops_notifier.failure_rate("sms", 0.5, deliveries=40)
+    await ops_notifier.failure_rate(FailureRateVerdict("sms", 0.5, 40, failing=True))
     (title1, _), (title2, body2) = sent(ops)
     assert title1 == "[MA Notifier] Anbieter ma-prepmod ist ausgefallen"
     assert title2 == "[MA Notifier] Kanal sms: 50 % der Zustellungen scheitern"
@@ -124,13 +131,93 @@ async def test_notices_in_german(ops: WebhookStub, clock: FakeClock) -> None:
 # ---------------------------------------------------------------------- failure rates
 
 
-async def test_failure_rate_alarm_has_hysteresis(ops: WebhookStub, clock: FakeClock) -> None:
+T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
+
+
+class Watch:
+    """The failure-rate watch over time: cumulative (sent, failed) per channel in, the
+    verdicts of each judgement out, the state carried over as the database would."""
+
+    def __init__(self, channels: tuple[str, ...] = ("x",), **settings: object) -> None:
+        self.channels = channels
+        self.settings = OpsNoticeSettings.model_validate(settings)
+        self.state: dict[str, ChannelWatch] = {}
+        self.totals: dict[str, tuple[int, int]] = {}
+        self.minute = 0
+
+    def finish(self, channel: str, sent: int = 0, failed: int = 0) -> None:
+        before = self.totals.get(channel, (0, 0))
+        self.totals[channel] = (before[0] + sent, before[1] + failed)
+
+    def judge(self) -> tuple[dict[str, float], list[FailureRateVerdict]]:
+        self.minute += 1
+        now = T0 + dt.timedelta(minutes=self.minute)
+        judged = judge_failure_rates(self.totals, self.state, self.channels, self.settings, now)
+        self.state.update(judged.watch)
+        return judged.rates, judged.verdicts
+
+
+def test_a_channel_is_watched_from_the_first_judgement_on() -> None:
+    watch = Watch()
+    watch.finish("x", sent=10, failed=90)  # history from before the watch: not judged
+    assert watch.judge() == ({}, [])
+    assert watch.state["x"].sent == 10 and watch.state["x"].failed == 90
+    watch.finish("x", sent=25)
+    assert watch.judge() == ({"x": 0.0}, [])
+
+
+def test_failure_rate_alarm_has_hysteresis() -> None:
+    watch = Watch(failure_rate_threshold=0.2, failure_rate_min_deliveries=20)
+    watch.judge()
+    verdicts = []
+    for sent, failed in ((35, 15), (1, 9 * 20), (17, 3), (95, 5), (100, 0)):
+        # 30 %: the alarm; 90 %: the same incident; 15 %: below the line but not clearly back;
+        # 5 %: back; 0 %: nothing more to say
+        watch.finish("x", sent=sent, failed=failed)
+        verdicts.append(watch.judge()[1])
+    assert verdicts == [
+        [FailureRateVerdict("x", 0.3, 50, failing=True)],
+        [],
+        [],
+        [FailureRateVerdict("x", 0.05, 100, failing=False)],
+        [],
+    ]
+    assert watch.state["x"].failing_since is None
+
+
+def test_failure_rates_are_judged_on_what_finished_since_the_last_judgement() -> None:
+    watch = Watch(channels=("sms", "x", "quiet"), failure_rate_min_deliveries=20)
+    watch.judge()
+    watch.finish("sms", sent=15, failed=1)
+    assert watch.judge() == ({}, [])  # 16 finished: too few to judge, they add up
+    watch.finish("sms", sent=4)
+    watch.finish("x", sent=2, failed=18)
+    rates, verdicts = watch.judge()
+    assert rates == {"sms": 1 / 20, "x": 18 / 20}
+    assert verdicts == [FailureRateVerdict("x", 0.9, 20, failing=True)]
+    assert watch.state["x"].failing_since == T0 + dt.timedelta(minutes=3)
+    # The next judgement only counts what finished since: x recovered.
+    watch.finish("x", sent=30)
+    assert watch.judge() == ({"x": 0.0}, [FailureRateVerdict("x", 0.0, 30, failing=False)])
+    assert set(watch.state) == {"sms", "x", "quiet"}
+
+
+def test_deleted_deliveries_start_a_fresh_window_without_forgetting_the_incident() -> None:
+    watch = Watch(failure_rate_min_deliveries=20)
+    watch.judge()
+    watch.finish("x", failed=30)
+    assert watch.judge()[1] == [FailureRateVerdict("x", 1.0, 30, failing=True)]
+    watch.totals["x"] = (0, 25)  # a subscriber erased: their deliveries went with them
+    assert watch.judge() == ({}, [])  # no negative counts, nothing judged
+    assert watch.state["x"].failing_since is not None
+    watch.finish("x", failed=20)
+    assert watch.judge() == ({"x": 1.0}, [])  # still the same incident
+
+
+async def test_verdicts_are_worded_and_sent(ops: WebhookStub, clock: FakeClock) -> None:
     ops_notifier = notifier(ops, clock, failure_rate_threshold=0.2)
-    assert await ops_notifier.failure_rate("x", 0.3, deliveries=50)
-    assert not await ops_notifier.failure_rate("x", 0.9)  # still the same incident
-    assert not await ops_notifier.failure_rate("x", 0.15)  # below the line, not clearly back
-    assert await ops_notifier.failure_rate("x", 0.05)
-    assert not await ops_notifier.failure_rate("x", 0.0)
+    assert await ops_notifier.failure_rate(FailureRateVerdict("x", 0.3, 50, failing=True))
+    assert await ops_notifier.failure_rate(FailureRateVerdict("x", 0.05, 100, failing=False))
     assert [title for title, _ in sent(ops)] == [
         "[MA Notifier] Channel x: 30% of deliveries fail",
         "[MA Notifier] Channel x delivers again",
@@ -138,31 +225,6 @@ async def test_failure_rate_alarm_has_hysteresis(ops: WebhookStub, clock: FakeCl
     assert sent(ops)[0][1].startswith(
         "30% of the last 50 x deliveries failed for good (threshold 20%)."
     )
-
-
-async def test_failure_rates_come_from_the_dispatcher_metrics(
-    ops: WebhookStub, clock: FakeClock
-) -> None:
-    ops_notifier = notifier(ops, clock, failure_rate_min_deliveries=20)
-    metrics = Metrics()
-    metrics.count("sms", "sent", 15)
-    metrics.count("sms", "failed", 1)
-    metrics.count("sms", "retried", 40)  # retries are not outcomes
-    assert await ops_notifier.check_failure_rates(metrics) == {}  # 16 finished: too few to judge
-    metrics.count("sms", "sent", 4)
-    metrics.count("x", "failed", 18)
-    metrics.count("x", "sent", 2)
-    rates = await ops_notifier.check_failure_rates(metrics)
-    assert rates == {"sms": 1 / 20, "x": 18 / 20}
-    assert [title for title, _ in sent(ops)] == ["[MA Notifier] Channel x: 90% of deliveries fail"]
-    # The next judgement only counts what finished since: x recovered.
-    metrics.count("x", "sent", 30)
-    assert await ops_notifier.check_failure_rates(metrics) == {"x": 0.0}
-    assert sent(ops)[-1][0] == "[MA Notifier] Channel x delivers again"
-    # Fresh counters (a restart) start a fresh window instead of going negative.
-    fresh = Metrics()
-    fresh.count("x", "failed", 25)
-    assert await ops_notifier.check_failure_rates(fresh) == {"x": 1.0}
 
 
 # ---------------------------------------------------------------------- limits and privacy
@@ -225,6 +287,8 @@ async def test_without_targets_notices_go_to_the_log(caplog: pytest.LogCaptureFi
 def test_settings_are_checked() -> None:
     with pytest.raises(ValidationError, match="failure_rate_threshold"):
         OpsNotifier({"failure_rate_threshold": 0})
+    with pytest.raises(ValidationError, match="7 does not divide a minute"):
+        OpsNotifier({"failure_check_seconds": 7})
     with pytest.raises(ValidationError, match="Apprise cannot use this"):
         OpsNotifier({"targets": ["nosuchservice://token"]})
 
