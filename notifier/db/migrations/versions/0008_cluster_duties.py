@@ -10,7 +10,7 @@ the watch can run on any worker, once a minute for the whole cluster, and an inc
 reported once however many workers there are (``notifier.db.ops_watch``).
 
 Revision ID: 0008_cluster_duties
-Revises: 0007_subscriber_reach
+Revises: 0007_fanout_planning
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_cluster_duties"
-down_revision: str | None = "0007_subscriber_reach"
+down_revision: str | None = "0007_fanout_planning"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
