@@ -23,6 +23,7 @@ import asyncio
 import base64
 import contextvars
 import dataclasses
+import datetime as dt
 import functools
 import logging
 from collections.abc import Sequence
@@ -47,9 +48,24 @@ from notifier.channel import (
     SendResult,
 )
 from notifier.http_rules import parse_retry_after
-from notifier.messaging.gsm import fit, fits_one_segment, single_segment_limit, sms_length, to_gsm
-from notifier.messaging.render import AlertFacts, alert_facts, normalize_locale, render
-from notifier.model import Alert
+from notifier.messaging.gsm import (
+    SINGLE_GSM7,
+    fit,
+    fits_one_segment,
+    is_gsm7,
+    single_segment_limit,
+    sms_length,
+    to_gsm,
+)
+from notifier.messaging.render import (
+    SUPPORTED_LOCALES,
+    AlertFacts,
+    alert_facts,
+    normalize_locale,
+    render,
+)
+from notifier.model import MAX_DB_INT, Alert, Location
+from notifier.policies import raise_broken_rules
 from notifier.privacy import mask, mask_text
 
 __all__ = [
@@ -58,8 +74,10 @@ __all__ = [
     "RATE_LIMITED_CODES",
     "SmsChannel",
     "SmsSettings",
+    "base_url_problem",
     "classify_twilio_error",
     "fit_sms",
+    "longest_base_url",
     "sender_rate_limit",
     "short_link",
 ]
@@ -108,6 +126,13 @@ class SmsSettings(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _links_stay_whole(self) -> SmsSettings:
+        problem = base_url_problem(self.base_url)
+        if problem is not None:
+            raise_broken_rules("SmsSettings", [(("base_url",), *problem)], self)
+        return self
+
 
 def sender_rate_limit(messages_per_second: float) -> RateLimit:
     """The token bucket for a sender: ``messages_per_second`` with small bursts.
@@ -136,15 +161,85 @@ _FALLBACKS: tuple[dict[str, bool], ...] = (
 )
 
 
+_EPOCH = dt.datetime(2021, 1, 1, tzinfo=dt.UTC)
+#: the largest count an alert is measured with when the room for its link is computed: no
+#: one place opens ten million appointments (the 2021 Massachusetts morning was 70,000)
+LARGEST_COUNT = 9_999_999
+
+
+def _last_resort(locale: str, link: str) -> str:
+    """The shortest text ``fit_sms`` makes of the longest alert before it cuts the link:
+    every detail dropped and the place name shortened to "...". (An SMS carries one alert,
+    ``SmsChannel.max_batch``, so no "+N more".)"""
+    texts = []
+    for count in (LARGEST_COUNT, None):  # "9,999,999 appointments" or "Appointments open"
+        location = Location(id="longest", name="...")
+        alert = Alert(
+            provider_id="longest",
+            location=location,
+            kind="opened",
+            appointments=count,
+            increase=count,
+            by_date={},
+            products=(),
+            age_groups=(),
+            detected_at=_EPOCH,
+            expires_at=_EPOCH,
+            id=MAX_DB_INT,
+        )
+        texts.append(_draw(alert_facts([alert]), locale, link, _FALLBACKS[-1]))
+    return max(texts, key=sms_length)
+
+
+def longest_base_url() -> int:
+    """The longest ``base_url`` (GSM-7 characters, without a trailing ``/``) whose short
+    links (``{base_url}/b/{alert id}``, the largest id) stay whole in every alert text, in
+    every language: what one segment leaves around the link of the longest alert."""
+    probe = "x"  # a link of one unit: an empty one would lose the space before it
+
+    def room(locale: str) -> int:
+        return SINGLE_GSM7 - (sms_length(_last_resort(locale, probe)) - len(probe))
+
+    return min(room(locale) for locale in SUPPORTED_LOCALES) - len(short_link("", MAX_DB_INT))
+
+
+def base_url_problem(base_url: str) -> tuple[str, str] | None:
+    """Why alert texts would break links to ``base_url``, and the fix; None when they keep
+    them whole (``notifier config check`` reports it at ``channels.sms.settings.base_url``)."""
+    most = longest_base_url()
+    if not is_gsm7(base_url):
+        outside = "".join(dict.fromkeys(c for c in base_url if not is_gsm7(c)))
+        problem = (
+            f"has characters outside the GSM-7 alphabet ({outside}): texts would either "
+            "change them (a broken link) or become UCS-2 texts of 70 characters (a cut link)"
+        )
+        return problem, f"write the host name in ASCII (punycode), at most {most} characters"
+    link = short_link(base_url, MAX_DB_INT)
+    cut = [loc for loc in SUPPORTED_LOCALES if not fits_one_segment(_last_resort(loc, link))]
+    if not cut:
+        return None
+    base = base_url.rstrip("/")
+    problem = (
+        f"is {sms_length(base)} characters long: the text of a large opening would cut its "
+        f"short link (base_url/b/<id>) to stay one SMS segment (in {', '.join(cut)})"
+    )
+    fix = (
+        f"use a base URL of at most {most} characters (a shorter host name, or no path); "
+        "the web app serves the short links at /b/<id>"
+    )
+    return problem, fix
+
+
+def _draw(facts: AlertFacts, locale: str, link: str, flags: dict[str, bool]) -> str:
+    return to_gsm(render("sms", locale, "alert.txt", facts=facts, link=link, **flags))
+
+
 def fit_sms(facts: AlertFacts, locale: str, link: str) -> str:
     """The longest rendering of ``facts`` that fits one SMS segment (GSM-7 when possible)."""
 
-    def draw(f: AlertFacts, flags: dict[str, bool]) -> str:
-        return to_gsm(render("sms", locale, "alert.txt", facts=f, link=link, **flags))
-
     text = ""
     for flags in _FALLBACKS:
-        text = draw(facts, flags)
+        text = _draw(facts, locale, link, flags)
         if fits_one_segment(text):
             return text
     # Still too long: the place name is the only free-form part left, so shorten it.
@@ -154,7 +249,7 @@ def fit_sms(facts: AlertFacts, locale: str, link: str) -> str:
         over = sms_length(text) - single_segment_limit(text)
         name = name[: max(0, len(name) - over - 3)].rstrip()
         shortened = dataclasses.replace(facts, place_name=f"{name}..." if name else "...")
-        text = draw(shortened, flags)
+        text = _draw(shortened, locale, link, flags)
         if fits_one_segment(text):
             return text
     return fit(text)  # a link longer than a segment: cut, but still one segment

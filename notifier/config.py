@@ -26,6 +26,7 @@ from notifier.config_source import (
 )
 from notifier.config_source import line_for as _line_for
 from notifier.config_source import where_text as _where
+from notifier.messaging.eligibility import group_problem
 from notifier.policies import (
     CONFIG_RULE,
     DIVISORS_OF_60,
@@ -205,7 +206,8 @@ class SignupConfig(BaseModel):
     #: sign-up attempts per phone number prefix (all but the last 4 digits)
     per_phone_prefix: RateLimitConfig = RateLimitConfig(count=5, per_seconds=3600.0)
     max_radius_miles: float = Field(50.0, gt=0)
-    #: groups people may pre-register in (ids; labels come from the page templates)
+    #: groups people may pre-register in (ids; their names in each language come from
+    #: notifier/messaging/eligibility.py, else the id is shown, within the SMS budget)
     eligibility_groups: list[str] = Field(
         default_factory=lambda: ["65plus", "conditions", "senior_housing_staff"]
     )
@@ -216,6 +218,21 @@ class SignupConfig(BaseModel):
     #: eligibility notices: recipients per wave and minutes between waves
     notice_wave_size: int = Field(500, ge=1)
     notice_wave_minutes: float = Field(10.0, ge=0)
+
+    @model_validator(mode="after")
+    def _rules(self) -> SignupConfig:
+        raise_broken_rules("SignupConfig", self.broken_rules(), self)
+        return self
+
+    def broken_rules(self) -> list[RuleBroken]:
+        """Every group's "your group can book now" text must be one SMS segment: an id
+        without a label is shown as it is, so its length is bounded by that text's budget."""
+        broken: list[RuleBroken] = []
+        for index, group in enumerate(self.eligibility_groups):
+            found = group_problem(group, self.max_radius_miles)
+            if found is not None:
+                broken.append((("eligibility_groups", index), *found))
+        return broken
 
 
 #: web.secret_key signs CSRF tokens and manage links; shorter keys are refused

@@ -13,12 +13,17 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "MAX_DB_INT",
     "Alert",
     "Location",
     "LocationAvailability",
     "Status",
     "merge_availability",
 ]
+
+#: the largest id the database stores (INTEGER primary keys on PostgreSQL; SQLite accepts
+#: them too): alert and subscriber ids in links never exceed it
+MAX_DB_INT = 2**31 - 1
 
 
 class Status(StrEnum):

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from channels.sms import LARGEST_COUNT, fit_sms, longest_base_url, short_link
 from notifier.cli.app import app
-from notifier.config import ConfigError, ConfigProblem, load_config
-from tests.test_config import GOOD
+from notifier.config import ConfigError, ConfigProblem, SignupConfig, load_config
+from notifier.messaging.eligibility import (
+    eligibility_sms,
+    longest_group_id,
+    widest_notice_radius_miles,
+)
+from notifier.messaging.gsm import SINGLE_GSM7, fits_one_segment
+from notifier.messaging.render import SUPPORTED_LOCALES, alert_facts, widest_radius
+from notifier.model import MAX_DB_INT
+from tests.channels.channels_support import make_alert
+from tests.test_config import GOOD, REPO, write
 
 NINE_LINES = """\
 operator:
@@ -237,3 +248,89 @@ def test_plugin_settings_of_the_wrong_shape_are_a_problem_not_a_crash(tmp_path: 
     )
     found = load_problems(tmp_path, text)
     assert found and all(p.line is not None and 8 <= p.line <= 10 for p in found), found
+
+
+def _sms_channel(base_url: str) -> str:
+    """An enabled SMS channel whose ``base_url`` is on line 17 after GOOD."""
+    x = "0" * 32
+    return (
+        "  sms:\n    enabled: true\n    settings:\n"
+        f"      account_sid: AC{x}\n      auth_token: ${{TWILIO_AUTH_TOKEN}}\n"
+        f"      messaging_service_sid: MG{x}\n      base_url: {base_url}\n"
+    )
+
+
+def test_an_sms_base_url_too_long_for_whole_links_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen: from about 112 characters the text of a large opening cut its short link.
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
+    most = longest_base_url()
+    assert 60 < most < SINGLE_GSM7  # what one segment leaves around the link
+
+    def base_url(length: int) -> str:
+        return "https://" + "x" * (length - len("https://.org")) + ".org"
+
+    assert load_config(write(tmp_path, GOOD + _sms_channel(base_url(most))))
+    # the longest accepted URL keeps the link of the longest alert whole, in every language
+    longest = make_alert(0, alert_id=MAX_DB_INT, appointments=LARGEST_COUNT)
+    longest = dataclasses.replace(
+        longest, location=dataclasses.replace(longest.location, name="N" * 200)
+    )
+    link = short_link(base_url(most), MAX_DB_INT)
+    for locale in SUPPORTED_LOCALES:
+        assert link in fit_sms(alert_facts([longest]), locale, link), locale
+    too_long = short_link(base_url(most + 1), MAX_DB_INT)
+    assert too_long not in fit_sms(alert_facts([longest]), "en", too_long)
+
+    [problem] = load_problems(tmp_path, GOOD + _sms_channel(base_url(most + 1)))
+    assert (problem.line, problem.where) == (17, "channels.sms.settings.base_url")
+    assert f"is {most + 1} characters long" in problem.problem
+    assert "cut its short link" in problem.problem
+    assert f"at most {most} characters" in problem.fix
+
+    result = CliRunner().invoke(
+        app,
+        ["config", "check", "--config", str(write(tmp_path, GOOD + _sms_channel(base_url(150))))],
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{tmp_path / 'config.yaml'}:17: channels.sms.settings.base_url" in result.output
+
+    for doc in ("docs/sms.md", "config.yaml"):  # the limit the docs quote is this one
+        assert f"{most} characters" in (REPO / doc).read_text(), doc
+
+    [odd] = load_problems(tmp_path, GOOD + _sms_channel("https://impfen.例え.jp"))
+    assert odd.line == 17 and "outside the GSM-7 alphabet (例え)" in odd.problem
+    assert "punycode" in odd.fix
+
+
+def test_an_eligibility_group_id_too_long_for_one_text_is_refused(tmp_path: Path) -> None:
+    # Seen: an unlabelled group id is shown as it is, and a long one pushed "your group can
+    # book now" past one segment.
+    most = longest_group_id(SignupConfig().max_radius_miles)
+    assert 20 < most < 60  # what one segment leaves of the text in its longest language
+    fits, over = "g" * most, "g" * (most + 1)
+    widest = widest_notice_radius_miles(SignupConfig().max_radius_miles)
+    web = "web:\n  signup:\n    eligibility_groups:\n      - 65plus\n      - {group}\n"
+    config = load_config(write(tmp_path, GOOD + web.format(group=fits)))
+    assert config.web.signup.eligibility_groups == ["65plus", fits]
+    for locale in SUPPORTED_LOCALES:  # the longest id and radius still make one segment
+        text = eligibility_sms(
+            fits, locale, radius=widest_radius(locale, widest), postal_code="50667"
+        )
+        assert fits in text and fits_one_segment(text), text
+
+    for doc in ("docs/sms.md", "config.yaml"):  # the limit the docs quote is this one
+        assert f"at most {most}" in (REPO / doc).read_text(), doc
+
+    [problem] = load_problems(tmp_path, GOOD + web.format(group=over))
+    assert (problem.line, problem.where) == (15, "web.signup.eligibility_groups[1]")
+    assert "longer than one segment" in problem.problem and over in problem.problem
+    assert f"at most {most} characters" in problem.fix and "GROUP_LABELS" in problem.fix
+    # a wider radius leaves less room: the limit follows web.signup.max_radius_miles
+    wide = web.format(group=fits) + "    max_radius_miles: 5000\n"
+    assert longest_group_id(5000) < most
+    assert [p.line for p in load_problems(tmp_path, GOOD + wide)] == [15]
+    # characters outside GSM-7 make a 70-character UCS-2 text
+    [cyrillic] = load_problems(tmp_path, GOOD + web.format(group="группа"))
+    assert "outside GSM-7" in cyrillic.problem

@@ -9,7 +9,9 @@ from notifier.geo import (
     distance_miles,
     lookup_postal_code,
     normalize_postal_code,
+    phone_country,
     region_problem,
+    stored_postal_country,
 )
 from notifier.geo.de import DATA_FILE, build_table
 from notifier.model import Location
@@ -108,6 +110,38 @@ def test_complete_a_german_location() -> None:
     cologne, dusseldorf = lookup_postal_code("50667", "DE"), lookup_postal_code("40213", "DE")
     assert cologne and dusseldorf
     assert 18 < distance_miles(cologne.lat, cologne.lon, dusseldorf.lat, dusseldorf.lon) < 25
+
+
+def test_a_stored_code_is_read_in_the_country_it_was_geocoded_in() -> None:
+    # 50667 is both Raymond, Iowa and Köln: the stored centroid tells which one was meant
+    koeln, iowa = lookup_postal_code("50667", "DE"), lookup_postal_code("50667", "US")
+    assert koeln is not None and iowa is not None
+    assert (koeln.city, iowa.city) == ("Köln", "Raymond")
+    assert stored_postal_country("50667", lat=koeln.lat, lon=koeln.lon) == "DE"
+    assert stored_postal_country("50667", lat=iowa.lat, lon=iowa.lon) == "US"
+    # ... even against the other hints, and a rebuilt table may move a centroid a little
+    assert (
+        stored_postal_country("50667", lat=koeln.lat + 0.05, lon=koeln.lon, phone="+16175550123")
+        == "DE"
+    )
+    # without coordinates: the phone number's country, then the code's time zone
+    assert stored_postal_country("50667", phone="+4915123456789") == "DE"
+    assert stored_postal_country("50667", time_zone="Europe/Berlin") == "DE"
+    assert stored_postal_country("50667", time_zone="America/Chicago") == "US"
+    assert stored_postal_country("50667") == "US"
+    assert stored_postal_country("50667", default="DE") == "DE"
+    # a number whose country has the code wins over a time zone (+1 is always US)
+    assert stored_postal_country("50667", phone="+14165550123", time_zone="Europe/Berlin") == "US"
+    # a code no country knows: the number's country if it has postal codes, else the default
+    assert stored_postal_country("00000", phone="+4915123456789") == "DE"
+    assert stored_postal_country(None, phone="+447700900123") == "US"
+
+
+def test_phone_numbers_tell_their_country() -> None:
+    assert phone_country("+4915123456789") == "DE"
+    assert phone_country("+16175550123") == phone_country("+14165550123") == "US"
+    assert phone_country("jane@example.org") is None
+    assert phone_country("+") is None and phone_country(None) is None
 
 
 def test_the_shipped_table_covers_germany_and_names_its_source() -> None:

@@ -119,6 +119,11 @@ class ClaimedNotice:
     confirm_token: str | None
     postal_code: str | None
     radius_miles: float | None
+    #: where the postal code was geocoded, and its time zone: which country the code is in
+    #: (``notifier.geo.stored_postal_country``); no column records the country itself
+    lat: float | None = None
+    lon: float | None = None
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +373,9 @@ def claim_notices(
             s.c.confirm_token,
             s.c.postal_code,
             s.c.radius_miles,
+            s.c.lat,
+            s.c.lon,
+            s.c.time_zone,
             s.c.confirmed_at,
             s.c.opted_out_at,
             s.c.invalid_at,
@@ -400,6 +408,9 @@ def claim_notices(
                 confirm_token=row["confirm_token"],
                 postal_code=row["postal_code"],
                 radius_miles=row["radius_miles"],
+                lat=row["lat"],
+                lon=row["lon"],
+                time_zone=row["time_zone"],
             )
         )
     missing = set(ids) - {c.id for c in claimed} - set(stale)

@@ -20,7 +20,7 @@ from notifier.db import notices, subscribers
 from notifier.db._sql import chunks
 from notifier.db.tables import subscriber_table
 from notifier.db.types import as_utc
-from notifier.geo import lookup_postal_code, normalize_postal_code
+from notifier.geo import lookup_postal_code, normalize_postal_code, stored_postal_country
 
 __all__ = [
     "Preferences",
@@ -218,14 +218,16 @@ def subscriber_counts(conn: Connection) -> list[dict[str, Any]]:
             s.c.channel,
             s.c.region,
             s.c.postal_code,
+            s.c.lat,
+            s.c.lon,
             func.sum(case((active, 1), else_=0)),
             func.sum(case((pending, 1), else_=0)),
             func.count(),
-        ).group_by(s.c.channel, s.c.region, s.c.postal_code)
+        ).group_by(s.c.channel, s.c.region, s.c.postal_code, s.c.lat, s.c.lon)
     )
     totals: dict[tuple[str, str], list[int]] = {}
-    for channel, region, postal_code, n_active, n_pending, n_all in rows:
-        name = region or _region_of(postal_code) or "unknown"
+    for channel, region, postal_code, lat, lon, n_active, n_pending, n_all in rows:
+        name = region or _region_of(postal_code, lat, lon) or "unknown"
         entry = totals.setdefault((str(channel), name), [0, 0, 0])
         entry[0] += int(n_active or 0)
         entry[1] += int(n_pending or 0)
@@ -242,8 +244,11 @@ def subscriber_counts(conn: Connection) -> list[dict[str, Any]]:
     ]
 
 
-def _region_of(postal_code: str | None) -> str | None:
+def _region_of(postal_code: str | None, lat: float | None, lon: float | None) -> str | None:
+    """The state of a stored postal code, read in the country it was geocoded in (the same
+    digits are a ZIP and a PLZ: 50667 is Iowa, or Nordrhein-Westfalen)."""
     if not postal_code:
         return None
-    place = lookup_postal_code(postal_code, "US") or lookup_postal_code(postal_code, "DE")
+    country = stored_postal_country(postal_code, lat=lat, lon=lon)
+    place = lookup_postal_code(postal_code, country)
     return place.state if place is not None else None

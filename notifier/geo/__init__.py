@@ -21,11 +21,16 @@ __all__ = [
     "distance_miles",
     "lookup_postal_code",
     "normalize_postal_code",
+    "phone_country",
     "region_problem",
     "register_country",
+    "stored_postal_country",
 ]
 
 EARTH_RADIUS_MILES = 3958.8
+#: a stored centroid this close to a country's centroid of the code was read in that country
+#: (the tables move a centroid a little when rebuilt; two countries' codes lie an ocean apart)
+SAME_PLACE_MILES = 25.0
 
 
 _LOOKUPS: dict[str, Callable[[str], PostalPlace | None]] = {}
@@ -61,6 +66,62 @@ def lookup_postal_code(code: str | int | None, country: str = "US") -> PostalPla
     if normalized is None or lookup is None:
         return None
     return lookup(normalized)
+
+
+def phone_country(number: str | None) -> str | None:
+    """The country (ISO 3166 alpha-2) of a phone number in E.164 form, or None.
+
+    Every +1 number counts as US: the North American plan shares one numbering, and US ZIP
+    codes are the postal codes we can read there.
+    """
+    if not number or not number.startswith("+"):
+        return None
+    import phonenumbers  # imported lazily, as in region_problem
+
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if parsed.country_code == 1:
+        return "US"
+    return phonenumbers.region_code_for_number(parsed)
+
+
+def stored_postal_country(
+    code: str | None,
+    *,
+    lat: float | None = None,
+    lon: float | None = None,
+    phone: str | None = None,
+    time_zone: str | None = None,
+    default: str = "US",
+) -> str:
+    """The country a subscriber's stored postal code was read in (pure, offline).
+
+    No column records it, and the same five digits are a ZIP in Iowa and a PLZ in Köln. A
+    sign-up read the code in one country (the phone number's, the form's choice, the page's
+    language) and stored that country's centroid and time zone, so the stored data tells:
+    the country whose centroid of the code is the stored one, else the phone number's
+    country where the code exists, else the country whose time zone the code has, else the
+    phone number's country, else ``default``.
+    """
+    known: dict[str, PostalPlace] = {}
+    for country in _LOOKUPS:
+        place = lookup_postal_code(code, country) if code else None
+        if place is not None:
+            known[country] = place
+    if lat is not None and lon is not None and known:
+        nearest = min(known, key=lambda c: distance_miles(lat, lon, known[c].lat, known[c].lon))
+        place = known[nearest]
+        if distance_miles(lat, lon, place.lat, place.lon) <= SAME_PLACE_MILES:
+            return nearest
+    hinted = phone_country(phone)
+    if hinted is not None and hinted in known:
+        return hinted
+    for country, place in known.items():
+        if time_zone and place.time_zone == time_zone:
+            return country
+    return hinted if hinted is not None and hinted in _LOOKUPS else default
 
 
 def distance_miles(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

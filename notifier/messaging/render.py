@@ -18,11 +18,18 @@ Filters available in every template (formatted for the template's language):
 ``day`` (2/25), ``join_list`` ("a, b and c" / "a, b und c" / "a, b y c"). HTML templates
 (``*.html.j2``) are autoescaped; text templates are not. Missing context is an error, never
 an empty string, so a typo cannot ship a message with a hole in it.
+
+Radii are stored in miles and shown in the reader's unit (km in German) by ``shown_radius``,
+rounded as people say them: whole numbers, a tenth under 10 ("0.6 miles" for 1 km, never
+"0.621371"), with the language's decimal mark (``format_decimal``: 5.9 / 5,9). Every text
+and page that shows a radius goes through it (``radius_field`` for form fields, which take a
+decimal point in every language).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -36,8 +43,10 @@ from notifier.model import Alert
 
 __all__ = [
     "DEFAULT_LOCALE",
+    "DEFAULT_RADIUS",
     "KM_LOCALES",
     "KM_PER_MILE",
+    "MAX_RADIUS",
     "SUPPORTED_LOCALES",
     "TEMPLATE_DIR",
     "AlertFacts",
@@ -46,10 +55,16 @@ __all__ = [
     "distance_unit",
     "format_date_range",
     "format_day",
+    "format_decimal",
     "format_number",
     "join_list",
     "normalize_locale",
+    "postal_country",
+    "radius_field",
+    "radius_value",
     "render",
+    "shown_radius",
+    "widest_radius",
 ]
 
 DEFAULT_LOCALE = "en"
@@ -152,6 +167,13 @@ def normalize_locale(locale: str | None) -> str:
 #: languages whose readers measure distance in kilometres; everyone else reads miles
 KM_LOCALES = frozenset({"de"})
 KM_PER_MILE = 1.609344
+#: the radius people give (by text, on the public search), in the unit of their language:
+#: about the same distances in either unit (160 km is 99.4 miles)
+DEFAULT_RADIUS = {"mi": 10, "km": 15}
+MAX_RADIUS = {"mi": 100, "km": 160}
+#: the country a postal code typed in a language is read in when nothing else tells
+#: (a German page or text reads a PLZ; English and Spanish read US ZIP codes)
+_POSTAL_COUNTRY = {"de": "DE"}
 
 
 def distance_unit(locale: str | None) -> str:
@@ -159,13 +181,44 @@ def distance_unit(locale: str | None) -> str:
     return "km" if normalize_locale(locale) in KM_LOCALES else "mi"
 
 
+def postal_country(locale: str | None) -> str:
+    """The country of a postal code typed by a reader of ``locale``: ``DE`` for German, else
+    ``US`` (a phone number's country, or a country chosen on a form, wins over this)."""
+    return _POSTAL_COUNTRY.get(normalize_locale(locale), "US")
+
+
+def radius_value(miles: float, locale: str | None) -> float:
+    """A stored radius (miles) in the reader's unit, rounded as people say it: whole numbers,
+    a tenth under 10 (1 km is ``0.6`` miles, 160 km ``99`` miles, 10 miles ``16`` km)."""
+    value = float(miles) * (KM_PER_MILE if distance_unit(locale) == "km" else 1.0)
+    tenth = round(value, 1)
+    return tenth if tenth < 10 else float(round(value))
+
+
 def shown_radius(miles: float | None, locale: str | None) -> str:
-    """A stored radius (miles) as the reader measures it: ``10`` mi, or ``16`` km."""
+    """A stored radius (miles) as text for a reader: ``10`` mi, ``16`` km, ``0.6`` mi,
+    ``1,6`` km (the language's decimal mark); ``?`` when there is none."""
     if miles is None:
         return "?"
-    if distance_unit(locale) == "km":
-        return f"{round(miles * KM_PER_MILE):d}"
-    return f"{miles:g}"
+    value = radius_value(miles, locale)
+    return format_decimal(value, 0 if value.is_integer() else 1, locale)
+
+
+def radius_field(miles: float, locale: str | None) -> str:
+    """The same rounded radius for an HTML ``<input type="number">``: always a decimal point,
+    which the browser shows in the reader's own way and sends back as it is."""
+    return f"{radius_value(miles, locale):g}"
+
+
+def widest_radius(locale: str | None, most_miles: float) -> str:
+    """The longest radius text a reader of ``locale`` can be shown for radii up to
+    ``most_miles``: the largest whole number, or a tenth under 10 (``9.9``, ``4.9``)."""
+    unit_per_mile = KM_PER_MILE if distance_unit(locale) == "km" else 1.0
+    candidates = [shown_radius(most_miles, locale)]
+    tenth = math.floor(min(most_miles * unit_per_mile, 10.0) * 10 - 1) / 10
+    if tenth > 0:
+        candidates.append(shown_radius(tenth / unit_per_mile, locale))
+    return max(candidates, key=len)
 
 
 def _supported_locale(value: str) -> str:
@@ -179,12 +232,25 @@ def _supported_locale(value: str) -> str:
 Locale = Annotated[str, AfterValidator(_supported_locale)]
 
 
+#: languages that write ``1.234,5`` (a decimal comma); English writes ``1,234.5``
+_DECIMAL_COMMA = frozenset({"de", "es"})
+_SWAP_MARKS = str.maketrans(",.", ".,")
+
+
 def format_number(value: int | None, locale: str = DEFAULT_LOCALE) -> str:
     """Thousands separators: ``1,234`` (en), ``1.234`` (de, es)."""
     if value is None:
         return ""
-    text = f"{value:,}"
-    return text if normalize_locale(locale) == "en" else text.replace(",", ".")
+    return format_decimal(value, 0, locale)
+
+
+def format_decimal(value: float, places: int, locale: str | None = DEFAULT_LOCALE) -> str:
+    """``value`` to ``places`` decimals with the language's marks: ``1,234.5`` (en),
+    ``1.234,5`` (de, es)."""
+    text = f"{value:,.{places}f}"
+    if normalize_locale(locale) not in _DECIMAL_COMMA:
+        return text
+    return text.translate(_SWAP_MARKS)
 
 
 def format_day(day: dt.date, locale: str = DEFAULT_LOCALE) -> str:

@@ -28,10 +28,10 @@ from notifier.channel import Channel, Message, Recipient, SendResult
 from notifier.db import notices
 from notifier.db.engine import write_transaction
 from notifier.db.notices import ClaimedNotice
-from notifier.geo import lookup_postal_code
-from notifier.messaging.eligibility import group_label
+from notifier.geo import PostalPlace, lookup_postal_code, stored_postal_country
+from notifier.messaging.eligibility import eligibility_sms, group_label
 from notifier.messaging.gsm import to_gsm
-from notifier.messaging.render import normalize_locale, render, shown_radius
+from notifier.messaging.render import normalize_locale, postal_country, render, shown_radius
 from notifier.messaging.signed_links import make_manage_token
 from notifier.privacy import mask
 
@@ -53,11 +53,9 @@ def compose_notice(
     locale = normalize_locale(notice.locale)
     recipient = Recipient(notice.subscriber_id, notice.address, locale=locale)
     key = f"notice:{notice.id}"
-    place = lookup_postal_code(notice.postal_code) if notice.postal_code else None
     context: dict[str, Any] = {
         "postal_code": notice.postal_code or "?",
         "radius": shown_radius(notice.radius_miles, locale),
-        "city": place.city if place else None,
     }
     if notice.kind == notices.CONFIRM:
         compose_confirmation = getattr(channel, "compose_confirmation", None)
@@ -71,7 +69,9 @@ def compose_notice(
                 headers=message.headers,
                 idempotency_key=key,
             )
-        text = to_gsm(render("sms", locale, "confirm_request.txt", **context))
+        place = _postal_place(notice)
+        city = place.city if place else None
+        text = to_gsm(render("sms", locale, "confirm_request.txt", city=city, **context))
         return Message(text=text, recipient=recipient, parts=(text,), idempotency_key=key)
     context["group"] = group_label(notice.group_name or "", locale)
     if notice.channel == "email":
@@ -93,8 +93,30 @@ def compose_notice(
             **context,
         )
         return Message(text=text, recipient=recipient, subject=subject, idempotency_key=key)
-    text = to_gsm(render("sms", locale, "eligibility_opened.txt", **context))
+    # the same text config check measures for every configured group: one segment
+    text = eligibility_sms(
+        notice.group_name or "",
+        locale,
+        radius=context["radius"],
+        postal_code=context["postal_code"],
+    )
     return Message(text=text, recipient=recipient, parts=(text,), idempotency_key=key)
+
+
+def _postal_place(notice: ClaimedNotice) -> PostalPlace | None:
+    """The subscriber's postal code read in the country it was given in: 50667 is Köln to
+    a German sign-up, not Raymond, Iowa."""
+    if not notice.postal_code:
+        return None
+    country = stored_postal_country(
+        notice.postal_code,
+        lat=notice.lat,
+        lon=notice.lon,
+        phone=notice.address if notice.channel == "sms" else None,
+        time_zone=notice.time_zone,
+        default=postal_country(notice.locale),
+    )
+    return lookup_postal_code(notice.postal_code, country)
 
 
 class NoticeSender:

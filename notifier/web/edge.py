@@ -14,6 +14,9 @@ from dataclasses import dataclass
 import phonenumbers
 from fastapi import HTTPException
 
+from notifier.geo import phone_country
+from notifier.model import MAX_DB_INT
+
 __all__ = [
     "MAX_DB_INT",
     "SenderNumber",
@@ -25,7 +28,6 @@ __all__ = [
     "url_token",
 ]
 
-MAX_DB_INT = 2**31 - 1  # INTEGER primary keys on PostgreSQL (and SQLite accepts them too)
 _ASCII_DIGITS = frozenset("0123456789")
 
 
@@ -83,8 +85,7 @@ def url_token(value: str, *, max_length: int = 128) -> bool:
 class SenderNumber:
     """A sender's phone number in E.164, and the country (ISO 3166 alpha-2) it belongs to.
 
-    Every +1 number counts as US: the North American plan shares one numbering, and US ZIP
-    codes are the postal codes we can read there.
+    Every +1 number counts as US (``notifier.geo.phone_country``).
     """
 
     e164: str
@@ -106,6 +107,4 @@ def sender_number(value: str, field: str = "From") -> SenderNumber:
     if not phonenumbers.is_possible_number(parsed):
         raise HTTPException(400, f"{field} is not a possible phone number")
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    if parsed.country_code == 1:
-        return SenderNumber(e164, "US")
-    return SenderNumber(e164, phonenumbers.region_code_for_number(parsed))
+    return SenderNumber(e164, phone_country(e164))

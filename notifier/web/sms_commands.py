@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from notifier.messaging.render import DEFAULT_RADIUS, MAX_RADIUS
+
 __all__ = [
     "DEFAULT_RADIUS",
     "HELP_WORDS",
@@ -59,10 +61,8 @@ STATUS_WORDS = {"STATUS": None, "ESTADO": "es"}
 # like HELP: a German subscriber may well type the English word.
 MANAGE_WORDS = {"MANAGE": None, "VERWALTEN": "de", "GESTIONAR": "es", "ADMINISTRAR": "es"}
 
-# The radius people give, in the unit of their language (``notifier.messaging.render``
-# ``distance_unit``): about the same distances in either unit.
-DEFAULT_RADIUS = {"mi": 10, "km": 15}
-MAX_RADIUS = {"mi": 100, "km": 160}
+# The radius people give is in the unit of their language (``notifier.messaging.render``
+# ``distance_unit``), with its default and bounds from there: DEFAULT_RADIUS, MAX_RADIUS.
 _UNIT_SUFFIXES = (("miles", "mi"), ("mile", "mi"), ("mi", "mi"), ("km", "km"))
 MAX_POSTAL_CODE = 12
 #: characters of an unreadable radius quoted back in the reply ("... is not a distance")

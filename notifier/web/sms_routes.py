@@ -38,6 +38,7 @@ from notifier.messaging.render import (
     KM_PER_MILE,
     distance_unit,
     normalize_locale,
+    postal_country,
     render,
     shown_radius,
 )
@@ -143,7 +144,7 @@ def _postal_country(sender: SenderNumber | None, locale: str) -> str:
     the country of the language (a German text reads a PLZ), else the US."""
     if sender is not None and sender.country:
         return sender.country
-    return "DE" if locale == "de" else "US"
+    return postal_country(locale)
 
 
 # ---------------------------------------------------------------------- storage steps

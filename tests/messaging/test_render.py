@@ -10,12 +10,18 @@ import pytest
 
 from notifier.messaging import render as templates
 from notifier.messaging.render import (
+    KM_PER_MILE,
     alert_facts,
     format_date_range,
+    format_decimal,
     format_number,
     join_list,
     normalize_locale,
+    radius_field,
+    radius_value,
     render,
+    shown_radius,
+    widest_radius,
 )
 from notifier.model import Alert, Location
 
@@ -59,6 +65,64 @@ def alert(
 )
 def test_thousands_separators(value: int, locale: str, text: str) -> None:
     assert format_number(value, locale) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "locale", "text"),
+    [
+        (5.9, 1, "en", "5.9"),
+        (5.9, 1, "de", "5,9"),
+        (5.9, 1, "es", "5,9"),  # Spanish writes a decimal comma, like German
+        (1234.56, 1, "en", "1,234.6"),
+        (1234.56, 1, "es", "1.234,6"),
+        (1234, 0, "de", "1.234"),
+    ],
+)
+def test_decimals_use_the_marks_of_the_language(
+    value: float, places: int, locale: str, text: str
+) -> None:
+    assert format_decimal(value, places, locale) == text
+
+
+@pytest.mark.parametrize(
+    ("miles", "locale", "text"),
+    [
+        # texted in km, read in miles: no "0.621371 miles" or "99.4194 miles"
+        (1 / KM_PER_MILE, "en", "0.6"),
+        (1 / KM_PER_MILE, "es", "0,6"),
+        (15 / KM_PER_MILE, "en", "9.3"),
+        (160 / KM_PER_MILE, "en", "99"),
+        (160 / KM_PER_MILE, "es", "99"),
+        (9.96, "en", "10"),
+        (12.5, "en", "12"),  # whole numbers from 10 on
+        (10, "en", "10"),
+        (100, "es", "100"),
+        # texted in miles, read in km: the same rule, with a decimal comma
+        (1, "de", "1,6"),
+        (10, "de", "16"),
+        (100, "de", "161"),
+        (15 / KM_PER_MILE, "de", "15"),
+        (None, "en", "?"),
+    ],
+)
+def test_radii_are_rounded_as_people_say_them(miles: float | None, locale: str, text: str) -> None:
+    assert shown_radius(miles, locale) == text
+
+
+def test_a_radius_in_a_form_field_keeps_a_decimal_point() -> None:
+    # <input type="number"> takes "9.3" in every language; the browser shows it its own way
+    assert radius_field(15 / KM_PER_MILE, "es") == "9.3"
+    assert radius_field(1, "de") == "1.6"
+    assert radius_field(50, "de") == "80"
+    assert radius_value(160 / KM_PER_MILE, "en") == 99.0
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "es"])
+@pytest.mark.parametrize("most_miles", [0.7, 5.0, 50.0, 100.0, 500.0])
+def test_the_widest_radius_is_the_longest_any_radius_shows(locale: str, most_miles: float) -> None:
+    widest = widest_radius(locale, most_miles)
+    steps = [most_miles * i / 2000 for i in range(1, 2001)]
+    assert len(widest) == max(len(shown_radius(m, locale)) for m in steps)
 
 
 @pytest.mark.parametrize(

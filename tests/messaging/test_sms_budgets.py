@@ -6,7 +6,8 @@ UCS-2 units. This meta-test renders every ``templates/<locale>/sms/*.j2`` the wa
 does (``to_gsm(render(...))``) with the longest values the service can really put in, taken
 from the code's own limits rather than typed here: the longest eligibility-group name, the
 widest radius a reader can be shown, the longest city of the postal-code tables, the longest
-public URL that manage links support, the largest database id. A new template is measured
+public URL that manage links support, the longest SMS base URL and unlabelled group id that
+``notifier config check`` accepts, the largest database id. A new template is measured
 as soon as it exists; one that needs values this test does not give fails it (the templates
 refuse missing context), so a new text cannot ship unmeasured.
 
@@ -22,10 +23,10 @@ from functools import cache
 
 import zipcodes
 
-from channels.sms import fit_sms, short_link
+from channels.sms import fit_sms, longest_base_url, short_link
 from notifier.config import SignupConfig, WebConfig
 from notifier.geo.de import DATA_FILE
-from notifier.messaging.eligibility import GROUP_LABELS, group_label
+from notifier.messaging.eligibility import GROUP_LABELS, group_label, longest_group_id
 from notifier.messaging.gsm import (
     SINGLE_GSM7,
     encoding,
@@ -78,15 +79,17 @@ def longest_city() -> str:
 
 
 def longest_group(locale: str) -> str:
-    """The longest group name in ``locale``: every labelled group and every default id."""
-    groups = {*GROUP_LABELS, *SignupConfig().eligibility_groups}
+    """The longest group name in ``locale``: every labelled group, every default id, and the
+    longest unlabelled id ``notifier config check`` accepts."""
+    accepted = "g" * longest_group_id(SignupConfig().max_radius_miles)
+    groups = {*GROUP_LABELS, *SignupConfig().eligibility_groups, accepted}
     return _longest(group_label(g, locale) for g in groups)
 
 
 def widest_radius(locale: str) -> str:
     """The widest radius a reader of ``locale`` is shown: an SMS sign-up accepts whole numbers
-    up to ``MAX_RADIUS`` in either unit (shown as typed in the reader's unit, converted
-    otherwise: "0.621371" miles for 1 km); the web form's largest radius too."""
+    up to ``MAX_RADIUS`` in either unit (shown as typed in the reader's unit, converted and
+    rounded otherwise: "0.6" miles for 1 km); the web form's largest radius too."""
     unit = distance_unit(locale)
     shown = [shown_radius(SignupConfig().max_radius_miles, locale)]
     for typed_unit, most in MAX_RADIUS.items():
@@ -106,8 +109,9 @@ def longest_public_url() -> str:
 
 def worst_alert_texts(locale: str) -> list[str]:
     """The alert as the channel fits it: the longest place name, every detail, the largest id;
-    with a long public URL of the kind health departments have (the link must stay whole) and
-    with the longest one manage links allow (one segment still, even if the link is cut)."""
+    with a long public URL of the kind health departments have and with the longest SMS
+    ``base_url`` config check accepts (the link must stay whole in both), and with the
+    longest public URL manage links allow (one segment still, even if the link is cut)."""
     longest = max(range(len(PLACES)), key=lambda i: len(PLACES[i][1]) + len(PLACES[i][2]))
     alert = make_alert(
         longest,
@@ -117,9 +121,12 @@ def worst_alert_texts(locale: str) -> list[str]:
         age_groups=("65+", "16-64 with conditions"),
     )
     facts = alert_facts([alert])
-    link = short_link(LONG_PUBLIC_URL, MAX_DB_INT)
-    texts = [fit_sms(facts, locale, link)]
-    assert link in texts[0], texts[0]
+    texts = []
+    longest_accepted = "https://" + "x" * (longest_base_url() - len("https://.org")) + ".org"
+    for base_url in (LONG_PUBLIC_URL, longest_accepted):  # config check refuses longer ones
+        link = short_link(base_url, MAX_DB_INT)
+        texts.append(fit_sms(facts, locale, link))
+        assert link in texts[-1], texts[-1]
     texts.append(fit_sms(facts, locale, short_link(longest_public_url(), MAX_DB_INT)))
     return texts
 

@@ -13,6 +13,9 @@ from notifier.config import SignupConfig
 from notifier.db import subscribers
 from notifier.db.engine import write_transaction
 from notifier.db.fanout import ChannelPlan, write_alert
+from notifier.db.signups import SignupOutcome, SignupRequest, write_signups
+from notifier.messaging.gsm import fits_one_segment
+from notifier.messaging.render import KM_PER_MILE
 from notifier.model import Alert, Location
 from notifier.pipeline.eligibility import open_eligibility
 from notifier.pipeline.notices import NoticeSender
@@ -98,3 +101,54 @@ def test_eligibility_opens_in_waves_nearest_first_then_slot_alerts(
     with write_transaction(sqlite_engine) as conn:
         result = write_alert(conn, alert, channels=[ChannelPlan("sms", "recipient")])
     assert result.matched == 4
+
+
+def _send_every_due_sms(engine: Engine) -> dict[str, str]:
+    """Send every due SMS notice through the real Twilio client; the texts by number."""
+    with TwilioStub() as stub:
+
+        async def send_due() -> None:
+            channel = SmsChannel(sms_settings(stub))
+            sender = NoticeSender(
+                engine, {"sms": channel}, public_url="https://alerts.example.org", clock=lambda: NOW
+            )
+            try:
+                while await sender.run_once():
+                    pass
+            finally:
+                await channel.aclose()
+
+        asyncio.run(send_due())
+        return {r.to: r.body or "" for r in stub.requests}
+
+
+def test_a_confirmation_names_the_city_of_the_country_the_code_was_given_in(
+    sqlite_engine: Engine,
+) -> None:
+    # Seen: a German web sign-up with 50667 (Köln) was asked to confirm "(Raymond)": the
+    # notice read the stored code as a US ZIP, which the same five digits also are (Iowa).
+    koeln = {"postal_code": "50667", "country": "DE", "radius_miles": 15 / KM_PER_MILE}
+    german, english_in_germany, iowan = "+4915123456789", "+4915123456780", "+13195550199"
+    requests = [
+        SignupRequest(channel="sms", address=german, locale="de", **koeln),
+        SignupRequest(channel="sms", address=english_in_germany, locale="en", **koeln),
+        SignupRequest(
+            channel="sms",
+            address=iowan,
+            postal_code="50667",
+            country="US",
+            radius_miles=10,
+            locale="es",
+        ),
+    ]
+    with write_transaction(sqlite_engine) as conn:
+        outcomes = write_signups(conn, requests, NOW)
+    assert all(isinstance(o, SignupOutcome) for o in outcomes), outcomes
+
+    texts = _send_every_due_sms(sqlite_engine)
+
+    assert "im Umkreis von 15 km um 50667 (Köln) zu erhalten" in texts[german]
+    # a radius given in km reads as people say it in miles: 9.3, not 9.32057
+    assert "within 9.3 miles of 50667 (Köln)." in texts[english_in_germany]
+    assert "a 10 millas de 50667 (Raymond)." in texts[iowan]
+    assert all(fits_one_segment(text) for text in texts.values())

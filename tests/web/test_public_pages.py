@@ -131,6 +131,44 @@ def test_search_renders_nearby_places_nearest_first(public_app: PublicApp) -> No
     assert "Stand unbekannt seit" in german.text
 
 
+def test_a_postal_code_is_read_in_the_country_of_the_page_first(public_app: PublicApp) -> None:
+    # Seen: in a mostly-US deployment (three places in MA, one in München) the German page read
+    # every PLZ as a ZIP: 81829 was unknown (404), and 85622 (Feldkirchen) was Green Valley, AZ.
+    def search(**params: str) -> tuple[int, str]:
+        response = public_app.client.get("/search", params=params)
+        return response.status_code, response.text
+
+    for code in ("81829", "85622"):
+        status, german = search(postal_code=code, lang="de")
+        assert status == 200 and "Impfzentrum Messe" in german, code
+    # the English page keeps US first: 85622 is a ZIP in Arizona, with nothing near it
+    status, english = search(postal_code="85622", lang="en")
+    assert status == 200 and "Impfzentrum Messe" not in english
+    assert "No clinics within this distance." in english
+    # ... and falls back to Germany for a code no US ZIP has
+    status, english = search(postal_code="81829", lang="en")
+    assert status == 200 and "Impfzentrum Messe" in english
+    # a country given wins on either page
+    assert "Impfzentrum Messe" in search(postal_code="85622", lang="en", country="DE")[1]
+    status, german = search(postal_code="85622", lang="de", country="US")
+    assert status == 200 and "Impfzentrum Messe" not in german
+    status, german = search(postal_code="02215", lang="de", country="US", radius="50")
+    assert status == 200 and "Fenway Park" in german
+    # a US ZIP that is no PLZ still finds its places from the German page
+    status, german = search(postal_code="02215", lang="de", radius="50")
+    assert status == 200 and "Fenway Park" in german
+    # a code neither country knows is still a 404, in the page's language
+    status, german = search(postal_code="00000", lang="de")
+    assert status == 404 and "00000" in german
+    # the API (no language) starts with the deployment's country, then tries the others
+    api = public_app.client.get("/api/v1/availability", params={"postal_code": "85622"})
+    assert api.status_code == 200 and api.json()["country"] == "US"
+    assert api.json()["locations"] == []  # Green Valley, AZ: the deployment is mostly US
+    api = public_app.client.get("/api/v1/availability", params={"postal_code": "81829"})
+    assert api.status_code == 200 and api.json()["country"] == "DE"
+    assert [p["name"] for p in api.json()["locations"]] == ["Impfzentrum Messe"]
+
+
 def test_search_explains_bad_input(public_app: PublicApp) -> None:
     cases = [
         ({"postal_code": ""}, 400, "Please enter a postal code"),
@@ -331,7 +369,7 @@ def test_the_german_search_reads_and_shows_km(seeded_engine: Engine, tmp_path: P
         # English and Spanish pages, and the API, keep miles: 10 miles is 16.1 km
         english = search("en", "10")
         assert found(english) == set(NORTH_OF_KOELN_KM) and "5.9 miles" in english
-        assert "5.9 millas" in search("es", "10")
+        assert "5,9 millas" in search("es", "10")  # Spanish writes a decimal comma
         api = client.get(
             "/api/v1/availability", params={"postal_code": KOELN, "radius": "10", "country": "DE"}
         )

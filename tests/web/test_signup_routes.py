@@ -272,6 +272,21 @@ def test_admin_answers_401_the_same_for_missing_and_wrong_tokens(
         assert answer.headers["WWW-Authenticate"] == "Bearer"
 
 
+def test_admin_counts_a_plz_in_its_german_state(client: TestClient) -> None:
+    # 50667 is Köln (NW) to a German sign-up; read as a US ZIP it was counted in Iowa.
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    for phone, lang in (("+49 151 23456789", "de"), ("+49 151 23456780", "en")):
+        page = sign_up(client, channel="sms", phone=phone, postal_code="50667", lang=lang)
+        assert page.status_code == 200, problems(page.text)
+    email = sign_up(client, channel="email", email="jo@example.org", postal_code="50667")
+    assert email.status_code == 200, problems(email.text)  # an English page reads a ZIP
+    counts = client.get("/admin/subscribers", headers=auth).json()["subscribers"]
+    assert counts == [
+        {"channel": "email", "region": "IA", "active": 0, "pending": 1, "left": 0},
+        {"channel": "sms", "region": "NW", "active": 0, "pending": 2, "left": 0},
+    ]
+
+
 def test_admin_counts_subscribers_and_opens_a_group(
     client: TestClient, sqlite_engine: Engine
 ) -> None:

@@ -172,6 +172,25 @@ def test_a_german_number_manages_in_german_with_a_plz_and_km(site: TestClient, d
     assert link_path(text(site, "MANAGE", GERMAN)) == path
 
 
+def test_a_radius_texted_in_km_is_a_rounded_field_the_browser_accepts(
+    site: TestClient, db: Engine
+) -> None:
+    # Seen: value="9.32057" in a field stepping by whole miles, which the browser refused to
+    # send; the page shows the radius as the texts do, with a decimal point for the field.
+    welcome = one_segment(subscribe(site, AMERICAN, "SUSCRIBIR 02115 15km"))
+    assert "a 9,3 millas de 02115" in welcome
+    page = site.get(link_path(text(site, "GESTIONAR", AMERICAN)))
+    assert page.status_code == 200
+    assert 'name="radius" min="1" max="50" value="9.3" step="any"' in page.text
+    saved = site.post(
+        link_path(text(site, "MANAGE", AMERICAN)),
+        data={"csrf_token": csrf(page.text), "postal_code": "02115", "radius": "9.3"},
+    )
+    assert saved.status_code == 200, saved.text
+    assert stored(db, AMERICAN).radius_miles == pytest.approx(9.3)
+    assert "9,3 millas de 02115: activa" in text(site, "ESTADO", AMERICAN)
+
+
 def test_spanish_keywords_answer_in_spanish(site: TestClient) -> None:
     welcome = one_segment(subscribe(site, AMERICAN, "SUSCRIBIR 02115"))
     assert "Envie GESTIONAR para cambiarlas" in welcome  # GSM-7: no í

@@ -104,3 +104,17 @@ def test_no_german_sms_text_speaks_of_miles() -> None:
         assert "Meile" not in rendered, name
     assert distance_unit("de") == "km" and distance_unit("de-AT") == "km"
     assert distance_unit("en") == distance_unit("es") == distance_unit(None) == "mi"
+
+
+def test_a_radius_in_the_other_unit_is_shown_rounded_as_people_say_it(
+    client: TestClient, sqlite_engine: Engine
+) -> None:
+    # Seen: "within 0.621371 miles" after "SUBSCRIBE 02115 1km", and "99.4194 miles"
+    assert "within 0.6 miles of 02115 (Boston)" in text(client, "SUBSCRIBE 02115 1km", AMERICAN)
+    assert stored(sqlite_engine, AMERICAN).radius_miles == pytest.approx(1 / KM_PER_MILE)
+    assert "a 99 millas de 02115 (Boston)" in text(client, "SUSCRIBIR 02115 160km", AMERICAN)
+    assert "99 millas de 02115: esperando YES" in text(client, "ESTADO", AMERICAN)
+    assert "within 9.3 miles of 02115" in text(client, "SUBSCRIBE 02115 15km", AMERICAN)
+    # the same rule the other way, with a decimal comma; whole numbers from 10 on
+    assert "Umkreis von 1,6 km um 10115" in text(client, "ABONNIEREN 10115 1mi", GERMAN)
+    assert "Umkreis von 161 km um 10115" in text(client, "ABONNIEREN 10115 100mi", GERMAN)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from notifier.messaging.render import KM_PER_MILE, distance_unit
+from notifier.messaging.render import KM_PER_MILE, distance_unit, format_decimal, format_number
 from notifier.web.public.chart import sparkline
 from notifier.web.public.feed_links import feed_links
 from notifier.web.public.render_cache import RenderCache, content_key
@@ -93,15 +93,13 @@ class Formatter:
     locale: str
 
     def number(self, value: int) -> str:
-        text = f"{value:,}"
-        return text.replace(",", ".") if self.locale in ("de", "es") else text
+        return format_number(value, self.locale)
 
     def distance(self, miles: float) -> str:
-        """A distance in the reader's unit (``t.distance_unit``), to a tenth: ``2.9`` miles,
-        ``4,7`` km (a German decimal comma)."""
-        if distance_unit(self.locale) == "km":
-            return f"{miles * KM_PER_MILE:.1f}".replace(".", ",")
-        return f"{miles:.1f}"
+        """A distance in the reader's unit (``t.distance_unit``), to a tenth, with the
+        language's decimal mark: ``2.9`` miles, ``4,7`` km, ``5,9`` millas."""
+        unit_per_mile = KM_PER_MILE if distance_unit(self.locale) == "km" else 1.0
+        return format_decimal(miles * unit_per_mile, 1, self.locale)
 
     def day(self, day: dt.date) -> str:
         text = day.strftime(_DAY_FORMATS[self.locale])

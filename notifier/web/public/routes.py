@@ -38,10 +38,10 @@ from notifier.web.public.publish import DEBOUNCE_SECONDS, PublicPublisher, load_
 from notifier.web.public.search import (
     MAX_CODE_LENGTH,
     SearchError,
-    default_country,
     radius_rule,
     read_search,
     run_search,
+    search_countries,
 )
 from notifier.web.public.snapshot import Snapshot
 from notifier.web.public.static import (
@@ -231,7 +231,7 @@ def register(
         def build() -> tuple[int, bytes]:
             try:
                 query = read_search(
-                    postal_code, radius, country, fallback_country=default_country(current)
+                    postal_code, radius, country, countries=search_countries(current)
                 )
             except SearchError as problem:
                 error = search_problem(problem, "en")  # the API speaks English
@@ -275,7 +275,7 @@ def register(
                     postal_code,
                     radius,
                     country,
-                    fallback_country=default_country(current),
+                    countries=search_countries(current, locale),
                     unit=radius_rule(locale).unit,
                 )
             except SearchError as problem:

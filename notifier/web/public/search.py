@@ -3,7 +3,9 @@
 Shared by the HTML ``/search`` page and ``/api/v1/availability``; pure apart from the offline
 postal-code table. Inputs are bounded: a code of at most 10 characters, a radius of whole
 numbers in the reader's unit (1 to 100 miles, or 1 to 160 km on the German pages, as
-``notifier.messaging.render.distance_unit`` decides for every text), a known country. The
+``notifier.messaging.render.distance_unit`` decides for every text), a known country or
+none: then the code is read in the page's country first (a PLZ on ``/de/``, a ZIP on the
+English and Spanish pages), then in the others (``search_countries``). The
 radius becomes miles here, once; everything after (``Snapshot.near``) works in miles. The API
 always reads miles.
 
@@ -14,11 +16,12 @@ Errors carry a reason and values, not words: the page says them in its language
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from notifier.geo import PostalPlace, lookup_postal_code, normalize_postal_code
-from notifier.messaging.render import KM_PER_MILE, distance_unit
+from notifier.messaging import render
 from notifier.web.public.snapshot import Place, Snapshot
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "radius_rule",
     "read_search",
     "run_search",
+    "search_countries",
 ]
 
 COUNTRIES = ("US", "DE")
@@ -46,18 +50,21 @@ class RadiusRule:
     most: int
 
     def to_miles(self, radius: int) -> float:
-        return radius / KM_PER_MILE if self.unit == "km" else float(radius)
+        return radius / render.KM_PER_MILE if self.unit == "km" else float(radius)
 
 
-# About the same distances in either unit (as SMS sign-ups take them): 160 km is 99.4 miles.
-RADIUS_RULES = {"mi": RadiusRule("mi", 10, 100), "km": RadiusRule("km", 15, 160)}
+# The same distances as SMS sign-ups take (``notifier.messaging.render``): 160 km is 99.4 miles.
+RADIUS_RULES = {
+    unit: RadiusRule(unit, render.DEFAULT_RADIUS[unit], most)
+    for unit, most in render.MAX_RADIUS.items()
+}
 #: the largest radius of the API, in miles
 MAX_RADIUS = RADIUS_RULES["mi"].most
 
 
 def radius_rule(locale: str) -> RadiusRule:
     """The radius rule of the pages in ``locale``: km in German, miles otherwise."""
-    return RADIUS_RULES[distance_unit(locale)]
+    return RADIUS_RULES[render.distance_unit(locale)]
 
 
 class SearchError(ValueError):
@@ -87,23 +94,40 @@ def default_country(snapshot: Snapshot) -> str:
     return common[0][0] if common and common[0][0] in COUNTRIES else "US"
 
 
+def search_countries(snapshot: Snapshot, locale: str | None = None) -> tuple[str, ...]:
+    """The countries a postal code given without a country is read in, in order.
+
+    A page reads the code in its language's country first (``postal_country``: a PLZ on
+    ``/de/``, a ZIP on the English and Spanish pages), whatever most places of the deployment
+    are; the API (no ``locale``) starts with the deployment's country. Then the deployment's
+    country, then the others: five digits that are no ZIP may still be a PLZ.
+    """
+    first = render.postal_country(locale) if locale is not None else None
+    order = (first, default_country(snapshot), *COUNTRIES)
+    return tuple(dict.fromkeys(c for c in order if c in COUNTRIES))
+
+
 def read_search(
     postal_code: str | None,
     radius: str | None,
     country: str | None,
     *,
-    fallback_country: str,
+    countries: Sequence[str],
     unit: str = "mi",
 ) -> SearchQuery:
-    """Read a search whose radius is given in ``unit`` (``"mi"`` or ``"km"``)."""
+    """Read a search whose radius is given in ``unit`` (``"mi"`` or ``"km"``).
+
+    A ``country`` that is given is the only one the code is read in; without it the code is
+    tried in ``countries`` in order (``search_countries``) and the first that knows it wins.
+    """
     rule = RADIUS_RULES[unit]
     code = (postal_code or "").strip()
     if not code:
         raise SearchError("postal_code_missing")
     if len(code) > MAX_CODE_LENGTH:
         raise SearchError("postal_code_long", most=MAX_CODE_LENGTH)
-    chosen = (country or fallback_country).strip().upper()
-    if chosen not in COUNTRIES:
+    chosen = (country or "").strip().upper()
+    if chosen and chosen not in COUNTRIES:
         raise SearchError("country", countries=", ".join(COUNTRIES))
     given = rule.default
     if radius not in (None, ""):
@@ -113,13 +137,18 @@ def read_search(
             raise SearchError("radius_number", most=rule.most) from None
         if not 1 <= given <= rule.most:
             raise SearchError("radius_range", most=rule.most)
-    normalized = normalize_postal_code(code, chosen)
-    if normalized is None:
+    readable: list[str] = []
+    for candidate in (chosen,) if chosen else countries:
+        normalized = normalize_postal_code(code, candidate)
+        if normalized is None:
+            continue
+        readable.append(normalized)
+        place = lookup_postal_code(normalized, candidate)
+        if place is not None:
+            return SearchQuery(place, given, rule.unit, rule.to_miles(given))
+    if not readable:
         raise SearchError("postal_code_unreadable", code=code)
-    place = lookup_postal_code(normalized, chosen)
-    if place is None:
-        raise SearchError("postal_code_unknown", status=404, code=normalized)
-    return SearchQuery(place, given, rule.unit, rule.to_miles(given))
+    raise SearchError("postal_code_unknown", status=404, code=readable[0])
 
 
 def run_search(snapshot: Snapshot, query: SearchQuery) -> list[Place]:

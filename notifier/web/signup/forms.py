@@ -17,7 +17,14 @@ from email_validator import EmailNotValidError, validate_email
 
 from notifier.db.signups import Preferences, SignupRequest
 from notifier.geo import lookup_postal_code, normalize_postal_code
-from notifier.messaging.render import KM_PER_MILE, distance_unit, normalize_locale, shown_radius
+from notifier.messaging.render import (
+    KM_PER_MILE,
+    distance_unit,
+    normalize_locale,
+    postal_country,
+    radius_value,
+    shown_radius,
+)
 from notifier.web.signup.messages import say
 
 __all__ = [
@@ -97,6 +104,8 @@ class _Reader:
         given = self.text("radius", 10)
         km = distance_unit(self.locale) == "km"
         most = self.rules.max_radius_miles * KM_PER_MILE if km else self.rules.max_radius_miles
+        # the form offers the limit rounded as people read it (80 km for 50 miles): take it
+        most = max(most, radius_value(self.rules.max_radius_miles, self.locale))
         try:
             value = float(given)
         except ValueError:
@@ -169,7 +178,7 @@ def read_signup(
     reader = _Reader(form, normalize_locale(locale), rules)
     channel = reader.text("channel", 10)
     address: str | None = None
-    country = "DE" if reader.locale == "de" else "US"
+    country = postal_country(reader.locale)
     if channel not in reader.rules.channels:
         reader.fail("channel", "channel")
     elif channel == "sms":

@@ -31,9 +31,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.db import signups, subscribers, write_transaction
-from notifier.geo import lookup_postal_code
+from notifier.geo import lookup_postal_code, stored_postal_country
 from notifier.messaging.eligibility import group_label
-from notifier.messaging.render import normalize_locale, render, shown_radius
+from notifier.messaging.render import normalize_locale, postal_country, radius_field, render
 from notifier.messaging.signed_links import BadLink, read_manage_token
 from notifier.privacy import mask
 from notifier.web.signup.captcha import CaptchaVerifier
@@ -127,7 +127,7 @@ class SignupPages:
             products=PRODUCTS,
             age_groups=AGE_GROUPS,
             chosen_products=chosen_products or [],
-            max_radius=shown_radius(self.rules.max_radius_miles, locale),
+            max_radius=radius_field(self.rules.max_radius_miles, locale),
             captcha_site_key=self.captcha_site_key,
             action="signup",
         )
@@ -283,8 +283,8 @@ class SignupPages:
             groups=self._groups(locale),
             products=PRODUCTS,
             age_groups=AGE_GROUPS,
-            max_radius=shown_radius(self.rules.max_radius_miles, locale),
-            radius=shown_radius(row.radius_miles or 10.0, locale),
+            max_radius=radius_field(self.rules.max_radius_miles, locale),
+            radius=radius_field(row.radius_miles or 10.0, locale),
             # Relative to /manage/<token>: right behind a proxy that adds a path prefix.
             action=f"./{token}",
             leave_action=f"./{token}/leave",
@@ -301,9 +301,16 @@ class SignupPages:
         if isinstance(checked, HTMLResponse):
             return checked
         row, locale, form = checked
-        # The stored postal code's country: a German number, or a German PLZ (its zone).
-        german = row.address.startswith("+49") or row.time_zone == "Europe/Berlin"
-        country = "DE" if german else "US"
+        # The country the stored postal code was read in (the same digits are a ZIP and a
+        # PLZ); a new code is read there too.
+        country = stored_postal_country(
+            row.postal_code,
+            lat=row.lat,
+            lon=row.lon,
+            phone=row.address if row.channel == "sms" else None,
+            time_zone=row.time_zone,
+            default=postal_country(locale),
+        )
         prefs = read_preferences(form, locale, self.rules, country)
         nonce = request.cookies.get(COOKIE)
         if isinstance(prefs, list):
