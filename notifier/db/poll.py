@@ -4,7 +4,8 @@
 ``load_poll_context`` and one ``write_poll`` call in it, with a pure decision in between. The
 provider's polling health (the shared backoff) is read and written in the same two calls, so
 every node that polls sees the same schedule (``notifier.db.schedule.due_providers`` reads
-it for the multi-node tick).
+it for the multi-node tick), and the health before and after the poll tells whether this poll
+took the provider down or brought it back (``pipeline.decide.health_transition``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, RowMapping, func, select, update
+from sqlalchemy import Connection, RowMapping, func, select, text, update
 
 from notifier.db import fanout, store, waves
+from notifier.db._sql import is_postgres
 from notifier.db.fanout import ChannelPlan
 from notifier.db.tables import (
     alert_table,
@@ -109,9 +111,25 @@ class PollWrite:
 
 # --------------------------------------------------------------------------- read
 
+#: the first key of the transaction lock ``load_poll_context`` takes on PostgreSQL ("poll")
+_POLL_LOCK_SPACE = 0x706F6C6C
+
 
 def load_poll_context(conn: Connection, provider_id: str) -> PollContext:
-    """The provider's state, its known locations, their last alerts and open episodes."""
+    """The provider's state, its known locations, their last alerts and open episodes.
+
+    Call it in the write transaction that ends with ``write_poll``. On PostgreSQL it first
+    takes a transaction lock on the provider (also when it has no row yet), so two polls of
+    one provider are recorded one after the other and each sees what the other committed:
+    an outage starts, and ends, in exactly one of them. (The multi-node queue already keeps
+    a provider's polls apart; this holds even when a stalled worker's poll overlaps the
+    next. SQLite's ``BEGIN IMMEDIATE`` serializes every write transaction anyway.)
+    """
+    if is_postgres(conn):
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:provider))"),
+            {"space": _POLL_LOCK_SPACE, "provider": provider_id},
+        )
     ps = provider_state_table
     state = conn.execute(select(ps).where(ps.c.provider_id == provider_id)).mappings().first()
     a, e, loc = alert_table, wave_episode_table, location_table

@@ -37,6 +37,7 @@ __all__ = [
     "FailureRateWatch",
     "Location",
     "Notice",
+    "OpsIncident",
     "PollOutcome",
     "PollRun",
     "PollSchedule",
@@ -54,6 +55,7 @@ __all__ = [
     "location_table",
     "metadata",
     "notice_table",
+    "ops_incident_table",
     "poll_run_table",
     "poll_schedule_table",
     "provider_state_table",
@@ -251,6 +253,17 @@ class FailureRateWatch(SQLModel, table=True):
     failed: int = Field(sa_column=Column(BigInteger, nullable=False))
     failing_since: dt.datetime | None = _utc()
     judged_at: dt.datetime = _utc(nullable=False)
+
+
+class OpsIncident(SQLModel, table=True):
+    """An ops incident reported to the operator and not yet over (``notifier.db.ops_once``),
+    such as ``scraper:prepmod`` for a scraper marked broken: in multi-node mode the first
+    worker to open it reports it, the others find it open and say nothing."""
+
+    __tablename__ = "ops_incident"
+
+    key: str = Field(primary_key=True)
+    opened_at: dt.datetime = _utc(nullable=False)
 
 
 class SignupLimit(SQLModel, table=True):
@@ -498,6 +511,7 @@ poll_schedule_table = _table(PollSchedule)
 rate_bucket_table = _table(RateBucket)
 signup_limit_table = _table(SignupLimit)
 failure_rate_watch_table = _table(FailureRateWatch)
+ops_incident_table = _table(OpsIncident)
 alert_table = _table(Alert)
 wave_episode_table = _table(WaveEpisode)
 subscriber_table = _table(Subscriber)

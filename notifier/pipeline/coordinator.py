@@ -1,10 +1,14 @@
 """One coordinator per provider owns all of its polling (as in Home Assistant).
 
 It drives the scraper's requests through the shared polite client, follows further pages,
-parses, and turns every failure into a typed, *unknown* outcome. It logs once when the
-provider goes down and once when it recovers, not on every failed poll. The outcome carries
-what the shared backoff (``pipeline.backoff``) needs: Retry-After, the source's max-age, and
-how many requests the poll really sent.
+parses, and turns every failure into a typed, *unknown* outcome. The outcome carries what
+the shared backoff (``pipeline.backoff``) needs: Retry-After, the source's max-age, and how
+many requests the poll really sent.
+
+Whether the provider is down is not the coordinator's to judge: it is the stored health,
+decided when the poll is recorded (``pipeline.decide``), so that with several workers an
+outage is announced once. ``down_since`` mirrors it (``pipeline.poll`` sets it), for the one
+thing a poll needs it for: a provider that is down gets no retries.
 
 A partial failure stays partial: a follow-up document that declares a ``scope`` (a SMART
 state's file, one page of several) may fail alone; the poll goes on, the scraper is told
@@ -55,8 +59,6 @@ class PollOutcome:
     error: str | None = None
     retry_after: float | None = None
     responses: int = 0
-    #: "down" or "recovered" when this poll changed the provider's health, else None
-    transition: str | None = None
     #: how long the source said its data stays fresh (max-age), in seconds
     source_delay: float | None = None
     #: pages the poll asked for, and HTTP requests it really sent (retries included)
@@ -77,6 +79,7 @@ class ProviderCoordinator:
     client: PoliteClient
     interval: float
     jitter: float = 0.0
+    #: since when the stored health says the provider is down (None: it is not)
     down_since: dt.datetime | None = None
     _not_before: float = field(default=0.0, repr=False)
     _source_delay: float | None = field(default=None, repr=False)
@@ -118,13 +121,12 @@ class ProviderCoordinator:
             # A crash inside parse means the page no longer looks the way the scraper expects.
             error = Unparseable(f"scraper crashed: {type(exc).__name__}: {exc}")
             outcome = self._finish(started, clock, responses, None, error.kind, error)
-        outcome = replace(
+        return replace(
             outcome,
             source_delay=self._source_delay,
             requests=self._requests,
             attempts=self.client.sent(self.provider_id) - sent_before,
         )
-        return replace(outcome, transition=self._track_health(outcome))
 
     def next_delay(self) -> float:
         """Seconds until the next poll: the interval with jitter, or longer if told to wait."""
@@ -194,27 +196,6 @@ class ProviderCoordinator:
             retry_after=retry_after,
             responses=len(responses),
         )
-
-    def _track_health(self, outcome: PollOutcome) -> str | None:
-        """Log once when the provider goes down and once when it recovers; say which.
-
-        A partial poll is an answer: it ends an outage (and never starts one)."""
-        if outcome.ok or outcome.outcome == "unchanged":
-            if self.down_since is not None:
-                log.info(
-                    "provider %s recovered after %s",
-                    self.provider_id,
-                    outcome.started_at - self.down_since,
-                )
-                self.down_since = None
-                return "recovered"
-        elif self.down_since is None:
-            self.down_since = outcome.started_at
-            log.warning(
-                "provider %s is down: %s: %s", self.provider_id, outcome.outcome, outcome.error
-            )
-            return "down"
-        return None
 
 
 def _describe_failures(scopes: tuple[str, ...], failed: list[FailedDocument]) -> str:

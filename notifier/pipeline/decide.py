@@ -5,6 +5,11 @@ outcome, the alert and backoff policies and ``now``, and returns a ``PollDecisio
 record, the state to accept (if any), why the poll is held, the events and alerts to write,
 which held waves to release or cancel, and the provider's next polling health. No I/O here;
 ``db.poll.write_poll`` writes it all in one transaction.
+
+Whether the poll took the provider down or brought it back is read off the stored health
+before and after (``health_transition``). The context is read in the transaction that writes
+the decision, so the poll that commits a transition is the only one that sees it: in
+multi-node mode one worker announces each outage and each recovery, whoever polled before.
 """
 
 from __future__ import annotations
@@ -13,14 +18,14 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from notifier.db.poll import PollContext, PollWrite, WaveMove
+from notifier.db.poll import PollContext, PollWrite, ProviderHealth, WaveMove
 from notifier.db.store import EventRecord, PollRunRecord
 from notifier.model import Alert, LocationAvailability, Status
 from notifier.pipeline.backoff import BackoffPolicy, next_health
 from notifier.pipeline.coordinator import PollOutcome
 from notifier.pipeline.diff import AlertPolicy, Change, KnownState, diff_provider
 
-__all__ = ["UNCHANGED", "PollDecision", "decide_poll"]
+__all__ = ["UNCHANGED", "PollDecision", "decide_poll", "health_transition"]
 
 #: the coordinator's outcome for a page the source says has not changed (HTTP 304)
 UNCHANGED = "unchanged"
@@ -36,6 +41,22 @@ class PollDecision:
     #: the hold starts with this poll (the one before was not held): worth a warning
     newly_held: bool = False
     baseline: bool = False
+    #: "down" or "recovered" when this poll changes the provider's stored health, else None
+    transition: str | None = None
+    #: when the outage began: the new one ("down"), the one that ended ("recovered")
+    down_since: dt.datetime | None = None
+
+
+def health_transition(before: ProviderHealth, after: ProviderHealth) -> str | None:
+    """ "down" when a healthy provider starts failing, "recovered" when a down one answers.
+
+    A partial, unchanged or held poll is an answer: it ends an outage and never starts one
+    (``pipeline.backoff.next_health`` keeps ``down_since`` only for failures)."""
+    if before.down_since is None and after.down_since is not None:
+        return "down"
+    if before.down_since is not None and after.down_since is None:
+        return "recovered"
+    return None
 
 
 def decide_poll(
@@ -74,12 +95,14 @@ def decide_poll(
         rand=rand,
     )
     base = PollWrite(context.provider_id, scraper, run, now, health=health)
+    transition = health_transition(context.health, health)
+    down_since = health.down_since if transition == "down" else context.health.down_since
     if pairs is None:
         # Unknown (or unchanged): the last good state stands; only the run is recorded. An
         # unchanged page is as good as the last one: its open places release their next wave.
         if outcome.outcome == UNCHANGED:
             base = replace(base, wave_moves=_unchanged_wave_moves(context))
-        return PollDecision(base, outcome.outcome, 0)
+        return PollDecision(base, outcome.outcome, 0, transition=transition, down_since=down_since)
 
     partial = bool(outcome.unknown_scopes)
     previous = {
@@ -103,6 +126,8 @@ def decide_poll(
             len(pairs),
             held=result.held,
             newly_held=context.held_since is None,
+            transition=transition,
+            down_since=down_since,
         )
     accepted = set(result.accepted)
     ttl = dt.timedelta(minutes=alerts.ttl_minutes)
@@ -133,7 +158,13 @@ def decide_poll(
         ],
     )
     return PollDecision(
-        write, outcome.outcome, len(pairs), result.changes, baseline=result.baseline
+        write,
+        outcome.outcome,
+        len(pairs),
+        result.changes,
+        baseline=result.baseline,
+        transition=transition,
+        down_since=down_since,
     )
 
 

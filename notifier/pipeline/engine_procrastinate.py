@@ -23,6 +23,10 @@ database, so every worker shares one limit).
 - ``watch`` judges the channels' failure rates once per ``ops_notices.failure_check_seconds``
   for the whole cluster (a periodic task; its state is in the database, so whichever worker
   runs it continues where the last one stopped).
+- Ops notices hold once for the cluster: a provider's outage and recovery are announced by
+  the worker whose poll committed them (``pipeline.poll``); the hourly cap and the scrapers
+  reported broken (``announce_scrapers``, when a worker starts) are kept in the database
+  (``pipeline.ops_ledger.DatabaseLedger``).
 - A worker that dies mid-job stops sending heartbeats; ``recover`` (every
   ``workers.recover_seconds``) retries the ``send`` jobs of a worker silent for
   ``workers.stalled_seconds`` and closes its other jobs (the next tick polls again and
@@ -51,6 +55,7 @@ from sqlalchemy.engine import make_url
 
 from notifier.config import WorkersConfig
 from notifier.db import notices as db_notices
+from notifier.db import poll as db_poll
 from notifier.db import schedule
 from notifier.db.engine import write_transaction
 from notifier.db.fanout import AlertWriteResult, on_alert_written
@@ -74,6 +79,7 @@ __all__ = [
     "TICK_TASK",
     "WATCH_TASK",
     "WorkerSettings",
+    "announce_scrapers",
     "conninfo",
     "defer_notices_with_outbox",
     "make_app",
@@ -273,9 +279,19 @@ async def poll(context: procrastinate.JobContext, provider_id: str, tick: int) -
         log.warning("poll of %s skipped: not configured on this worker", provider_id)
         return
     try:
+        # Another worker may have seen the provider go down (or back): a poll of a provider
+        # that is down sends no retries, whoever polled it last.
+        coordinator = runtime.coordinators[provider_id]
+        coordinator.down_since = await asyncio.to_thread(_stored_down_since, runtime, provider_id)
         await poll_provider(runtime, provider_id)
     finally:
         await asyncio.to_thread(_store_backoff, runtime, provider_id)
+
+
+def _stored_down_since(runtime: Runtime, provider_id: str) -> dt.datetime | None:
+    with runtime.engine.connect() as conn:
+        health = db_poll.load_health(conn, provider_id)
+    return health.down_since if health is not None else None
 
 
 def _store_backoff(runtime: Runtime, provider_id: str) -> None:
@@ -447,6 +463,7 @@ async def run_worker(runtime: Runtime, settings: WorkerSettings) -> None:
     intervals = {p: c.interval for p, c in runtime.coordinators.items()}
     jitters = {p: c.jitter for p, c in runtime.coordinators.items()}
     await asyncio.to_thread(_sync_schedule, runtime.engine, intervals, jitters)
+    await announce_scrapers(runtime)
     remove = defer_sends_with_outbox(
         runtime.engine, deferrer, list(runtime.dispatchers), workers.send_batch
     )
@@ -469,6 +486,19 @@ async def run_worker(runtime: Runtime, settings: WorkerSettings) -> None:
             )
     finally:
         remove()
+
+
+async def announce_scrapers(runtime: Runtime) -> None:
+    """Tell the operator about the scrapers this worker will not run because they are marked
+    broken, and about ones reported broken that work again, once for the cluster: the
+    incident is kept in the database (``DatabaseLedger``), so the first worker to start
+    reports it and the others, and every restart, find it reported."""
+    ops = runtime.ops_notices
+    for _provider, scraper, reason in runtime.broken:
+        await ops.scraper_broken(scraper, reason)
+    broken = {scraper for _provider, scraper, _reason in runtime.broken}
+    for name in sorted({c.scraper.name for c in runtime.coordinators.values()} - broken):
+        await ops.scraper_recovered(name)
 
 
 def _sync_schedule(engine: Engine, intervals: dict[str, float], jitters: dict[str, float]) -> None:

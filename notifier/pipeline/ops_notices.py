@@ -11,20 +11,26 @@ never go through the outbox, and alerts never come here)::
 ``notifier ops test`` sends a test notice to every target.
 
 Every notice is logged (WARNING for problems, INFO for good news) and sent to each Apprise
-target. One outage is one message: ``provider_down`` for a provider already reported down says
-nothing, and ``provider_recovered`` speaks only after a reported outage; scrapers work alike.
-Failure rates are judged from the outbox by ``judge_failure_rates`` (pure), whose state lives
-in the database (``notifier.db.ops_watch``), so that one incident is one message however many
-processes send; ``failure_rate`` only words and sends its verdicts. Beyond
-``max_notices_per_hour`` notices go to the log only, and the next one sent says how many were
-held back. Notices name providers, scrapers, channels and counts; error
-texts are masked (``notifier.privacy.mask_text``): no phone number or email address leaves.
+target. One outage is one message, and one recovery one more. For a provider the database
+decides: ``provider_down`` and ``provider_recovered`` are called by the one process whose poll
+changed the provider's stored health (``pipeline.poll``), so they speak every time they are
+called. A scraper's incident is kept in the notifier's ledger (``pipeline.ops_ledger``):
+``scraper_broken`` for a scraper already reported says nothing, ``scraper_recovered`` speaks
+only after a report. Failure rates are judged from the outbox by ``judge_failure_rates``
+(pure), whose state lives in the database (``notifier.db.ops_watch``), so that one incident is
+one message however many processes send; ``failure_rate`` only words and sends its verdicts.
+Beyond ``max_notices_per_hour`` notices go to the log only, and the next one sent says how
+many were held back. In multi-node mode the ledger is the database (``DatabaseLedger``): the
+cap is one cap for the cluster and a broken scraper is reported by one worker. Notices name
+providers, scrapers, channels and counts; error texts are masked
+(``notifier.privacy.mask_text``): no phone number or email address leaves.
 
 The service calls it from the event loop::
 
     ops = OpsNotifier.from_config(config)
     await ops.service_started(providers=[...], channels=[...])
     await ops.provider_down("ma-prepmod", "unreachable", "connect timeout")
+    await ops.provider_recovered("ma-prepmod", down_for=dt.timedelta(minutes=26))
     await ops.failure_rate(verdict)   # from judge_failure_rates, once a minute
 """
 
@@ -34,7 +40,6 @@ import asyncio
 import collections
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from notifier.db.ops_watch import ChannelWatch
 from notifier.messaging.apprise_targets import notify_blocking
 from notifier.messaging.render import normalize_locale, render
+from notifier.pipeline.ops_ledger import LocalLedger, NoticeLedger
 from notifier.policies import OpsNoticeSettings
 from notifier.privacy import mask_text
 
@@ -146,6 +152,10 @@ def judge_failure_rates(
     return judgement
 
 
+def _minutes(lasted: dt.timedelta | None) -> int | None:
+    return round(lasted.total_seconds() / 60) if lasted is not None else None
+
+
 def _clean(text: str) -> str:
     text = mask_text(" ".join(str(text).split()))
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
@@ -153,61 +163,69 @@ def _clean(text: str) -> str:
 
 class OpsNotifier:
     """Deduplicated, rate-limited ops notices. Methods return whether one was sent
-    (or logged): False when it repeats an open incident or there is nothing to say."""
+    (or logged): False when it repeats an open incident or there is nothing to say.
+
+    ``ledger`` keeps the hourly cap and the open scraper incidents: this process's memory by
+    default, the database (``DatabaseLedger``) in multi-node mode.
+    """
 
     def __init__(
         self,
         settings: OpsNoticeSettings | Mapping[str, Any] | None = None,
         *,
         service_name: str = "Appointment Notifier",
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
+        ledger: NoticeLedger | None = None,
     ) -> None:
         if not isinstance(settings, OpsNoticeSettings):
             settings = OpsNoticeSettings.model_validate(dict(settings or {}))
         self.settings = settings
         self.service_name = service_name
-        self._clock = clock
+        if ledger is None:
+            ledger = LocalLedger(clock) if clock is not None else LocalLedger()
+        self.ledger = ledger
         self.plugins = [
             (target.label or f"{plugin.service_name} #{i + 1}", plugin)
             for i, (target, plugin) in enumerate((t, t.plugin()) for t in settings.targets)
         ]
-        self._open: dict[tuple[str, str], float] = {}  # incident -> when it was reported
-        self._sent_at: collections.deque[float] = collections.deque()
-        self._suppressed = 0
         #: the most recent notices (sent or logged), newest last
         self.history: collections.deque[Notice] = collections.deque(maxlen=100)
 
     @classmethod
-    def from_config(cls, config: Config) -> OpsNotifier:
+    def from_config(cls, config: Config, *, ledger: NoticeLedger | None = None) -> OpsNotifier:
         """From the ``ops_notices`` section (log-only defaults when it is left out); the
         notices carry the ``operator`` name, who runs this service."""
-        return cls(config.ops_notices, service_name=config.operator.name)
+        return cls(config.ops_notices, service_name=config.operator.name, ledger=ledger)
 
     # ------------------------------------------------------------------ events
 
     async def provider_down(self, provider_id: str, kind: str, error: str) -> bool:
-        if not self._open_incident("provider", provider_id):
-            return False
+        """The provider's polls started failing (the poll that stored it calls this, once
+        per outage)."""
         return await self._emit(
             "provider_down", True, provider=provider_id, kind=kind, error=_clean(error)
         )
 
-    async def provider_recovered(self, provider_id: str) -> bool:
-        minutes = self._close_incident("provider", provider_id)
-        if minutes is None:
-            return False
-        return await self._emit("provider_recovered", False, provider=provider_id, minutes=minutes)
+    async def provider_recovered(
+        self, provider_id: str, down_for: dt.timedelta | None = None
+    ) -> bool:
+        """The provider answers again after ``down_for`` (the poll that stored it calls this)."""
+        return await self._emit(
+            "provider_recovered", False, provider=provider_id, minutes=_minutes(down_for)
+        )
 
     async def scraper_broken(self, scraper: str, reason: str) -> bool:
-        if not self._open_incident("scraper", scraper):
+        if not await self.ledger.open_incident(f"scraper:{scraper}"):
             return False
         return await self._emit("scraper_broken", True, scraper=scraper, reason=_clean(reason))
 
     async def scraper_recovered(self, scraper: str) -> bool:
-        minutes = self._close_incident("scraper", scraper)
-        if minutes is None:
+        lasted = await self.ledger.close_incident(f"scraper:{scraper}")
+        if lasted is None:
             return False
-        return await self._emit("scraper_recovered", False, scraper=scraper, minutes=minutes)
+        return await self._emit(
+            "scraper_recovered", False, scraper=scraper, minutes=_minutes(lasted)
+        )
 
     async def failure_rate(self, verdict: FailureRateVerdict) -> bool:
         """Report a channel whose deliveries started failing, or deliver again (a verdict of
@@ -236,9 +254,9 @@ class OpsNotifier:
     async def service_stopped(self, reason: str = "") -> bool:
         return await self._emit("service_stopped", False, reason=_clean(reason) if reason else "")
 
-    def open_incidents(self) -> list[str]:
-        """``provider:ma-prepmod``, ``failure_rate:sms`` ...: what is currently reported broken."""
-        return [f"{kind}:{name}" for kind, name in sorted(self._open)]
+    async def open_incidents(self) -> list[str]:
+        """``scraper:prepmod`` ...: the scrapers currently reported broken."""
+        return await self.ledger.open_incidents()
 
     async def send_test(self) -> list[str]:
         """One test notice to every target, outside the hourly limit; the labels that failed."""
@@ -250,29 +268,6 @@ class OpsNotifier:
         """Nothing to release: Apprise opens a connection per notice."""
 
     # ------------------------------------------------------------------ machinery
-
-    def _open_incident(self, kind: str, name: str) -> bool:
-        key = (kind, name)
-        if key in self._open:
-            return False
-        self._open[key] = self._clock()
-        return True
-
-    def _close_incident(self, kind: str, name: str) -> int | None:
-        """Minutes the incident lasted, or None when none was open."""
-        started = self._open.pop((kind, name), None)
-        if started is None:
-            return None
-        return round((self._clock() - started) / 60)
-
-    def _allowed(self) -> bool:
-        now = self._clock()
-        while self._sent_at and now - self._sent_at[0] >= 3600:
-            self._sent_at.popleft()
-        if len(self._sent_at) >= self.settings.max_notices_per_hour:
-            return False
-        self._sent_at.append(now)
-        return True
 
     def render(self, event: str, **context: Any) -> tuple[str, str]:
         """(title, body) of a notice; the first line of the template is the title."""
@@ -286,8 +281,8 @@ class OpsNotifier:
         notice = Notice(event, title, body, problem)
         self.history.append(notice)
         level = logging.WARNING if problem else logging.INFO
-        if not self._allowed():
-            self._suppressed += 1
+        held_back = await self.ledger.take(self.settings.max_notices_per_hour)
+        if held_back is None:
             log.log(
                 level,
                 "ops notice (hourly limit reached, log only): %s: %s",
@@ -295,10 +290,9 @@ class OpsNotifier:
                 body.replace("\n", " "),
             )
             return True
-        if self._suppressed:
+        if held_back:
             locale = normalize_locale(self.settings.locale)
-            body += "\n" + render("ops", locale, "suppressed.txt", count=self._suppressed)
-            self._suppressed = 0
+            body += "\n" + render("ops", locale, "suppressed.txt", count=held_back)
         log.log(level, "ops notice: %s: %s", title, body.replace("\n", " "))
         if self.plugins:
             for label in await deliver_notice(self.plugins, title, body):

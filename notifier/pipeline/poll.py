@@ -44,14 +44,18 @@ log = logging.getLogger(__name__)
 
 
 async def poll_provider(runtime: Runtime, provider_id: str) -> PollSummary:
-    """Poll one provider, then record, decide and write its outcome in one transaction."""
+    """Poll one provider, then record, decide and write its outcome in one transaction.
+
+    The operator hears of an outage, and of its end, from the process whose poll committed
+    it (``record_poll``): once, however many workers poll the provider.
+    """
     coordinator = runtime.coordinators[provider_id]
     outcome = await coordinator.poll()
     summary = await asyncio.to_thread(record_poll, runtime, coordinator, outcome)
-    if outcome.transition == "down":
+    if summary.transition == "down":
         await runtime.ops_notices.provider_down(provider_id, outcome.outcome, outcome.error or "")
-    elif outcome.transition == "recovered":
-        await runtime.ops_notices.provider_recovered(provider_id)
+    elif summary.transition == "recovered":
+        await runtime.ops_notices.provider_recovered(provider_id, summary.down_for)
     if summary.alerts:
         for dispatcher in runtime.dispatchers.values():
             dispatcher.wake.set()
@@ -116,7 +120,10 @@ def record_poll(
 ) -> PollSummary:
     """Store a poll's outcome and act on it: one read, one pure decision, one write.
 
-    Runs in a worker thread, inside one write transaction.
+    Runs in a worker thread, inside one write transaction. Logs once when the provider goes
+    down and once when it recovers: only the poll whose transaction changed the stored health
+    does, so several processes polling one provider log each outage once. The coordinator
+    learns the stored outage (no retries while the provider is down).
     """
     provider_id = outcome.provider_id
     now = now or dt.datetime.now(dt.UTC)
@@ -143,7 +150,15 @@ def record_poll(
         alert_ids = db_poll.write_poll(conn, decision.write, runtime.plans)
     if decision.newly_held:
         log.warning("provider %s held for confirmation: %s", provider_id, decision.held)
+    down_for = None
+    if decision.transition == "down":
+        log.warning("provider %s is down: %s: %s", provider_id, outcome.outcome, outcome.error)
+    elif decision.transition == "recovered" and decision.down_since is not None:
+        down_for = now - decision.down_since
+        log.info("provider %s recovered after %s", provider_id, down_for)
     health = decision.write.health
+    if health is not None:
+        coordinator.down_since = health.down_since
     return PollSummary(
         provider_id,
         decision.outcome,
@@ -153,6 +168,9 @@ def record_poll(
         held=decision.held,
         baseline=decision.baseline,
         next_poll_at=health.next_poll_at if health else None,
+        transition=decision.transition,
+        down_since=health.down_since if health else None,
+        down_for=down_for,
     )
 
 

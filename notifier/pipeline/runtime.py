@@ -17,6 +17,7 @@ from notifier.pipeline.dispatch import Dispatcher, DispatchSettings, make_limite
 from notifier.pipeline.fetch import PoliteClient
 from notifier.pipeline.metrics import Metrics
 from notifier.pipeline.notices import NoticeSender
+from notifier.pipeline.ops_ledger import DatabaseLedger
 from notifier.pipeline.ops_notices import OpsNotifier
 from notifier.pipeline.shared_limit import DatabaseStateStore
 from notifier.pipeline.summary import PollSummary
@@ -58,8 +59,9 @@ class Runtime:
         migrate: bool = True,
         shared_limits: bool = False,
     ) -> Runtime:
-        """``shared_limits``: every channel's rate limit lives in the database, shared by all
-        the processes using it (multi-node mode); otherwise each process keeps its own.
+        """``shared_limits``: every channel's rate limit, the ops notices' hourly cap and their
+        open incidents live in the database, shared by all the processes using it (multi-node
+        mode); otherwise each process keeps its own.
         ``dispatch`` replaces the config's ``delivery`` settings (tests shorten the lease)."""
         engine = engine or make_engine(config.database.url, **config.database.engine_options())
         if migrate:
@@ -127,7 +129,9 @@ class Runtime:
             dispatchers,
             metrics,
             plans,
-            OpsNotifier.from_config(config),
+            OpsNotifier.from_config(
+                config, ledger=DatabaseLedger(engine) if shared_limits else None
+            ),
             broken,
         )
         runtime.on_poll.append(metrics.observe_poll)  # polls and alerts for /metrics

@@ -43,7 +43,8 @@ class Service:
             health = stored.get(provider_id)
             if health is not None:
                 # A restart keeps the backoff: a backed-off provider is not polled at once,
-                # and one already recorded down is not announced down a second time.
+                # and one recorded down gets no retries. (Nor is it announced down again:
+                # that is the stored health's transition, which already happened.)
                 if health.next_poll_at is not None and health.next_poll_at > now:
                     first_run = health.next_poll_at
                 if health.down_since is not None and coordinator.down_since is None:

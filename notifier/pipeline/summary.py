@@ -21,3 +21,9 @@ class PollSummary:
     baseline: bool = False
     #: the earliest start of this provider's next poll (the shared backoff)
     next_poll_at: dt.datetime | None = None
+    #: "down" or "recovered" when this poll committed a change of the provider's health
+    transition: str | None = None
+    #: since when the provider is down (after the poll; None: it is not)
+    down_since: dt.datetime | None = None
+    #: how long the outage this poll ended lasted ("recovered" only)
+    down_for: dt.timedelta | None = None

@@ -1,7 +1,9 @@
-"""The per-provider coordinator: typed unknown outcomes, logging once, honouring waits."""
+"""The per-provider coordinator: typed unknown outcomes, no retries while down, honouring
+waits."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 
@@ -75,7 +77,7 @@ async def test_ok_poll(server: ScriptedServer) -> None:
     assert outcome.results is not None and outcome.results[0].appointments == 5
 
 
-async def test_failures_are_typed_unknowns_logged_once_down_and_once_up(
+async def test_failures_are_typed_unknowns_and_not_judged_here(
     server: ScriptedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     coord = coordinator(server)
@@ -84,9 +86,20 @@ async def test_failures_are_typed_unknowns_logged_once_down_and_once_up(
     outcomes = [await coord.poll() for _ in range(4)]
     assert [o.outcome for o in outcomes] == ["unreachable", "unparseable", "blocked", "ok"]
     assert all(o.results is None for o in outcomes[:3])
+    # Down and recovered are the stored health's to say, when the poll is recorded
+    # (test_provider_outage): a coordinator of one process must not announce them.
     messages = [r.getMessage() for r in caplog.records]
-    assert sum("is down" in m for m in messages) == 1
-    assert sum("recovered" in m for m in messages) == 1
+    assert not any("is down" in m or "recovered" in m for m in messages)
+    assert coord.down_since is None
+
+
+async def test_a_provider_known_down_gets_no_retries(server: ScriptedServer) -> None:
+    client = PoliteClient(HttpSettings(max_retries=2, breaker_failures=50), sleep=no_sleep)
+    coord = ProviderCoordinator("p", CountScraper(server.url + "/"), client, interval=60)
+    server.queue(Reply(500), Reply(500), Reply(500), Reply(500))
+    assert (await coord.poll()).attempts == 3  # healthy: the client's retries
+    coord.down_since = dt.datetime.now(dt.UTC)  # as pipeline.poll sets it from the database
+    assert (await coord.poll()).attempts == 1
 
 
 async def test_a_crashing_parser_is_unparseable_not_a_crash(server: ScriptedServer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,7 +12,7 @@ from notifier.db.poll import KnownLocation, PollContext, ProviderHealth
 from notifier.model import LocationAvailability, Status
 from notifier.pipeline.backoff import BackoffPolicy
 from notifier.pipeline.coordinator import PollOutcome
-from notifier.pipeline.decide import PollDecision, decide_poll
+from notifier.pipeline.decide import PollDecision, decide_poll, health_transition
 from tests.pipeline.test_diff import IDS, NOW, POLICY, polls
 
 BACKOFF = BackoffPolicy(interval=60)
@@ -147,3 +148,35 @@ def test_a_failure_counts_and_a_success_resets(
     succeeded = decide(context, ok(pairs), pairs)
     assert succeeded.write.health is not None
     assert succeeded.write.health.consecutive_failures == 0
+
+
+@given(contexts(), polls(), st.sampled_from([*FAILURES, "unchanged", "ok"]), st.booleans())
+def test_a_transition_is_the_stored_health_before_and_after(
+    context: PollContext, pairs: list, kind: str, was_down: bool
+) -> None:
+    """Down exactly when a healthy provider fails, recovered exactly when a down one answers
+    (unchanged, partial or held all count): derived from the context read in the poll's own
+    transaction, so only the poll that commits the change sees it."""
+    since = NOW - dt.timedelta(minutes=30)
+    context = replace(
+        context,
+        health=ProviderHealth(
+            consecutive_failures=3 if was_down else 0, down_since=since if was_down else None
+        ),
+    )
+    if kind == "ok":
+        decision = decide(context, ok(pairs), pairs)
+    else:
+        failed = PollOutcome("p", NOW, 10, None, kind, 500, error="boom", requests=1)
+        decision = decide(context, failed, None)
+    failing = kind in FAILURES
+    health = decision.write.health
+    assert health is not None
+    if failing and not was_down:
+        assert decision.transition == "down" and decision.down_since == NOW
+    elif was_down and not failing:
+        assert decision.transition == "recovered" and decision.down_since == since
+    else:
+        assert decision.transition is None
+    assert health.down_since == (None if not failing else since if was_down else NOW)
+    assert health_transition(context.health, health) == decision.transition

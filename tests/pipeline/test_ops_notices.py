@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from notifier.channel import channel_registry
 from notifier.config import Config
 from notifier.db.ops_watch import ChannelWatch
+from notifier.pipeline.ops_ledger import HOUR_MS, hourly_step
 from notifier.pipeline.ops_notices import (
     FailureRateVerdict,
     OpsNoticeSettings,
@@ -60,18 +61,15 @@ def sent(stub: WebhookStub) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------- incidents
 
 
-async def test_one_outage_is_one_message_and_one_recovery(
+async def test_provider_notices_word_what_the_stored_health_decided(
     ops: WebhookStub, clock: FakeClock
 ) -> None:
+    # The poll that changed the provider's stored health calls these, once per outage
+    # (pipeline.poll): the notifier words and sends them every time.
     ops_notifier = notifier(ops, clock)
     assert await ops_notifier.provider_down("ma-prepmod", "unreachable", "connect timeout")
-    clock.now += 60
-    assert not await ops_notifier.provider_down("ma-prepmod", "blocked", "HTTP 403")
-    assert ops_notifier.open_incidents() == ["provider:ma-prepmod"]
-    clock.now += 25 * 60
-    assert await ops_notifier.provider_recovered("ma-prepmod")
-    assert not await ops_notifier.provider_recovered("ma-prepmod")  # nothing open any more
-    assert not await ops_notifier.provider_recovered("cvs-ma")  # never reported down
+    assert await ops_notifier.provider_recovered("ma-prepmod", dt.timedelta(minutes=25, seconds=40))
+    assert await ops_notifier.provider_recovered("cvs-ma")  # how long: unknown
     assert sent(ops) == [
         (
             "[MA Notifier] Provider ma-prepmod is down",
@@ -83,20 +81,26 @@ async def test_one_outage_is_one_message_and_one_recovery(
             "[MA Notifier] Provider ma-prepmod recovered",
             "Polling ma-prepmod works again after 26 min.",
         ),
+        ("[MA Notifier] Provider cvs-ma recovered", "Polling cvs-ma works again."),
     ]
-    assert ops_notifier.open_incidents() == []
+    assert await ops_notifier.open_incidents() == []
 
 
 async def test_scraper_broken_and_fixed(ops: WebhookStub, clock: FakeClock) -> None:
     ops_notifier = notifier(ops, clock)
     assert await ops_notifier.scraper_broken("prepmod", "layout changed: no clinic blocks found")
     assert not await ops_notifier.scraper_broken("prepmod", "layout changed again")
+    assert await ops_notifier.open_incidents() == ["scraper:prepmod"]
+    clock.now += 90 * 60
     assert await ops_notifier.scraper_recovered("prepmod")
+    assert not await ops_notifier.scraper_recovered("prepmod")  # nothing open any more
+    assert not await ops_notifier.scraper_recovered("smart-scheduling-links")  # never broken
     titles = [title for title, _ in sent(ops)]
     assert titles == [
         "[MA Notifier] Scraper prepmod is broken",
         "[MA Notifier] Scraper prepmod works again",
     ]
+    assert sent(ops)[-1][1] == "Scraper prepmod parses pages again after 90 min."
 
 
 async def test_service_start_and_stop(ops: WebhookStub, clock: FakeClock) -> None:
@@ -344,3 +348,16 @@ def test_every_notice_renders_in_every_language(locale: str, event: str) -> None
     assert body and "{" not in body and "\n\n" not in body
     english = OpsNotifier(service_name="MA Notifier").render(event, **EVENTS[event])
     assert (locale == "en") == ((title, body) == english)
+
+
+def test_the_hourly_cap_is_a_sliding_hour() -> None:
+    state, held = hourly_step(None, 0, 2)
+    assert held == 0
+    state, held = hourly_step(state, 1_000, 2)
+    assert held == 0
+    state, held = hourly_step(state, 2_000, 2)
+    assert held is None  # two in the last hour
+    state, held = hourly_step(state, HOUR_MS - 1, 2)
+    assert held is None and state[0] == 2  # counted as held back
+    state, held = hourly_step(state, HOUR_MS, 2)  # the first one left the window
+    assert held == 2 and state == (0.0, 1_000.0, float(HOUR_MS))

@@ -1,8 +1,12 @@
-"""A restart keeps the backoff: the stored next_poll_at and down_since are read on start."""
+"""A restart keeps the backoff: the stored next_poll_at and down_since are read on start, and an
+outage that began before the restart is neither announced again nor forgotten."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from notifier.db import poll as db_poll
 from notifier.pipeline.poll import Runtime, poll_provider
@@ -12,18 +16,21 @@ from tests.pipeline.pipeline_support import FIRST_CLINIC_DATE, simulator_config
 
 
 async def test_a_restart_neither_polls_a_backed_off_provider_nor_announces_it_down_again(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="notifier.pipeline.poll")
     clock = ManualClock()
     async with ProviderSimulator(
         quiet=True, clock=clock, first_clinic_date=FIRST_CLINIC_DATE
     ) as sim:
+        sim.release(500, fill_seconds=10_000)
+        clock.advance(1)
         config = simulator_config(sim, tmp_path)
         first = Runtime.build(config)
-        await poll_provider(first, "ma-prepmod")
+        assert (await poll_provider(first, "ma-prepmod")).outcome == "ok"
         sim.inject(Fault.FORBIDDEN, count=2, target="prepmod")
         down = await poll_provider(first, "ma-prepmod")
-        assert down.outcome == "blocked"
+        assert down.outcome == "blocked" and down.transition == "down"
         await first.aclose()
         with first.engine.connect() as conn:
             stored = db_poll.load_health(conn, "ma-prepmod")
@@ -40,8 +47,17 @@ async def test_a_restart_neither_polls_a_backed_off_provider_nor_announces_it_do
             coordinator = restarted.coordinators["ma-prepmod"]
             assert coordinator.down_since == stored.down_since
             # The provider is still down; the next failure is not a new "down".
-            after = await coordinator.poll()
+            after = await poll_provider(restarted, "ma-prepmod")
             assert after.outcome == "blocked" and after.transition is None
+            assert after.down_since == stored.down_since
+            back = await poll_provider(restarted, "ma-prepmod")
+            assert back.outcome == "ok" and back.transition == "recovered"
+            assert back.down_for is not None and back.down_for.total_seconds() >= 0
         finally:
             await service.stop()
             await restarted.aclose()
+    events = [n.event for n in restarted.ops_notices.history]
+    assert "provider_down" not in events and events.count("provider_recovered") == 1
+    messages = [r.getMessage() for r in caplog.records if r.name == "notifier.pipeline.poll"]
+    assert sum("ma-prepmod is down" in m for m in messages) == 1
+    assert sum("ma-prepmod recovered after" in m for m in messages) == 1
