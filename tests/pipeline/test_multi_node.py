@@ -215,9 +215,13 @@ def test_three_workers_one_killed_mid_fanout(database_url: str, tmp_path: Path) 
     ticks = tick_jobs(engine)
     stamps = sorted({t["tick"] for t in ticks})
     assert stamps == list(range(stamps[0], stamps[-1] + 1)), "a second had no tick"
-    tick_started: dict[int, int | None] = {}  # the first start event of each second's tick
+    # The first start event of each second's tick that completed its hand-out. A tick the
+    # killed worker was running died with it: its transaction rolled back (no poll handed out)
+    # and recovery closed the job as failed, so that second is like one whose tick never ran.
+    tick_started: dict[int, int | None] = {}
     for t in ticks:
-        starts = [x for x in (tick_started.get(t["tick"]), t["started"]) if x is not None]
+        done = t["started"] if t["status"] == "succeeded" else None
+        starts = [x for x in (tick_started.get(t["tick"]), done) if x is not None]
         tick_started[t["tick"]] = min(starts) if starts else None
 
     # -- each tick handed out one poll per due provider. A provider was skipped only while its
@@ -232,7 +236,7 @@ def test_three_workers_one_killed_mid_fanout(database_url: str, tmp_path: Path) 
         for missed in set(range(polled[0], polled[-1] + 1)) - set(polled):
             began = tick_started[missed]
             if began is None:
-                continue  # deferred, but the workers stopped before it ran
+                continue  # never ran to the end: the workers stopped first, or it was killed
             waiting = [
                 j for j in mine if j["deferred"] < began and (j["started"] or began + 1) > began
             ]
@@ -241,7 +245,10 @@ def test_three_workers_one_killed_mid_fanout(database_url: str, tmp_path: Path) 
                 for t, at in tick_started.items()
                 if t > missed and at is not None and at < began and t in per_tick
             ]
-            assert waiting or overtaken, f"{provider}: no poll for tick {missed}"
+            assert waiting or overtaken, (
+                f"{provider}: no poll for tick {missed}; ticks {sorted(tick_started.items())};"
+                f" its polls {mine}"
+            )
         done = sum(1 for j in mine if j["status"] == "succeeded")
         closed = sum(1 for j in mine if j["status"] == "failed")
         # Every finished poll fetched the first page once; a poll the dead worker held may
